@@ -1,0 +1,161 @@
+"""Validators, one per input kind.
+
+Each ``check_*`` function returns its (possibly converted) input and raises a
+typed error whose message names the field, what was expected, what was found
+and how to fix it.  They are idempotent: calling one on its own output is a
+no-op, so containers can validate at their boundary without worrying whether
+the caller already did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from cogmodels.errors import DataFormatError, ShapeError, format_problem
+
+
+def check_array(
+    value,
+    where: str,
+    *,
+    ndim: int | Sequence[int] | None = None,
+    dtype=None,
+    finite: bool = False,
+) -> np.ndarray:
+    """Convert ``value`` to an ndarray and check its rank, dtype and finiteness.
+
+    Parameters
+    ----------
+    value : array-like
+    where : str
+        Name of the field or file, used in messages.
+    ndim : int or sequence of int, optional
+        Allowed ranks.
+    dtype : numpy dtype or "float" or "integer", optional
+        Required dtype; ``"float"`` accepts any floating dtype and converts
+        nothing, an explicit dtype is required exactly (no silent casting).
+    finite : bool
+        Reject NaN and inf.
+    """
+    array = np.asarray(value)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if array.ndim not in allowed:
+            ranks = " or ".join(str(n) for n in allowed)
+            raise ShapeError(format_problem(
+                where, f"an array of rank {ranks}", f"rank {array.ndim} with shape {array.shape}",
+                "reshape the array to the documented shape"))
+    if dtype is not None:
+        ok = {
+            "float": np.issubdtype(array.dtype, np.floating),
+            "integer": np.issubdtype(array.dtype, np.integer),
+            "number": np.issubdtype(array.dtype, np.number) and not np.issubdtype(array.dtype, np.bool_),
+        }.get(dtype) if isinstance(dtype, str) else array.dtype == np.dtype(dtype)
+        if not ok:
+            raise DataFormatError(format_problem(
+                where, f"dtype {dtype}", f"dtype {array.dtype}", f"convert with .astype(...) before passing it"))
+    if finite and np.issubdtype(array.dtype, np.floating):
+        bad = ~np.isfinite(array)
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise DataFormatError(format_problem(
+                where, "finite values", f"{int(bad.sum())} NaN/inf values (first at index {first})",
+                "remove or impute them; channel loaders accept drop_nan_channels=True to drop them explicitly"))
+    return array
+
+
+def check_image(image, where: str = "image") -> np.ndarray:
+    """Check one image: uint8 array of shape (H, W, 3)."""
+    array = check_array(image, where, ndim=3)
+    if array.shape[-1] != 3:
+        raise ShapeError(format_problem(where, "shape (H, W, 3)", f"shape {array.shape}",
+                                        "convert grey or RGBA images to RGB"))
+    if array.dtype != np.uint8:
+        raise DataFormatError(format_problem(where, "dtype uint8 (0-255)", f"dtype {array.dtype}",
+                                             "use (255 * img).round().astype(np.uint8) for float images in [0, 1]"))
+    return array
+
+
+def check_unique_ids(ids: Iterable, where: str = "ids") -> list[str]:
+    """Check that ids are unique; returns them as a list of str."""
+    ids = [str(i) for i in ids]
+    if len(set(ids)) != len(ids):
+        seen, dupes = set(), []
+        for i in ids:
+            if i in seen and i not in dupes:
+                dupes.append(i)
+            seen.add(i)
+        raise DataFormatError(format_problem(
+            where, "unique ids", f"{len(dupes)} duplicated id(s), e.g. {dupes[:5]}",
+            "make ids unique (average repeated presentations into `repeats` for brain data)"))
+    return ids
+
+
+def check_matching_ids(expected: Sequence[str], found: Sequence[str], where: str) -> None:
+    """Check that two id lists are the same, in the same order."""
+    expected, found = [str(i) for i in expected], [str(i) for i in found]
+    if expected == found:
+        return
+    missing = sorted(set(expected) - set(found))
+    extra = sorted(set(found) - set(expected))
+    if missing or extra:
+        detail = f"{len(missing)} missing (e.g. {missing[:3]}) and {len(extra)} unknown (e.g. {extra[:3]})"
+    else:
+        detail = "the same ids in a different order"
+    raise DataFormatError(format_problem(
+        where, f"the {len(expected)} stimulus ids of the stimuli, in order", detail,
+        "subset or reorder one side so that row i of the responses is stimulus i"))
+
+
+def check_responses(responses, where: str = "responses", *, n_stimuli: int | None = None) -> np.ndarray:
+    """Check brain responses: float32, (n_stimuli, n_channels) or (n_events, n_channels, n_times), finite."""
+    array = check_array(responses, where, ndim=(2, 3), dtype="float", finite=True)
+    if array.dtype != np.float32:
+        raise DataFormatError(format_problem(where, "dtype float32", f"dtype {array.dtype}",
+                                             "cast with .astype(np.float32)"))
+    if n_stimuli is not None and array.shape[0] != n_stimuli:
+        raise ShapeError(format_problem(where, f"{n_stimuli} rows (one per stimulus)",
+                                        f"{array.shape[0]} rows", "pass one response row per stimulus"))
+    return array
+
+
+def check_splits(splits: Mapping[str, Sequence], ids: Sequence[str], where: str = "splits") -> dict[str, np.ndarray]:
+    """Check named splits of stimulus ids: non-empty, known ids, train/test disjoint."""
+    known = set(map(str, ids))
+    out = {}
+    for name, members in splits.items():
+        members = np.asarray([str(m) for m in members], dtype=object)
+        if members.size == 0:
+            raise DataFormatError(format_problem(f"{where}[{name!r}]", "at least one stimulus id", "an empty split",
+                                                 "give the split some stimuli or drop it"))
+        unknown = [m for m in members if m not in known]
+        if unknown:
+            raise DataFormatError(format_problem(f"{where}[{name!r}]", "ids of the dataset's stimuli",
+                                                 f"{len(unknown)} unknown ids, e.g. {unknown[:3]}",
+                                                 "fix the split file or the stimulus ids"))
+        check_unique_ids(members, f"{where}[{name!r}]")
+        out[name] = members
+    if "train" in out and "test" in out:
+        overlap = set(out["train"]) & set(out["test"])
+        if overlap:
+            raise DataFormatError(format_problem(f"{where}", "disjoint train and test splits",
+                                                 f"{len(overlap)} shared ids, e.g. {sorted(overlap)[:3]}",
+                                                 "remove test stimuli from the training split"))
+    return out
+
+
+def check_subject_count(found: Sequence[str], expected: int | Sequence[str], where: str = "subjects") -> list[str]:
+    """Check that the subjects found are the ones (or as many as) expected."""
+    found = list(dict.fromkeys(map(str, found)))
+    if isinstance(expected, int):
+        if len(found) != expected:
+            raise DataFormatError(format_problem(where, f"{expected} subjects", f"{len(found)}: {found[:10]}",
+                                                 "make every part of the dataset cover the same subjects"))
+    else:
+        expected = list(map(str, expected))
+        if sorted(found) != sorted(expected):
+            raise DataFormatError(format_problem(where, f"subjects {expected}", f"subjects {found}",
+                                                 "make every part of the dataset cover the same subjects"))
+    return found

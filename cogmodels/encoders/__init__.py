@@ -1,0 +1,23 @@
+"""Brain encoders: ridge, factorized readout, attention-routing transformer.
+
+All follow the sklearn-style contract: ``__init__`` stores parameters, ``fit``
+validates then calls ``_fit``, fitted attributes end in ``_``.
+"""
+
+from __future__ import annotations
+
+from cogmodels.registry import Registry
+
+ENCODERS = Registry("encoder")
+ENCODERS.register("ridge", "cogmodels.encoders.ridge:RidgeCV")
+
+
+def __getattr__(name):  # lazy: `from cogmodels.encoders import RidgeCV` imports only ridge.py
+    lazy = {"RidgeCV": "cogmodels.encoders.ridge",
+            "FactorizedReadout": "cogmodels.encoders.factorized",
+            "RoutingTransformerEncoder": "cogmodels.encoders.routing"}
+    if name in lazy:
+        import importlib
+
+        return getattr(importlib.import_module(lazy[name]), name)
+    raise AttributeError(f"module 'cogmodels.encoders' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""Metrics: pure functions returning one value per item (channel, scanpath pair, trial)."""

@@ -1,0 +1,1 @@
+"""Hydra entry points, tasks, results store and feature cache."""

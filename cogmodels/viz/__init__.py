@@ -1,0 +1,1 @@
+"""Plotting primitives: arrays in, a matplotlib Figure out."""
