@@ -29,3 +29,10 @@ def shared_data_root() -> Path:
 def load(name: str, root=None, **options):
     """Load a registered dataset by name (see ``cogmodels.load_dataset``)."""
     return DATASETS.get(name)(root=root, **options)
+DATASETS.register("nsd_sim", "cogmodels.datasets.nsd_sim:load")
+DATASETS.register("algonauts2023", "cogmodels.datasets.algonauts2023:load")
+DATASETS.register("brain_folder", "cogmodels.datasets.brain_folder:load")
+DATASETS.register("osie", "cogmodels.datasets.osie:load")
+DATASETS.register("coco_search18", "cogmodels.datasets.coco_search18:load")
+DATASETS.register("capmit1003", "cogmodels.datasets.capmit1003:load")
+DATASETS.register("gaze_table", "cogmodels.datasets.gaze_table:load")
