@@ -1,0 +1,68 @@
+"""The small contract every scanpath model follows (in the spirit of pysaliency)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cogmodels.data import Fixations, Scanpath, Stimuli, Stimulus, check_image
+from cogmodels.errors import DataFormatError, NotFittedError, format_problem
+
+
+def as_stimulus(stimulus) -> Stimulus:
+    """Accept a Stimulus (one item of Stimuli) or an (H, W, 3) uint8 array."""
+    if isinstance(stimulus, Stimulus):
+        return stimulus
+    return Stimulus("array", check_image(stimulus, "stimulus"))
+
+
+class ScanpathModel:
+    """Base of scanpath models.
+
+    Subclasses implement ``_fit(fixations, stimuli)`` (when they learn anything),
+    ``_sample(stimulus, n, task, rng) -> list[Scanpath]`` and, where the model
+    defines one, ``_density(stimulus) -> (H, W)`` array summing to 1.
+    """
+
+    requires_fit = True
+
+    def fit(self, fixations: Fixations, stimuli: Stimuli | None = None) -> "ScanpathModel":
+        """Learn from a Fixations table and the matching Stimuli."""
+        if not isinstance(fixations, Fixations):
+            raise DataFormatError(format_problem("fixations", "a cogmodels.data.Fixations table",
+                                                 type(fixations).__name__, "wrap the table with Fixations(...)"))
+        if fixations.kind != "eye":
+            raise DataFormatError(format_problem("fixations.kind", "eye fixations", repr(fixations.kind),
+                                                 "scanpath models learn from eye movements, not clicks"))
+        if len(fixations) == 0:
+            raise DataFormatError(format_problem("fixations", "at least one fixation", "an empty table",
+                                                 "check the split"))
+        self._fit(fixations, stimuli)
+        self.fitted_ = True
+        return self
+
+    def _fit(self, fixations, stimuli):
+        pass
+
+    def _check_fitted(self):
+        if self.requires_fit and not getattr(self, "fitted_", False):
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet. Fix: call fit(fixations, stimuli) first.")
+
+    def sample(self, stimulus, n: int = 10, task=None, seed: int | np.random.Generator = 0) -> list[Scanpath]:
+        """Draw ``n`` scanpaths on ``stimulus``; x, y in pixels, durations in ms."""
+        self._check_fitted()
+        stimulus = as_stimulus(stimulus)
+        rng = np.random.default_rng(seed)
+        return self._sample(stimulus, int(n), task, rng)
+
+    def density(self, stimulus) -> np.ndarray:
+        """Fixation probability map of shape (H, W), summing to 1."""
+        self._check_fitted()
+        stimulus = as_stimulus(stimulus)
+        density = self._density(stimulus)
+        return density / density.sum()
+
+    def _density(self, stimulus):
+        raise NotImplementedError(f"{type(self).__name__} defines no fixation density")
+
+    def _sample(self, stimulus, n, task, rng):
+        raise NotImplementedError
