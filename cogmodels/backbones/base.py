@@ -73,13 +73,16 @@ class Backbone:
 
     Subclasses set ``name``, ``layers`` (the selected layer names),
     ``preprocessing`` (a JSON-able dict) and implement
-    :meth:`extract_batch`.  :meth:`fingerprint` goes into feature-cache keys.
+    :meth:`extract_batch`.  ``architecture`` (a JSON-able dict, optional)
+    holds any other setting that changes the features, e.g. the parameters of
+    a fixed filter bank.  :meth:`fingerprint` goes into feature-cache keys.
     """
 
     name: str = "backbone"
     layers: list[str]
     preprocessing: dict
     weights_hash: str = "none"  # content hash of the weights file, or "random-seed<k>", or "fixed"
+    architecture: dict | None = None
 
     def available_layers(self) -> list[str]:
         raise NotImplementedError
@@ -123,4 +126,6 @@ class Backbone:
         """Hash of everything that determines the features of ``layer`` (not the stimuli)."""
         spec = {"backbone": self.name, "weights": self.weights_hash, "layer": layer,
                 "preprocessing": self.preprocessing}
+        if self.architecture:  # only when set, so keys of backbones without one are unchanged
+            spec["architecture"] = self.architecture
         return hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()

@@ -10,6 +10,8 @@ from cogmodels.registry import Registry
 
 ENCODERS = Registry("encoder")
 ENCODERS.register("ridge", "cogmodels.encoders.ridge:RidgeCV")
+ENCODERS.register("factorized", "cogmodels.encoders.factorized:FactorizedReadout")
+ENCODERS.register("routing", "cogmodels.encoders.routing:RoutingTransformerEncoder")
 
 
 def __getattr__(name):  # lazy: `from cogmodels.encoders import RidgeCV` imports only ridge.py

@@ -1,0 +1,180 @@
+"""Spatial x feature factorized readout (Klindt, Ecker, Euler & Bethge 2017).
+
+"Neural system identification for large populations separating 'what' and
+'where'" (NeurIPS 2017).  Each channel reads a feature map through a spatial
+mask (its receptive field, *where*) times a feature vector (*what*)::
+
+    y_k = sum_{h, w, c} m_k[h, w] f_k[c] X[c, h, w] + b_k
+
+which needs H*W + C weights per channel instead of the H*W*C of a full linear
+readout.  The weights are fitted by gradient descent (AdamW) on the MSE plus
+an L1 sparsity penalty on the mask and on the feature weights and a Laplacian
+smoothness penalty on the mask; early stopping on a seeded validation split
+keeps the weights with the best mean validation r.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from cogmodels.data.checks import check_array
+from cogmodels.encoders.base import BaseEncoder
+from cogmodels.encoders.training import (
+    as_token_grid, columnwise_r, feature_standardizer, mean_defined, response_standardizer, shuffled_batches,
+    train_with_early_stopping, validation_split)
+from cogmodels.errors import ConfigError, ShapeError, format_problem
+
+# Discrete 2D Laplacian; applied without padding so the mask border is not pulled towards zero.
+LAPLACIAN_KERNEL = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
+
+
+class _FactorizedNetwork(nn.Module):
+    """Masks (K, H, W), feature weights (K, C) and biases (K,) on standardised tokens (B, H*W, C)."""
+
+    def __init__(self, n_channels: int, grid: tuple[int, int], n_features: int, mean, scale):
+        super().__init__()
+        height, width = grid
+        self.register_buffer("feature_mean", torch.from_numpy(mean))
+        self.register_buffer("feature_scale", torch.from_numpy(scale))
+        # Non-zero starts for both factors: with either at zero the other gets no gradient.
+        self.mask = nn.Parameter(torch.randn(n_channels, height, width) / math.sqrt(height * width))
+        self.features = nn.Parameter(torch.randn(n_channels, n_features) / math.sqrt(n_features))
+        self.bias = nn.Parameter(torch.zeros(n_channels))
+
+    def forward(self, tokens):  # (B, P, C) -> (B, K)
+        tokens = (tokens - self.feature_mean) / self.feature_scale
+        pooled = torch.einsum("bpc,kp->bkc", tokens, self.mask.flatten(1))
+        return (pooled * self.features).sum(-1) + self.bias
+
+    def penalty(self, l1_mask: float, l1_features: float, smoothness: float):
+        """Regularisation summed over weights and averaged over channels."""
+        total = l1_mask * self.mask.abs().sum((1, 2)).mean() + l1_features * self.features.abs().sum(1).mean()
+        if smoothness and min(self.mask.shape[1:]) >= 3:
+            laplacian = F.conv2d(self.mask[:, None], LAPLACIAN_KERNEL.to(self.mask)[None, None])
+            total = total + smoothness * laplacian.pow(2).sum((1, 2, 3)).mean()
+        return total
+
+
+class FactorizedReadout(BaseEncoder):
+    """Spatial x feature factorized readout (Klindt et al. 2017).
+
+    Parameters
+    ----------
+    l1_mask, l1_features : float
+        L1 sparsity penalties on the spatial masks and on the feature weights.
+    smoothness : float
+        Penalty on the squared discrete Laplacian of each mask.
+    lr, weight_decay : float
+        AdamW settings (weight decay 0 by default: the penalties above regularise).
+    batch_size, max_epochs, patience : int
+    validation_fraction : float
+        Share of the stimuli held out (seeded) for early stopping.
+    seed : int
+    progress : bool
+
+    Attributes
+    ----------
+    mask_ : array of shape (n_channels, H, W)
+        Spatial masks, in units of the standardised features.
+    feature_weights_ : array of shape (n_channels, C)
+    intercept_ : array of shape (n_channels,)
+    grid_ : (H, W)
+    history_ : TrainingHistory
+    """
+
+    def __init__(self, l1_mask: float = 1e-3, l1_features: float = 1e-3, smoothness: float = 1e-2,
+                 lr: float = 1e-2, weight_decay: float = 0.0, batch_size: int = 64, max_epochs: int = 200,
+                 patience: int = 15, validation_fraction: float = 0.15, seed: int = 0, progress: bool = True):
+        self.l1_mask = l1_mask
+        self.l1_features = l1_features
+        self.smoothness = smoothness
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.seed = seed
+        self.progress = progress
+
+    def fit(self, X, Y, grid=None):
+        """Fit the masks and feature weights.
+
+        Parameters
+        ----------
+        X : array of shape (n_stimuli, C, H, W), or (n_stimuli, H*W, C) with ``grid``, or a FeatureMap
+        Y : array of shape (n_stimuli, n_channels)
+        grid : (H, W), optional
+        """
+        for name in ("l1_mask", "l1_features", "smoothness"):
+            if getattr(self, name) < 0:
+                raise ConfigError(format_problem(name, "a penalty >= 0", repr(getattr(self, name)),
+                                                 "use 0 to switch the penalty off"))
+        tokens, self.grid_ = as_token_grid(X, grid, "X")
+        Y = check_array(Y, "Y", ndim=2, dtype="number", finite=True).astype(np.float32)
+        if Y.shape[0] != tokens.shape[0]:
+            raise ShapeError(format_problem("X/Y", "the same number of rows (stimuli)",
+                                            f"X has {tokens.shape[0]}, Y has {Y.shape[0]}",
+                                            "align features and responses on the same stimuli"))
+        self.n_features_ = tokens.shape[2]
+        return self._fit(tokens, Y)
+
+    def _fit(self, tokens, Y):
+        train_idx, val_idx = validation_split(len(Y), self.validation_fraction, self.seed)
+        self.response_mean_, self.response_scale_ = response_standardizer(Y[train_idx])
+        Y = (Y - self.response_mean_) / self.response_scale_
+        mean, scale = feature_standardizer(tokens[train_idx])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            network = _FactorizedNetwork(Y.shape[1], self.grid_, tokens.shape[2], mean, scale)
+        generator = torch.Generator().manual_seed(self.seed)
+
+        def batch_loss(idx):
+            prediction = network(torch.from_numpy(tokens[idx]))
+            fit = F.mse_loss(prediction, torch.from_numpy(Y[idx]))
+            return fit + network.penalty(self.l1_mask, self.l1_features, self.smoothness)
+
+        def validation_score():
+            return mean_defined(columnwise_r(torch.from_numpy(Y[val_idx]), network(torch.from_numpy(tokens[val_idx]))))
+
+        self.history_ = train_with_early_stopping(
+            network, network.parameters(), lambda epoch: shuffled_batches(train_idx, self.batch_size, generator),
+            batch_loss, validation_score, lr=self.lr, weight_decay=self.weight_decay, max_epochs=self.max_epochs,
+            patience=self.patience, progress=self.progress, desc="factorized readout")
+        self.network_ = network
+        self.mask_ = network.mask.detach().numpy().copy()
+        self.feature_weights_ = network.features.detach().numpy().copy()
+        self.intercept_ = network.bias.detach().numpy().copy()
+        return self
+
+    def predict(self, X, grid=None) -> np.ndarray:
+        """Predicted responses of shape (n_stimuli, n_channels)."""
+        self._check_fitted("network_")
+        tokens, found = as_token_grid(X, grid if grid is not None else (self.grid_ if np.ndim(X) == 3 else None),
+                                      "X")
+        if found != self.grid_ or tokens.shape[2] != self.n_features_:
+            raise ShapeError(format_problem("X", f"grid {self.grid_} with {self.n_features_} features",
+                                            f"grid {found} with {tokens.shape[2]} features",
+                                            "pass the feature layer the readout was fitted on"))
+        batch = 4 * self.batch_size
+        with torch.no_grad():
+            self.network_.eval()
+            standardized = torch.cat([self.network_(torch.from_numpy(tokens[i:i + batch]))
+                                      for i in range(0, len(tokens), batch)]).numpy()
+        return standardized * self.response_scale_ + self.response_mean_
+
+    def score(self, X, Y, grid=None) -> np.ndarray:
+        """Per-channel Pearson r of shape (n_channels,); NaN (with a warning) where Y has no variance."""
+        from cogmodels.metrics.brain import pearson_r
+
+        prediction = self.predict(X, grid=grid)
+        Y = check_array(Y, "Y", ndim=2, dtype="number", finite=True)
+        if Y.shape != prediction.shape:
+            raise ShapeError(format_problem("Y", f"shape {prediction.shape}", f"shape {Y.shape}",
+                                            "pass the responses of the same stimuli"))
+        return pearson_r(Y, prediction)

@@ -1,0 +1,575 @@
+"""Attention-routing transformer brain encoder (Adeli, Sun & Kriegeskorte 2025).
+
+"Transformer brain encoders explain human high-level visual responses"
+(arXiv:2505.17329, NeurIPS 2025).  Instead of one static linear map from a
+feature grid to each channel, the model *routes* features: one learned query
+per brain region (ROI, per hemisphere) cross-attends over the backbone's patch
+tokens, so the region reads the features of wherever its preferred content is
+in the image.  Each channel (voxel / vertex) is a linear readout of the output
+token of its own ROI; a channel in several ROIs sums the readouts of their
+tokens.
+
+Architecture (per ensemble member)::
+
+    tokens (n, H*W, C) --standardise--> Linear(C, d_model) = memory
+    keys   = memory + 2D sine-cosine position encoding  (DETR-style: position on keys only,
+    values = memory                                       so *where* decides the routing, *what* is read)
+    queries (n_queries, d_model), learned
+    L x [self-attention among queries (optional), cross-attention, MLP], post-layer-norm
+    y[c] = sum_{q in rois(c)} w_c . token_q + b_c
+
+Training: MSE on per-channel standardised responses, AdamW, mini-batches,
+early stopping on the mean validation r of a seeded validation split, the best
+weights restored.  Several runs (seeds) and layers (feature maps) form an
+ensemble whose per-channel weights come from the validation r.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from cogmodels.data.checks import check_array
+from cogmodels.encoders.base import BaseEncoder
+from cogmodels.encoders.training import (
+    TrainingHistory, as_token_layers, channel_query_names, check_hemispheres, check_query_per, check_rois,
+    columnwise_r, feature_standardizer, image_sizes, looks_like_images, mean_defined, response_standardizer,
+    shuffled_batches, train_with_early_stopping, validation_split)
+from cogmodels.errors import ConfigError, ShapeError, format_problem
+
+logger = logging.getLogger(__name__)
+
+ENSEMBLE_WEIGHTINGS = ("r_proportional", "softmax", "uniform")
+
+
+# -- network -----------------------------------------------------------------
+def sine_cosine_position_encoding(grid: tuple[int, int], d_model: int, temperature: float = 10000.0) -> torch.Tensor:
+    """2D sine-cosine position encoding of shape (H*W, d_model), as in DETR.
+
+    Row and column coordinates are scaled to (0, 2*pi]; half of the channels
+    encode the row and half the column, each as sin/cos pairs at geometrically
+    spaced frequencies ``temperature ** (-k / n_freq)``.
+    """
+    if d_model % 4:
+        raise ConfigError(format_problem("d_model", "a multiple of 4 (sin/cos for rows and columns)",
+                                         repr(d_model), "use e.g. 64 or 128"))
+    height, width = grid
+    n_freq = d_model // 4
+    freqs = temperature ** (-torch.arange(n_freq, dtype=torch.float64) / n_freq)
+    rows = (torch.arange(height, dtype=torch.float64) + 1) / height * 2 * math.pi
+    cols = (torch.arange(width, dtype=torch.float64) + 1) / width * 2 * math.pi
+
+    def encode(coords):  # (L,) -> (L, 2 * n_freq)
+        angles = coords[:, None] * freqs[None, :]
+        return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+    row_code = encode(rows)[:, None, :].expand(height, width, -1)
+    col_code = encode(cols)[None, :, :].expand(height, width, -1)
+    return torch.cat([row_code, col_code], dim=-1).reshape(height * width, d_model).float()
+
+
+class DecoderLayer(nn.Module):
+    """Queries: optional self-attention, cross-attention over the tokens, MLP; each with residual + LayerNorm."""
+
+    def __init__(self, d_model: int, n_heads: int, mlp_ratio: float, self_attention: bool, dropout: float):
+        super().__init__()
+        self.self_attention = (nn.MultiheadAttention(d_model, n_heads, dropout=dropout, batch_first=True)
+                               if self_attention else None)
+        self.norm_self = nn.LayerNorm(d_model) if self_attention else None
+        self.cross_attention = nn.MultiheadAttention(d_model, n_heads, dropout=dropout, batch_first=True)
+        self.norm_cross = nn.LayerNorm(d_model)
+        hidden = int(round(mlp_ratio * d_model))
+        self.mlp = nn.Sequential(nn.Linear(d_model, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, d_model))
+        self.norm_mlp = nn.LayerNorm(d_model)
+
+    def forward(self, queries, keys, values):
+        """queries (B, Q, d), keys and values (B, N, d) -> queries (B, Q, d), attention (B, Q, N) (head mean)."""
+        if self.self_attention is not None:
+            update, _ = self.self_attention(queries, queries, queries, need_weights=False)
+            queries = self.norm_self(queries + update)
+        update, attention = self.cross_attention(queries, keys, values, need_weights=True, average_attn_weights=True)
+        queries = self.norm_cross(queries + update)
+        return self.norm_mlp(queries + self.mlp(queries)), attention
+
+
+class ChannelReadout(nn.Module):
+    """Per-channel linear readout of ROI tokens: y[b, c] = sum_q M[c, q] (w_c . t[b, q]) + b_c.
+
+    Parameters
+    ----------
+    membership : bool array of shape (n_channels, n_queries)
+        Which query tokens each channel reads (several for multi-ROI channels).
+    d_model : int
+    """
+
+    def __init__(self, membership: np.ndarray, d_model: int):
+        super().__init__()
+        self.register_buffer("membership", torch.as_tensor(np.asarray(membership, dtype=np.float32)))
+        self.weight = nn.Parameter(torch.randn(membership.shape[0], d_model) / math.sqrt(d_model))
+        self.bias = nn.Parameter(torch.zeros(membership.shape[0]))
+
+    def forward(self, tokens):  # (B, Q, d) -> (B, n_channels)
+        per_query = torch.einsum("bqd,cd->bcq", tokens, self.weight)
+        return (per_query * self.membership).sum(-1) + self.bias
+
+
+class RoutingNetwork(nn.Module):
+    """The routing transformer of one feature layer, with one readout per subject.
+
+    The shared part is the input projection and the decoder layers; the
+    queries are shared across subjects but may be re-fitted for a new one.
+    """
+
+    def __init__(self, n_features: int, n_queries: int, grid: tuple[int, int], *, d_model: int, n_heads: int,
+                 n_layers: int, mlp_ratio: float, self_attention: bool, dropout: float):
+        super().__init__()
+        self.grid = tuple(grid)
+        self.register_buffer("feature_mean", torch.zeros(n_features))
+        self.register_buffer("feature_scale", torch.ones(n_features))
+        self.register_buffer("position", sine_cosine_position_encoding(self.grid, d_model))
+        self.input_proj = nn.Linear(n_features, d_model)
+        self.queries = nn.Parameter(torch.randn(n_queries, d_model))
+        self.layers = nn.ModuleList(DecoderLayer(d_model, n_heads, mlp_ratio, self_attention, dropout)
+                                    for _ in range(n_layers))
+        self.readouts = nn.ModuleDict()
+        self.readout_keys: dict[str, str] = {}
+
+    def add_readout(self, subject: str, membership: np.ndarray) -> None:
+        key = f"subject{len(self.readouts)}"  # ModuleDict keys cannot hold arbitrary subject names
+        self.readout_keys[subject] = key
+        self.readouts[key] = ChannelReadout(membership, self.queries.shape[1])
+
+    def clear_readouts(self) -> None:
+        self.readouts = nn.ModuleDict()
+        self.readout_keys = {}
+
+    def shared_parameters(self) -> list[nn.Parameter]:
+        return [*self.input_proj.parameters(), *self.layers.parameters()]
+
+    def encode(self, tokens):
+        """tokens (B, N, C) -> query tokens (B, Q, d_model), last-layer attention (B, Q, N)."""
+        memory = self.input_proj((tokens - self.feature_mean) / self.feature_scale)
+        keys = memory + self.position
+        queries = self.queries.expand(tokens.shape[0], -1, -1)
+        attention = None
+        for layer in self.layers:
+            queries, attention = layer(queries, keys, memory)
+        return queries, attention
+
+    def forward(self, tokens, subject: str):
+        """tokens (B, N, C) -> standardised predictions (B, n_channels of ``subject``)."""
+        queries, _ = self.encode(tokens)
+        return self.readouts[self.readout_keys[subject]](queries)
+
+
+# -- encoder -----------------------------------------------------------------
+@dataclass
+class _SubjectData:
+    """One subject's training data, validated and standardised."""
+
+    name: str
+    layers: list  # per feature layer: float32 tokens (n_stimuli, H*W, C)
+    Y: np.ndarray  # standardised responses (n_stimuli, n_channels), float32
+    query_names: list  # per channel: the names of the queries it reads
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    y_mean: np.ndarray
+    y_scale: np.ndarray
+
+
+@dataclass
+class _Member:
+    """One ensemble member: a network trained on one feature layer with one seed."""
+
+    layer: int
+    seed: int
+    network: RoutingNetwork
+    val_r: dict = field(default_factory=dict)  # subject -> (n_channels,) validation r
+    history: TrainingHistory | None = None
+
+
+class RoutingTransformerEncoder(BaseEncoder):
+    """Attention-routing transformer brain encoder (Adeli, Sun & Kriegeskorte 2025).
+
+    Parameters
+    ----------
+    d_model, n_heads, n_layers : int
+        Token width, attention heads and decoder layers.
+    self_attention : bool
+        Self-attention among the queries in each decoder layer.
+    mlp_ratio, dropout : float
+    query_per : {"roi_hemisphere", "roi", "channel_group"} or dict {roi: mode}
+        One learned query per ROI and hemisphere, per ROI, or per group of
+        ``group_size`` channels within an ROI and hemisphere; a dict sets the
+        mode per ROI (``"*"``: the others), e.g. one query per channel in
+        retinotopic ROIs: ``{"V1": "channel_group", "*": "roi_hemisphere"}``
+        with ``group_size=1`` (see :func:`~cogmodels.encoders.training.channel_query_names`).
+    group_size : int
+    lr, weight_decay : float
+        AdamW settings.
+    batch_size, max_epochs, patience : int
+    validation_fraction : float
+        Share of each subject's stimuli held out (seeded) for early stopping and ensemble weights.
+    n_runs : int
+        Runs (seeds) per feature layer in the ensemble.
+    ensemble_weighting : {"r_proportional", "softmax", "uniform"}
+        Per-channel member weights from the validation r: proportional to
+        max(r, 0) (uniform where no member has r > 0); softmax of
+        r / ``ensemble_temperature``; or equal.
+    ensemble_temperature : float
+    backbone : Backbone or str, optional
+        Used to compute tokens when images are passed instead of features.
+    layers : list of str, optional
+        Backbone layers to extract (default: the backbone's layers).
+    seed : int
+    progress : bool
+        tqdm bars over epochs.
+
+    Attributes
+    ----------
+    query_names_ : list of str, length n_queries
+    subjects_ : list of str
+    members_ : list of ensemble members (one network per layer and run)
+    validation_r_ : dict subject -> array of shape (n_channels,), the ensemble's validation r
+    """
+
+    def __init__(self, d_model: int = 64, n_heads: int = 4, n_layers: int = 1, self_attention: bool = True,
+                 mlp_ratio: float = 2.0, dropout: float = 0.0, query_per: str = "roi_hemisphere",
+                 group_size: int = 16, lr: float = 2e-3, weight_decay: float = 1e-2, batch_size: int = 32,
+                 max_epochs: int = 100, patience: int = 10, validation_fraction: float = 0.15, n_runs: int = 1,
+                 ensemble_weighting: str = "r_proportional", ensemble_temperature: float = 0.05,
+                 backbone=None, layers=None, seed: int = 0, progress: bool = True):
+        self.d_model = d_model
+        self.n_heads = n_heads
+        self.n_layers = n_layers
+        self.self_attention = self_attention
+        self.mlp_ratio = mlp_ratio
+        self.dropout = dropout
+        self.query_per = query_per
+        self.group_size = group_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.n_runs = n_runs
+        self.ensemble_weighting = ensemble_weighting
+        self.ensemble_temperature = ensemble_temperature
+        self.backbone = backbone
+        self.layers = layers
+        self.seed = seed
+        self.progress = progress
+
+    # -- fitting -------------------------------------------------------------
+    def fit(self, X, Y, rois=None, hemispheres=None, grid=None):
+        """Fit one subject.
+
+        Parameters
+        ----------
+        X : features of the stimuli: array of shape (n_stimuli, H*W, C) with ``grid``, array of
+            shape (n_stimuli, C, H, W), a FeatureMap, a dict / list of several layers, or uint8
+            images (n_stimuli, H, W, 3) / Stimuli when a ``backbone`` is set
+        Y : array of shape (n_stimuli, n_channels)
+        rois : sequence of length n_channels of tuples of ROI names (``BrainResponses.channels["rois"]``)
+        hemispheres : sequence of length n_channels of str, optional
+        grid : (H, W), optional
+        """
+        return self.fit_multi({"subject": (X, Y, rois, hemispheres)}, grid=grid)
+
+    def fit_multi(self, subjects: Mapping, grid=None):
+        """Fit several subjects at once: shared queries and decoder, one readout per subject.
+
+        Parameters
+        ----------
+        subjects : dict subject -> (X, Y, rois) or (X, Y, rois, hemispheres)
+            Each subject's own stimuli features, responses and channel labels (see :meth:`fit`).
+        grid : (H, W), optional
+        """
+        self._check_params()
+        if not subjects:
+            raise ConfigError(format_problem("subjects", "at least one subject", "an empty dict",
+                                             "pass {subject: (X, Y, rois)}"))
+        data = [self._prepare_subject(name, item, grid, k, known_queries=None, fitting=k == 0)
+                for k, (name, item) in enumerate(subjects.items())]
+        self.subjects_ = [d.name for d in data]
+        self.query_names_ = list(dict.fromkeys(q for d in data for names in d.query_names for q in names))
+        self.members_ = []
+        for layer in range(len(self.grids_)):
+            stacked = np.concatenate([d.layers[layer][d.train_idx] for d in data])
+            mean, scale = feature_standardizer(stacked)
+            for run in range(self.n_runs):
+                member_seed = int(np.random.SeedSequence([self.seed, layer, run]).generate_state(1)[0])
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(member_seed)
+                    network = self._build_network(layer)
+                    network.feature_mean.copy_(torch.from_numpy(mean))
+                    network.feature_scale.copy_(torch.from_numpy(scale))
+                    for d in data:
+                        network.add_readout(d.name, self._membership(d.query_names))
+                member = _Member(layer, member_seed, network)
+                self._train_member(member, data, list(network.parameters()),
+                                   desc=f"routing {self.layer_names_[layer]} run {run}")
+                self.members_.append(member)
+        self._finish(data)
+        return self
+
+    def fit_new_subject(self, X, Y, rois, hemispheres=None, grid=None, *, train_queries: bool = False,
+                        subject: str = "new_subject") -> "RoutingTransformerEncoder":
+        """Transfer to a new subject: freeze the shared part, fit the subject-specific readout.
+
+        The input projection and decoder layers stay frozen (so do the queries
+        unless ``train_queries``); a new per-channel readout is trained.  Every
+        ROI of the new subject must have a query in this model (ConfigError
+        otherwise).  This encoder is left unchanged; a new one is returned.
+
+        Returns
+        -------
+        RoutingTransformerEncoder fitted for ``subject`` only; ``transferred_from_`` names the source subjects.
+        """
+        self._check_fitted("members_")
+        backbone = getattr(self, "_backbone_instance", None)
+        new = copy.deepcopy(self, memo={id(self.backbone): self.backbone, id(backbone): backbone})
+        data = [new._prepare_subject(subject, (X, Y, rois, hemispheres), grid, 0, known_queries=self.query_names_)]
+        for member in new.members_:
+            network = member.network
+            network.clear_readouts()
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(member.seed)
+                network.add_readout(subject, new._membership(data[0].query_names))
+            network.requires_grad_(False)
+            network.readouts.requires_grad_(True)
+            network.queries.requires_grad_(train_queries)
+            new._train_member(member, data, [p for p in network.parameters() if p.requires_grad],
+                              desc=f"transfer to {subject}")
+            network.requires_grad_(True)
+        new.transferred_from_ = list(self.subjects_)
+        new.subjects_ = [subject]
+        new._finish(data)
+        return new
+
+    def _check_params(self) -> None:
+        check_query_per(self.query_per)
+        if self.ensemble_weighting not in ENSEMBLE_WEIGHTINGS:
+            raise ConfigError(format_problem("ensemble_weighting", f"one of {ENSEMBLE_WEIGHTINGS}",
+                                             repr(self.ensemble_weighting), "pick a weighting"))
+        if self.d_model % self.n_heads:
+            raise ConfigError(format_problem("d_model/n_heads", "d_model divisible by n_heads",
+                                             f"d_model={self.d_model}, n_heads={self.n_heads}", "change one of them"))
+        for name in ("n_runs", "group_size", "batch_size", "n_layers"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(format_problem(name, "a positive integer", repr(getattr(self, name)),
+                                                 f"set {name} >= 1"))
+
+    def _prepare_subject(self, name, item, grid, index, known_queries, fitting=False) -> _SubjectData:
+        if isinstance(item, Mapping):
+            item = (item["X"], item["Y"], item.get("rois"), item.get("hemispheres"))
+        if len(item) not in (3, 4):
+            raise ConfigError(format_problem(f"subjects[{name!r}]", "a tuple (X, Y, rois[, hemispheres])",
+                                             f"a tuple of {len(item)} items", "pass features, responses and ROIs"))
+        X, Y, rois, hemispheres = (*item, None)[:4]
+        where = f"subject {name!r}"
+        layers = self._features(X, grid, f"{where} X", fitting=fitting)
+        Y = check_array(Y, f"{where} Y", ndim=2, dtype="number", finite=True).astype(np.float32)
+        if Y.shape[0] != layers[0].shape[0]:
+            raise ShapeError(format_problem(f"{where} X/Y", "the same number of rows (stimuli)",
+                                            f"X has {layers[0].shape[0]}, Y has {Y.shape[0]}",
+                                            "align features and responses on the same stimuli"))
+        rois = check_rois(rois, Y.shape[1], f"{where} rois")
+        hemispheres = check_hemispheres(hemispheres, Y.shape[1], f"{where} hemispheres")
+        query_names = channel_query_names(rois, hemispheres, self.query_per, self.group_size)
+        if known_queries is not None:
+            unknown = sorted({q for names in query_names for q in names} - set(known_queries))
+            if unknown:
+                raise ConfigError(format_problem(f"{where} rois", f"ROIs the trained model has queries for "
+                                                 f"({', '.join(known_queries[:12])})", f"unknown {unknown[:10]}",
+                                                 "drop those channels, or fit a model that includes these ROIs"))
+        train_idx, val_idx = validation_split(Y.shape[0], self.validation_fraction, seed=[self.seed, index])
+        y_mean, y_scale = response_standardizer(Y[train_idx])
+        return _SubjectData(str(name), layers, (Y - y_mean) / y_scale, query_names, train_idx, val_idx,
+                            y_mean, y_scale)
+
+    def _membership(self, query_names: list) -> np.ndarray:
+        index = {q: i for i, q in enumerate(self.query_names_)}
+        membership = np.zeros((len(query_names), len(index)), dtype=bool)
+        for channel, names in enumerate(query_names):
+            membership[channel, [index[q] for q in names]] = True
+        return membership
+
+    def _build_network(self, layer: int) -> RoutingNetwork:
+        return RoutingNetwork(self.n_features_[layer], len(self.query_names_), self.grids_[layer],
+                              d_model=self.d_model, n_heads=self.n_heads, n_layers=self.n_layers,
+                              mlp_ratio=self.mlp_ratio, self_attention=self.self_attention, dropout=self.dropout)
+
+    def _train_member(self, member: _Member, data: list, parameters: list, desc: str) -> None:
+        network, layer = member.network, member.layer
+        generator = torch.Generator().manual_seed(member.seed)
+
+        def epoch_batches(epoch):
+            items = [(k, idx) for k, d in enumerate(data)
+                     for idx in shuffled_batches(d.train_idx, self.batch_size, generator)]
+            return [items[i] for i in torch.randperm(len(items), generator=generator).tolist()]
+
+        def batch_loss(item):
+            k, idx = item
+            d = data[k]
+            prediction = network(torch.from_numpy(d.layers[layer][idx]), d.name)
+            return F.mse_loss(prediction, torch.from_numpy(d.Y[idx]))
+
+        def validation_r():
+            return [columnwise_r(torch.from_numpy(d.Y[d.val_idx]),
+                                 self._forward(network, d.layers[layer][d.val_idx], d.name)) for d in data]
+
+        member.history = train_with_early_stopping(
+            network, parameters, epoch_batches, batch_loss, lambda: mean_defined(torch.cat(validation_r())),
+            lr=self.lr, weight_decay=self.weight_decay, max_epochs=self.max_epochs, patience=self.patience,
+            progress=self.progress, desc=desc)
+        with torch.no_grad():
+            member.val_r = {d.name: r.numpy() for d, r in zip(data, validation_r())}
+
+    def _finish(self, data: list) -> None:
+        """Ensemble weights, response scales and the ensemble's validation r per subject."""
+        self.ensemble_weights_, self.response_mean_, self.response_scale_, self.validation_r_ = {}, {}, {}, {}
+        for d in data:
+            r = np.stack([m.val_r[d.name] for m in self.members_])  # (n_members, n_channels)
+            self.ensemble_weights_[d.name] = self._weights_from_r(r)
+            self.response_mean_[d.name], self.response_scale_[d.name] = d.y_mean, d.y_scale
+            standardized = self._predict_standardized([layer[d.val_idx] for layer in d.layers], d.name)
+            self.validation_r_[d.name] = columnwise_r(torch.from_numpy(d.Y[d.val_idx]),
+                                                      torch.from_numpy(standardized)).numpy()
+
+    def _weights_from_r(self, r: np.ndarray) -> np.ndarray:
+        """Per-channel member weights of shape (n_members, n_channels), each column summing to 1."""
+        r = np.nan_to_num(r, nan=-np.inf)  # an undefined validation r gets no weight
+        if self.ensemble_weighting == "uniform" or r.shape[0] == 1:
+            return np.full(r.shape, 1.0 / r.shape[0], dtype=np.float32)
+        if self.ensemble_weighting == "softmax":
+            top = r.max(0, keepdims=True)
+            logits = np.where(np.isfinite(top), (r - top) / self.ensemble_temperature, 0.0)
+            weights = np.exp(logits)
+        else:
+            weights = np.clip(r, 0.0, None)
+            weights[:, weights.sum(0) == 0] = 1.0  # no member predicts the channel: plain mean
+        return (weights / weights.sum(0, keepdims=True)).astype(np.float32)
+
+    # -- features ------------------------------------------------------------
+    def _backbone(self):
+        if self.backbone is None:
+            raise ConfigError(format_problem("backbone", "a backbone to compute tokens from images",
+                                             "backbone=None", "pass backbone=cogmodels.create_backbone(...) or "
+                                             "pass precomputed features instead of images"))
+        if isinstance(self.backbone, str):  # a registered name: create it once
+            if getattr(self, "_backbone_instance", None) is None:
+                import cogmodels
+
+                self._backbone_instance = cogmodels.create_backbone(self.backbone)
+            return self._backbone_instance
+        return self.backbone
+
+    def _features(self, X, grid, where: str, fitting: bool = False) -> list:
+        """Token arrays, one per feature layer, checked against the fitted layers."""
+        if looks_like_images(X):
+            backbone = self._backbone()
+            names = list(self.layers or backbone.layers)
+            X = backbone.extract(X, layers=names, progress=self.progress)
+        layers = as_token_layers(X, grid, where)
+        if fitting:
+            self.layer_names_ = [name for name, _, _ in layers]
+            self.grids_ = [g for _, _, g in layers]
+            self.n_features_ = [tokens.shape[2] for _, tokens, _ in layers]
+        else:
+            expected = list(zip(self.grids_, self.n_features_))
+            found = [(g, tokens.shape[2]) for _, tokens, g in layers]
+            if found != expected:
+                raise ShapeError(format_problem(where, f"{len(expected)} layer(s) with (grid, C) = {expected}",
+                                                f"{found}", "pass the same feature layers the model was fitted on"))
+        return [tokens for _, tokens, _ in layers]
+
+    # -- prediction ----------------------------------------------------------
+    def _forward(self, network: RoutingNetwork, tokens: np.ndarray, subject: str) -> torch.Tensor:
+        batch = 4 * self.batch_size
+        with torch.no_grad():
+            network.eval()
+            return torch.cat([network(torch.from_numpy(tokens[i:i + batch]), subject)
+                              for i in range(0, len(tokens), batch)])
+
+    def _predict_standardized(self, layers: list, subject: str) -> np.ndarray:
+        weights = self.ensemble_weights_[subject]
+        total = 0.0
+        for member, member_weights in zip(self.members_, weights):
+            total = total + self._forward(member.network, layers[member.layer], subject).numpy() * member_weights
+        return np.asarray(total, dtype=np.float32)
+
+    def _subject(self, subject) -> str:
+        if subject is None:
+            if len(self.subjects_) > 1:
+                raise ConfigError(format_problem("subject", f"one of {self.subjects_} for a multi-subject model",
+                                                 "subject=None", "pass subject=..."))
+            return self.subjects_[0]
+        if subject not in self.subjects_:
+            raise ConfigError(format_problem("subject", f"one of {self.subjects_}", repr(subject),
+                                             "use fit_new_subject for a subject the model was not fitted on"))
+        return subject
+
+    def predict(self, X, grid=None, subject=None) -> np.ndarray:
+        """Predicted responses of shape (n_stimuli, n_channels) of ``subject`` (default: the only one)."""
+        self._check_fitted("members_")
+        subject = self._subject(subject)
+        layers = self._features(X, grid, "X")
+        standardized = self._predict_standardized(layers, subject)
+        return standardized * self.response_scale_[subject] + self.response_mean_[subject]
+
+    def score(self, X, Y, grid=None, subject=None) -> np.ndarray:
+        """Per-channel Pearson r of shape (n_channels,); NaN (with a warning) where Y has no variance."""
+        from cogmodels.metrics.brain import pearson_r
+
+        prediction = self.predict(X, grid=grid, subject=subject)
+        Y = check_array(Y, "Y", ndim=2, dtype="number", finite=True)
+        if Y.shape != prediction.shape:
+            raise ShapeError(format_problem("Y", f"shape {prediction.shape} (n_stimuli, n_channels)",
+                                            f"shape {Y.shape}", "pass the responses of the same stimuli and subject"))
+        return pearson_r(Y, prediction)
+
+    def attention_maps(self, X, grid=None, layer: int = 0):
+        """Last-layer cross-attention of each query over the feature grid, averaged over heads and runs.
+
+        Parameters
+        ----------
+        X : features (as in :meth:`predict`) or uint8 images (n, H_img, W_img, 3) / Stimuli with a ``backbone``
+        grid : (H, W), optional
+        layer : int
+            Which feature layer's members to use.
+
+        Returns
+        -------
+        maps : array of shape (n_stimuli, n_queries, H, W), each map summing to 1; for images, maps
+            upsampled (bilinear) to the image size (n_stimuli, n_queries, H_img, W_img) and renormalised
+            (a list of (n_queries, H_img, W_img) arrays when image sizes differ).  Query order: ``query_names_``.
+        """
+        self._check_fitted("members_")
+        images = X if looks_like_images(X) else None
+        tokens = self._features(X, grid, "X")[layer]
+        members = [m for m in self.members_ if m.layer == layer]
+        batch = 4 * self.batch_size
+        total = 0.0
+        with torch.no_grad():
+            for member in members:
+                member.network.eval()
+                total = total + torch.cat([member.network.encode(torch.from_numpy(tokens[i:i + batch]))[1]
+                                           for i in range(0, len(tokens), batch)])
+        maps = (total / len(members)).reshape(len(tokens), len(self.query_names_), *self.grids_[layer])
+        if images is None:
+            return maps.numpy()
+        upsampled = []
+        for i, size in enumerate(image_sizes(images)):
+            up = F.interpolate(maps[i:i + 1], size=size, mode="bilinear", align_corners=False)[0].clamp_min(0)
+            upsampled.append((up / up.sum(dim=(1, 2), keepdim=True)).numpy())
+        return np.stack(upsampled) if len(set(image_sizes(images))) == 1 else upsampled

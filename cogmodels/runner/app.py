@@ -1,0 +1,174 @@
+"""The Hydra application behind ``cogmodels run``.
+
+``cogmodels run experiment=<name> [key=value ...]`` composes
+``experiments/conf/config.yaml`` (or ``$COGMODELS_CONFIG_DIR/config.yaml``)
+and runs one config, or a sweep with ``-m`` (basic, joblib or SLURM launcher).
+Each config goes through :func:`execute`:
+
+1. its run id (hash of the resolved config minus volatile keys) is looked up
+   in the store; a completed run is skipped unless ``force=true``;
+2. the registered task runs (dataset -> cached features -> head -> metrics);
+3. the run folder (config.yaml, meta.json, items.npz, metrics.json) and the
+   result rows are committed atomically (:class:`~cogmodels.runner.store.ResultsStore`);
+4. a summary table is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import subprocess
+import sys
+import traceback
+import warnings
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from cogmodels.errors import ConfigError, format_problem
+from cogmodels.runner import atomic
+from cogmodels.runner.cache import FeatureCache
+from cogmodels.runner.store import ResultsStore, RunRecord, load_results, run_id_of
+from cogmodels.runner.tasks import TASKS, RunContext
+
+log = logging.getLogger("cogmodels.runner")
+
+CONFIG_DIR_ENV = "COGMODELS_CONFIG_DIR"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VERSIONED_PACKAGES = ("cogmodels", "torch", "timm", "numpy", "scipy", "pandas", "hydra-core", "omegaconf",
+                      "matplotlib")
+# Our joblib.yaml shares its name with the plugin's schema on purpose (same fields, n_jobs=2).
+warnings.filterwarnings("ignore", message=r"(?s).*validated against ConfigStore schema")
+
+
+def config_dir() -> Path:
+    """The Hydra config folder: ``$COGMODELS_CONFIG_DIR``, else ``experiments/conf`` of the source tree."""
+    folder = Path(os.environ.get(CONFIG_DIR_ENV) or REPO_ROOT / "experiments" / "conf").resolve()
+    if not (folder / "config.yaml").is_file():
+        raise ConfigError(format_problem(
+            f"{folder}/config.yaml", "the cogmodels Hydra config tree (experiments/conf)", "no such file",
+            f"run from a source checkout (pip install -e .) or set {CONFIG_DIR_ENV}=/path/to/experiments/conf"))
+    return folder
+
+
+def git_sha() -> str:
+    """Commit of the source tree, with "-dirty" when it has uncommitted changes; "unknown" outside git."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return sha + ("-dirty" if dirty else "")
+
+
+def package_versions() -> dict:
+    """Versions of the packages that determine the numbers."""
+    versions = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _write_run_files(folder: Path, cfg: DictConfig, meta: dict, items: dict, rows: list) -> dict:
+    """Write config.yaml, meta.json, items.npz and metrics.json into the (temporary) run folder."""
+    (folder / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    atomic.write_json(folder / "meta.json", meta)
+    np.savez(folder / "items.npz", **{name: np.asarray(a) for name, a in items.items()})
+    metrics = {}
+    for row in rows:
+        name = row["metric"] + (f"@{row['layer']}" if row.get("layer") else "")
+        metrics.setdefault(name, {})[row["roi_or_condition"]] = {"value": row["value"], "n_items": row["n_items"]}
+    atomic.write_json(folder / "metrics.json", metrics)
+    return metrics
+
+
+def summary_table(rows: list) -> pd.DataFrame:
+    """The rows of one run as a compact table (layer x ROI x metric)."""
+    table = pd.DataFrame(rows)
+    columns = [c for c in ("backbone", "layer", "head", "subject", "roi_or_condition", "metric", "value", "n_items")
+               if c in table.columns]
+    return table[columns]
+
+
+def execute(cfg: DictConfig) -> str:
+    """Run one config end to end (skip it when already complete); returns its run id.
+
+    Parameters
+    ----------
+    cfg : DictConfig
+        A composed config (``hydra`` node optional): task, experiment_name, seed,
+        output_root, cache_dir, force and the task's groups (dataset, backbone, ...).
+    """
+    container = OmegaConf.to_container(cfg, resolve=True)
+    container.pop("hydra", None)
+    run_id = run_id_of(container)
+    experiment = str(cfg.experiment_name)
+    store = ResultsStore(Path(str(cfg.output_root)))
+    store.remove_stale_temps()
+    if store.is_complete(run_id) and not cfg.get("force", False):
+        log.info("run %s (%s, seed %s) is already complete in %s: skipped (force=true recomputes it)",
+                 run_id, experiment, cfg.get("seed"), store.db_path)
+        _log_summary(run_id, load_results(store.root, run_id=run_id).to_dict("records"))
+        return run_id
+    task = TASKS.get(str(cfg.task))
+    record = RunRecord(experiment=experiment, task=str(cfg.task), config=container, git_sha=git_sha(),
+                       seed=cfg.get("seed"), started=_now())
+    log.info("run %s: experiment %s, task %s, seed %s -> %s", run_id, experiment, cfg.task, record.seed,
+             store.run_dir(experiment, run_id))
+    store.mark_running(run_id, record)
+    ctx = RunContext(cfg=cfg, cache=FeatureCache(Path(str(cfg.cache_dir))))
+    try:
+        output = task(ctx)
+        tmp_dir = store.new_run_folder(experiment, run_id)
+        record.finished, record.timings = _now(), dict(ctx.timings)
+        meta = {"run_id": run_id, "experiment": experiment, "task": record.task, "git_sha": record.git_sha,
+                "seed": record.seed, "started": record.started, "finished": record.finished,
+                "timings_s": record.timings, "versions": package_versions(), "host": platform.node(),
+                "feature_cache": {"hits": ctx.cache.hits, "misses": ctx.cache.misses}, **output.provenance}
+        _write_run_files(tmp_dir, cfg, meta, output.items, output.rows)
+        run_dir = store.commit(run_id, record, tmp_dir, output.rows)
+    except BaseException as err:
+        store.mark_failed(run_id, "".join(traceback.format_exception(err)))
+        raise
+    log.info("run %s complete (%s); stage timings (s): %s", run_id, run_dir,
+             ", ".join(f"{k} {v:.2f}" for k, v in ctx.timings.items()))
+    _log_summary(run_id, output.rows)
+    return run_id
+
+
+def _log_summary(run_id: str, rows: list) -> None:
+    table = summary_table(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}")
+    log.info("summary of run %s:\n%s", run_id, table)
+
+
+def _task_function(cfg: DictConfig) -> str:
+    # Module-level, so the joblib and submitit launchers can pickle it by reference.
+    return execute(cfg)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the Hydra app with ``argv`` (default: ``sys.argv[1:]``) as its command line."""
+    import hydra
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    app = hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task_function)
+    saved = sys.argv
+    sys.argv = ["cogmodels run", *argv]
+    try:
+        app()
+    finally:
+        sys.argv = saved

@@ -1,0 +1,129 @@
+"""The ``cogmodels`` command line.
+
+::
+
+    cogmodels run experiment=quickstart [key=value ...]      # one Hydra run (add -m for a sweep)
+    cogmodels results [--experiment E] [--metric M] [--backbone B] [--where key=value] [--root DIR]
+    cogmodels figures [--only NAME] [--root DIR] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from cogmodels.errors import CogModelsError, ConfigError, format_problem
+
+OUTPUT_ROOT_ENV = "COGMODELS_OUTPUT_ROOT"
+LABEL_COLUMNS = ["experiment", "dataset", "backbone", "layer", "head", "subject", "roi_or_condition", "metric"]
+
+
+def default_root() -> Path:
+    """The output root the runner writes to by default: ``$COGMODELS_OUTPUT_ROOT``, else ./outputs."""
+    return Path(os.environ.get(OUTPUT_ROOT_ENV) or "outputs")
+
+
+def _parse_where(pairs: list[str]) -> dict:
+    filters = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(format_problem("--where", "key=value (e.g. --where encoder.cv=5)", repr(pair),
+                                             "write the filter as key=value"))
+        filters.setdefault(key, []).append(value)
+    return filters
+
+
+def results_table(root, experiment=None, metric=None, backbone=None, where=(), over_runs: bool = False) -> pd.DataFrame:
+    """The table ``cogmodels results`` prints.
+
+    Each stored value is already the mean over items (channels, scanpaths, trials) of one
+    run x subject x ROI/condition x metric, with its item count.  ``over_runs`` further
+    averages runs that differ only in seed (mean, sd and number of runs).
+    """
+    from cogmodels.runner.store import load_results
+
+    filters = _parse_where(list(where))
+    for column, value in (("experiment", experiment), ("metric", metric), ("backbone", backbone)):
+        if value is not None:
+            filters[column] = value
+    table = load_results(root, **filters)
+    if over_runs:
+        grouped = table.groupby(LABEL_COLUMNS, sort=False)["value"]
+        return grouped.agg(mean="mean", sd="std", n_runs="count").reset_index()
+    table = table.assign(run_id=table["run_id"].str[:8])
+    return table[["run_id", "seed", *LABEL_COLUMNS, "value", "n_items"]]
+
+
+def _results(args) -> int:
+    table = results_table(args.root, args.experiment, args.metric, args.backbone, args.where, args.over_runs)
+    if table.empty:
+        print(f"no results in {Path(args.root) / 'results.sqlite'} match these filters")
+        return 1
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 250):
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return 0
+
+
+def _figures(args) -> int:
+    from cogmodels.runner.figures import build_figures
+
+    built, failed = build_figures(args.root, only=args.only, out_dir=args.out)
+    for path in built:
+        print(f"wrote {path}")
+    for name, reason in failed.items():
+        print(f"FAILED {name}: {reason}", file=sys.stderr)
+    return 1 if failed or not built else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cogmodels", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run experiments (Hydra; `cogmodels run --help` lists its options)",
+                        add_help=False)
+
+    results = commands.add_parser("results", help="print results from the store")
+    results.add_argument("--root", type=Path, default=default_root(),
+                         help=f"output root holding results.sqlite (default: ${OUTPUT_ROOT_ENV} or ./outputs)")
+    results.add_argument("--experiment")
+    results.add_argument("--metric")
+    results.add_argument("--backbone")
+    results.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
+                         help="filter on a result column or a dotted config key (repeatable)")
+    results.add_argument("--over-runs", action="store_true",
+                         help="average runs that differ only in seed (mean, sd, n_runs)")
+    results.set_defaults(handler=_results)
+
+    figures = commands.add_parser("figures", help="rebuild paper_figures/figNN_*.py into paper_figures/out/")
+    figures.add_argument("--only", help="one figure: its slug, figNN or file name (e.g. quickstart)")
+    figures.add_argument("--root", type=Path, default=default_root(), help="output root holding results.sqlite")
+    figures.add_argument("--out", type=Path, default=None, help="folder for the figures (default paper_figures/out)")
+    figures.set_defaults(handler=_figures)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``cogmodels`` script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "run":
+        from cogmodels.runner.app import main as run_main
+
+        run_main(argv[1:])
+        return 0
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except CogModelsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,525 @@
+"""NSD-like simulated fMRI study with known ground truth.
+
+The simulator mimics the structure of the Natural Scenes Dataset (Allen et al.
+2022) at a small scale, so that brain encoders can be checked against a known
+answer:
+
+* **Shared images.** Every subject sees the same procedurally drawn scenes
+  (:mod:`cogmodels.datasets.nsd_sim_scenes`): 1-3 face-, body-, place- or
+  word-like objects on noise or gradient backgrounds.
+* **Generating features.** The scenes go through a fixed backbone (by default
+  the Gabor filter bank, layer ``"complex"``: a coarse grid of orientation x
+  scale energies), standardised per feature channel with statistics of a
+  fixed calibration set of scenes.
+* **Retinotopic ROIs** (V1, V2, V3). A channel's response is a fixed Gaussian
+  receptive field over the feature grid (size V1 < V2 < V3, contralateral
+  visual field) times per-channel feature weights:
+  ``y = sum_{c,h,w} g[h, w] f[c] X[c, h, w]``. A fixed-RF linear model can
+  explain it entirely.
+* **Category ROIs** (FFA faces, EBA bodies, PPA places, VWFA words). The
+  response *routes* the features of wherever the ROI's category is in the
+  image: ``y = present * (a + f . sum_{h,w} m[h, w] X[:, h, w] / s)`` with
+  ``m`` the normalised visible mask of the category's objects on the feature
+  grid (the true routing map), ``a`` a category-presence amplitude and ``s`` a
+  fixed scale.  The map moves with the object, so no fixed spatial receptive
+  field captures it.
+* **Subjects** share the ROI "functions" (each ROI's feature weights are mixes
+  of a few ROI-level basis vectors) and differ in their channels: counts,
+  fsaverage5 vertices, receptive fields and mixing weights.
+* **Noise.** Each stimulus is seen ``n_repeats`` times (3, as in NSD) with
+  Gaussian noise whose sd is ``noise[roi]`` times the channel's signal sd (with
+  a per-channel jitter).  Single trials are z-scored per channel as NSD betas
+  are; ``responses`` is the mean over repeats and ``repeats`` holds the trials.
+* **True noise ceilings** use the NSD definition (Allen et al. 2022):
+  ``NC = ncsnr**2 / (ncsnr**2 + 1/k)``, ``ncsnr = signal sd / noise sd`` with the
+  true variances and ``k`` = repeats averaged, as a fraction (x100 for percent),
+  the same definition as :func:`cogmodels.metrics.brain.noise_ceiling`.
+
+Example
+-------
+>>> ds = cogmodels.load_dataset("nsd_sim", subject="subj01")          # doctest: +SKIP
+>>> ds.responses.responses.shape, ds.ground_truth["noise_ceiling"].shape  # doctest: +SKIP
+>>> everyone = load_all(n_train=200, n_test=50)   # dict subject -> Dataset, images shared  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cogmodels.data import BrainResponses, Dataset, DatasetCard, Stimuli
+from cogmodels.data.brain import make_channel_table
+from cogmodels.datasets import nsd_sim_scenes as scenes
+from cogmodels.errors import ConfigError, format_problem
+
+logger = logging.getLogger(__name__)
+
+SUBJECTS = ("subj01", "subj02", "subj03", "subj04")
+N_CALIBRATION = 128  # scenes that fix feature standardisation and routed-term scales
+
+
+@dataclass(frozen=True)
+class RoiSpec:
+    """One simulated ROI.
+
+    anchor is an approximate MNI position (|x|, y, z) in mm of the ROI on the
+    cortical surface; laterality scales the channel count per hemisphere.
+    """
+
+    name: str
+    labels: tuple
+    anchor: tuple
+    category: str | None = None  # None: retinotopic
+    rf_sigma: tuple = (0.0, 0.0)  # Gaussian RF sd range, fraction of the image width
+    laterality: tuple = (1.0, 1.0)  # (lh, rh)
+
+
+ROIS = (
+    RoiSpec("V1", ("V1", "early"), (8, -92, 2), rf_sigma=(0.05, 0.08)),
+    RoiSpec("V2", ("V2", "early"), (14, -90, 8), rf_sigma=(0.08, 0.12)),
+    RoiSpec("V3", ("V3", "early"), (24, -88, 10), rf_sigma=(0.12, 0.18)),
+    RoiSpec("FFA", ("FFA", "faces", "ventral"), (40, -52, -18), category="face", laterality=(0.8, 1.2)),
+    RoiSpec("EBA", ("EBA", "bodies", "lateral"), (48, -72, 4), category="body"),
+    RoiSpec("PPA", ("PPA", "places", "ventral"), (26, -44, -10), category="place"),
+    RoiSpec("VWFA", ("VWFA", "words", "ventral"), (42, -56, -14), category="word", laterality=(1.3, 0.5)),
+)
+ROI_NAMES = tuple(r.name for r in ROIS)
+CATEGORY_ROIS = tuple(r.name for r in ROIS if r.category)
+N_BASIS = 3  # ROI-level feature basis vectors mixed by each channel
+
+CARD = DatasetCard(
+    name="nsd_sim",
+    source="built-in simulator (cogmodels.datasets.nsd_sim); no files",
+    licence="MIT (generated data)",
+    citation=("Simulates the structure of the Natural Scenes Dataset: Allen et al. (2022), Nature Neuroscience 25, "
+              "116-126; noise ceiling definition from the same paper."),
+    expected_files=(),
+    how_to_get="nothing to download: cogmodels.load_dataset('nsd_sim', subject='subj01')",
+    terms="",
+    simulated=True,
+)
+
+
+def list_subjects() -> list[str]:
+    """The simulated subjects."""
+    return list(SUBJECTS)
+
+
+def load(root=None, subject: str = "subj01", n_train: int = 1000, n_test: int = 200, image_size: int = 96,
+         noise: float | dict = 1.0, n_repeats: int = 3, channels_per_roi: int = 16, seed: int = 0,
+         backbone="gabor", layer: str = "complex", progress: bool = False) -> Dataset:
+    """Simulate one subject of the NSD-like study.
+
+    Parameters
+    ----------
+    root : None
+        Unused: the simulator reads no files.
+    subject : str
+        One of :func:`list_subjects`.
+    n_train, n_test : int
+        Number of training and test scenes (shared by all subjects).
+    image_size : int
+        Side of the square scenes in pixels.
+    noise : float or dict of str -> float
+        Noise sd relative to the signal sd, for every ROI or per ROI name
+        (ROIs missing from the dict get 1.0).  0 gives noise-free repeats.
+    n_repeats : int
+        Presentations per stimulus (NSD: 3).
+    channels_per_roi : int
+        Mean number of channels per ROI and hemisphere (about 14 x this in all).
+    seed : int
+        Seed of the whole study: scenes, ROI functions, subjects' channels, noise.
+    backbone : str or Backbone
+        Backbone of the generating features (name for ``cogmodels.create_backbone``).
+    layer : str
+        Spatial layer of that backbone.
+    progress : bool
+        Show a progress bar while extracting features.
+
+    Returns
+    -------
+    Dataset
+        ``responses`` (BrainResponses; responses of shape (n_stimuli, n_channels)
+        = mean over repeats, ``repeats`` of shape (n_stimuli, n_repeats,
+        n_channels)), splits ``train`` / ``test``, and ``ground_truth`` (see
+        :func:`simulate_subject`).
+    """
+    return load_all(root, subjects=[subject], n_train=n_train, n_test=n_test, image_size=image_size, noise=noise,
+                    n_repeats=n_repeats, channels_per_roi=channels_per_roi, seed=seed, backbone=backbone,
+                    layer=layer, progress=progress)[subject]
+
+
+def load_all(root=None, subjects=None, **options) -> dict[str, Dataset]:
+    """Simulate several subjects at the cost of one: scenes and features are computed once.
+
+    Parameters
+    ----------
+    subjects : list of str, optional
+        Default: all of :func:`list_subjects`.
+    **options
+        As for :func:`load`.
+
+    Returns
+    -------
+    dict of subject -> Dataset, all with the same Stimuli object.
+    """
+    subjects = list(SUBJECTS if subjects is None else subjects)
+    for subject in subjects:
+        _subject_index(subject)
+    config = _config(**options)
+    study = _study(config)
+    return {subject: simulate_subject(study, subject, config) for subject in subjects}
+
+
+# --------------------------------------------------------------------------- configuration
+
+def _config(n_train=1000, n_test=200, image_size=96, noise=1.0, n_repeats=3, channels_per_roi=16, seed=0,
+            backbone="gabor", layer="complex", progress=False) -> dict:
+    for name, value, low in (("n_train", n_train, 1), ("n_test", n_test, 1), ("image_size", image_size, 32),
+                             ("n_repeats", n_repeats, 1), ("channels_per_roi", channels_per_roi, 1)):
+        if int(value) != value or value < low:
+            raise ConfigError(format_problem(f"nsd_sim option {name}", f"an integer >= {low}", repr(value),
+                                             f"pass {name}={max(low, 1)} or more"))
+    if n_train + n_test < 20:
+        raise ConfigError(format_problem("nsd_sim options n_train + n_test", "at least 20 scenes",
+                                         f"{n_train + n_test}", "every category must appear to have a signal"))
+    return dict(n_train=int(n_train), n_test=int(n_test), image_size=int(image_size), noise=_noise_levels(noise),
+                n_repeats=int(n_repeats), channels_per_roi=int(channels_per_roi), seed=int(seed),
+                backbone=backbone, layer=layer, progress=progress)
+
+
+def _noise_levels(noise) -> dict:
+    """Noise sd relative to signal sd, per ROI name."""
+    if isinstance(noise, dict):
+        unknown = sorted(set(noise) - set(ROI_NAMES))
+        if unknown:
+            raise ConfigError(format_problem("nsd_sim option noise", f"ROI names among {list(ROI_NAMES)}",
+                                             f"unknown {unknown}", "fix the keys of the noise dict"))
+        levels = {roi: float(noise.get(roi, 1.0)) for roi in ROI_NAMES}
+    else:
+        levels = {roi: float(noise) for roi in ROI_NAMES}
+    bad = {roi: v for roi, v in levels.items() if not np.isfinite(v) or v < 0}
+    if bad:
+        raise ConfigError(format_problem("nsd_sim option noise", "finite values >= 0", f"{bad}",
+                                         "pass e.g. noise=1.0 (noise sd equal to the signal sd)"))
+    return levels
+
+
+def _subject_index(subject: str) -> int:
+    if subject not in SUBJECTS:
+        raise ConfigError(format_problem("nsd_sim option subject", f"one of {list(SUBJECTS)}", repr(subject),
+                                         "see cogmodels.datasets.nsd_sim.list_subjects()"))
+    return SUBJECTS.index(subject) + 1
+
+
+# --------------------------------------------------------------------------- the shared study
+
+@dataclass
+class Study:
+    """What all subjects share: scenes, generating features and routing maps.
+
+    Attributes
+    ----------
+    stimuli : Stimuli, n_stimuli = n_train + n_test (train first)
+    features : FeatureMap
+        Standardised generating features, values of shape (n_stimuli, C, H, W).
+    routing_maps : float32 array of shape (n_stimuli, n_categories, H, W)
+    objects : DataFrame, one row per object
+    labels : int8 array of shape (n_stimuli, S, S), visible object index or -1
+    calibration : dict with calibration features and routing maps
+    """
+
+    stimuli: Stimuli
+    features: object
+    routing_maps: np.ndarray
+    objects: pd.DataFrame
+    labels: np.ndarray
+    feature_mean: np.ndarray
+    feature_sd: np.ndarray
+    calibration_features: np.ndarray
+    calibration_maps: np.ndarray
+    n_train: int
+
+
+_STUDY_CACHE: dict = {}
+
+
+def _study(config: dict) -> Study:
+    """Draw the scenes and compute their features once per configuration (kept in memory)."""
+    import cogmodels
+    from cogmodels.backbones.base import FeatureMap
+
+    backbone = config["backbone"]
+    if isinstance(backbone, str):
+        # The Gabor bank filters the scenes at their own size (no resampling).
+        options = {"image_size": config["image_size"]} if backbone == "gabor" else {}
+        backbone = cogmodels.create_backbone(backbone, **options)
+    key = (config["n_train"], config["n_test"], config["image_size"], config["seed"],
+           backbone.fingerprint(config["layer"]))
+    if key in _STUDY_CACHE:
+        return _STUDY_CACHE[key]
+    size, seed = config["image_size"], config["seed"]
+    drawn = (scenes.draw_scenes(config["n_train"], size, seed, "train")
+             + scenes.draw_scenes(config["n_test"], size, seed, "test"))
+    ids = [f"train-{i:05d}" for i in range(config["n_train"])] + [f"test-{i:05d}" for i in range(config["n_test"])]
+    calibration = scenes.draw_scenes(N_CALIBRATION, size, seed, "calibration")
+    logger.info("nsd_sim: extracting %s/%s features of %d scenes", backbone.name, config["layer"], len(drawn))
+    raw = _extract(backbone, [s.image for s in drawn], config["layer"], config["progress"])
+    raw_calibration = _extract(backbone, [s.image for s in calibration], config["layer"], False)
+    mean = raw_calibration.mean(axis=(0, 2, 3), keepdims=True)
+    sd = raw_calibration.std(axis=(0, 2, 3), keepdims=True) + 1e-6
+    features = ((raw - mean) / sd).astype(np.float32)
+    grid = features.shape[2:]
+    study = Study(
+        stimuli=Stimuli.from_arrays(ids, [s.image for s in drawn]),
+        features=FeatureMap(features, "spatial"),
+        routing_maps=np.stack([scenes.category_maps(s, grid) for s in drawn]),
+        objects=_object_table(ids, drawn),
+        labels=np.stack([s.labels for s in drawn]),
+        feature_mean=mean.ravel(), feature_sd=sd.ravel(),
+        calibration_features=((raw_calibration - mean) / sd).astype(np.float32),
+        calibration_maps=np.stack([scenes.category_maps(s, grid) for s in calibration]),
+        n_train=config["n_train"])
+    for array in (study.features.values, study.routing_maps, study.labels):
+        array.flags.writeable = False  # shared by every subject's Dataset
+    _STUDY_CACHE.clear()  # keep one study in memory
+    _STUDY_CACHE[key] = study
+    return study
+
+
+def _extract(backbone, images: list, layer: str, progress: bool) -> np.ndarray:
+    fmap = backbone.extract(images, layers=[layer], batch_size=64, progress=progress)[layer]
+    if fmap.kind != "spatial" and fmap.kind != "tokens":
+        raise ConfigError(format_problem(f"nsd_sim option layer={layer!r}", "a spatial layer (feature grid)",
+                                         f"a {fmap.kind} layer", "choose a spatial layer, e.g. 'complex' of gabor"))
+    return fmap.as_spatial().astype(np.float64)
+
+
+def _object_table(ids: list, drawn: list) -> pd.DataFrame:
+    rows = []
+    for sid, scene in zip(ids, drawn):
+        for k, (category, box) in enumerate(zip(scene.categories, scene.boxes)):
+            rows.append(dict(stimulus_id=sid, object=k, category=category, x0=box[0], y0=box[1], x1=box[2],
+                             y1=box[3], visible_px=int((scene.labels == k).sum())))
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- subjects
+
+def _roi_basis(seed: int, roi_index: int, n_features: int) -> np.ndarray:
+    """The ROI's shared feature basis, shape (n_features, N_BASIS): the same for every subject."""
+    rng = np.random.default_rng([seed, 100, roi_index])
+    return rng.standard_normal((n_features, N_BASIS))
+
+
+@lru_cache(maxsize=1)
+def _fsaverage5() -> dict:
+    """Pial vertex coordinates (mm) of fsaverage5 per hemisphere, arrays of shape (10242, 3).
+
+    nilearn ships the mesh, so this works offline; the gifti files are read
+    with nibabel directly because importing ``nilearn.datasets`` takes seconds.
+    """
+    import importlib.util
+
+    import nibabel
+
+    spec = importlib.util.find_spec("nilearn")
+    folder = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "fsaverage5"
+    files = {"lh": folder / "pial_left.gii.gz", "rh": folder / "pial_right.gii.gz"}
+    if all(f.is_file() for f in files.values()):
+        return {hemi: np.asarray(nibabel.load(f).agg_data("pointset"), dtype=float) for hemi, f in files.items()}
+    from nilearn import datasets  # another nilearn layout: go through its API
+
+    pial = datasets.load_fsaverage("fsaverage5")["pial"]
+    return {"lh": np.asarray(pial.parts["left"].coordinates), "rh": np.asarray(pial.parts["right"].coordinates)}
+
+
+def subject_channels(subject: str, seed: int, grid: tuple, n_features: int,
+                     channels_per_roi: int = 16) -> tuple[pd.DataFrame, dict]:
+    """The channels of one subject and their generative parameters (independent of the stimuli).
+
+    Returns
+    -------
+    channels : DataFrame with id, hemisphere, rois, vertex (fsaverage5 index), x, y, z (mm)
+    params : dict with per-channel arrays: roi (str), weights (n_channels, n_features),
+        rf (n_channels, 3) = (x, y, sigma) in image fractions (NaN-free, zero rows for
+        category channels), amplitude (n_channels,), noise_jitter (n_channels,)
+    """
+    rng = np.random.default_rng([seed, 200, _subject_index(subject)])
+    surfaces = _fsaverage5()
+    rows, roi_of, weights, rfs, amplitudes = [], [], [], [], []
+    for hemi_index, hemi in enumerate(("lh", "rh")):
+        used: set = set()
+        sign = -1.0 if hemi == "lh" else 1.0
+        for roi_index, spec in enumerate(ROIS):
+            n = max(2, int(round(channels_per_roi * spec.laterality[hemi_index] * rng.uniform(0.8, 1.2))))
+            anchor = np.array([sign * spec.anchor[0], spec.anchor[1], spec.anchor[2]]) + rng.normal(0, 3, 3)
+            vertices = _pick_vertices(surfaces[hemi], anchor, n, used, rng)
+            basis = _roi_basis(seed, roi_index, n_features)
+            mix = basis @ rng.standard_normal((N_BASIS, n))
+            mix /= np.linalg.norm(mix, axis=0, keepdims=True)
+            for j, vertex in enumerate(vertices):
+                rows.append(dict(id=f"{hemi}-v{vertex:05d}", hemisphere=hemi, rois=spec.labels, vertex=int(vertex),
+                                 x=surfaces[hemi][vertex, 0], y=surfaces[hemi][vertex, 1],
+                                 z=surfaces[hemi][vertex, 2]))
+                roi_of.append(spec.name)
+                weights.append(mix[:, j])
+                if spec.category is None:
+                    # Left hemisphere sees the right visual field and vice versa.
+                    x = rng.uniform(0.5, 0.97) if hemi == "lh" else rng.uniform(0.03, 0.5)
+                    rfs.append((x, rng.uniform(0.03, 0.97), rng.uniform(*spec.rf_sigma)))
+                    amplitudes.append(0.0)
+                else:
+                    rfs.append((0.0, 0.0, 0.0))
+                    amplitudes.append(rng.uniform(1.0, 2.0))
+    table = pd.DataFrame(rows)
+    channels = make_channel_table(len(table), rois=table["rois"], hemisphere=table["hemisphere"],
+                                  vertex=table["vertex"].to_numpy(), x=table["x"].to_numpy(),
+                                  y=table["y"].to_numpy(), z=table["z"].to_numpy())
+    channels["id"] = table["id"].to_numpy()
+    params = dict(roi=np.array(roi_of), weights=np.array(weights), rf=np.array(rfs), amplitude=np.array(amplitudes),
+                  noise_jitter=np.exp(rng.normal(0, 0.3, len(table))))
+    return channels, params
+
+
+def _pick_vertices(coords: np.ndarray, anchor: np.ndarray, n: int, used: set, rng) -> np.ndarray:
+    """n unused vertices among the 4n nearest to the anchor, nearest first."""
+    order = np.argsort(np.linalg.norm(coords - anchor, axis=1))
+    pool = [v for v in order[: 8 * n + len(used)] if v not in used][: 4 * n]
+    chosen = np.sort(rng.choice(pool, size=n, replace=False))
+    used.update(int(v) for v in chosen)
+    return chosen
+
+
+def receptive_fields(rf: np.ndarray, grid: tuple) -> np.ndarray:
+    """Gaussian receptive fields on the feature grid, shape (n_channels, H, W), each summing to 1.
+
+    Parameters
+    ----------
+    rf : array of shape (n_channels, 3)
+        (x, y, sigma) as fractions of the image side; cell centres are at (i + 0.5) / H.
+    """
+    ys = (np.arange(grid[0]) + 0.5) / grid[0]
+    xs = (np.arange(grid[1]) + 0.5) / grid[1]
+    d2 = (xs[None, None, :] - rf[:, 0, None, None]) ** 2 + (ys[None, :, None] - rf[:, 1, None, None]) ** 2
+    g = np.exp(-d2 / (2 * rf[:, 2, None, None] ** 2))
+    return g / g.sum(axis=(1, 2), keepdims=True)
+
+
+def routed_projections(features: np.ndarray, routing_maps: np.ndarray, params: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Routed feature term of category channels: feature weights . features averaged over the object.
+
+    Parameters
+    ----------
+    features : array of shape (n_stimuli, C, H, W)
+    routing_maps : array of shape (n_stimuli, n_categories, H, W)
+    params : dict from :func:`subject_channels`
+
+    Returns
+    -------
+    projections : array of shape (n_stimuli, n_channels), zero for retinotopic channels
+    present : bool array of shape (n_stimuli, n_channels), the channel's category is in the image
+    """
+    n_channels = len(params["roi"])
+    projections = np.zeros((features.shape[0], n_channels))
+    present = np.zeros((features.shape[0], n_channels), dtype=bool)
+    for spec in ROIS:
+        if spec.category is None:
+            continue
+        cols = np.flatnonzero(params["roi"] == spec.name)
+        maps = routing_maps[:, scenes.CATEGORIES.index(spec.category)]
+        routed = np.einsum("nchw,nhw->nc", features, maps)  # (n, C): features averaged over the object
+        projections[:, cols] = routed @ params["weights"][cols].T
+        present[:, cols] = (maps.sum(axis=(1, 2)) > 0)[:, None]
+    return projections, present
+
+
+def noise_free_responses(features: np.ndarray, routing_maps: np.ndarray, params: dict,
+                         routed_scale: np.ndarray) -> np.ndarray:
+    """The generative model, before noise and z-scoring.
+
+    Parameters
+    ----------
+    features : array of shape (n_stimuli, C, H, W)
+    routing_maps : array of shape (n_stimuli, n_categories, H, W)
+    params : dict from :func:`subject_channels`
+    routed_scale : array of shape (n_channels,)
+        Divides the routed term of category channels (see :func:`_routed_scale`).
+
+    Returns
+    -------
+    array of shape (n_stimuli, n_channels)
+    """
+    n, c, h, w = features.shape
+    projections, present = routed_projections(features, routing_maps, params)
+    out = present * (params["amplitude"] + projections / routed_scale)
+    retino = np.flatnonzero(params["amplitude"] == 0)
+    if retino.size:
+        rf = receptive_fields(params["rf"][retino], (h, w)).reshape(retino.size, h * w)
+        pooled = np.einsum("ncp,kp->nkc", features.reshape(n, c, h * w), rf)  # (n, channels, C)
+        out[:, retino] = np.einsum("nkc,kc->nk", pooled, params["weights"][retino])
+    return out
+
+
+def _routed_scale(study: Study, params: dict) -> np.ndarray:
+    """Sd of each category channel's routed term over the calibration scenes containing its category (else 1)."""
+    projections, present = routed_projections(study.calibration_features, study.calibration_maps, params)
+    scale = np.ones(projections.shape[1])
+    for col in np.flatnonzero(present.any(axis=0)):
+        scale[col] = projections[present[:, col], col].std()
+    return scale
+
+
+def simulate_subject(study: Study, subject: str, config: dict) -> Dataset:
+    """Responses and ground truth of one subject on the shared study.
+
+    ``ground_truth`` keys: ``noise_free`` (n_stimuli, n_channels), ``noise_ceiling`` and
+    ``ncsnr`` (n_channels,), ``signal_sd`` / ``noise_sd`` (n_channels,, z-scored units),
+    ``routing_maps`` (n_stimuli, 4, H, W) with ``routing_rois`` / ``categories`` naming axis 1,
+    ``objects`` (DataFrame: stimulus_id, object, category, x0, y0, x1, y1, visible_px),
+    ``object_labels`` (n_stimuli, S, S), ``rf`` (DataFrame of retinotopic channels),
+    ``channel_roi``, ``feature_weights`` (n_channels, C), ``presence_amplitude``,
+    ``features`` (FeatureMap), ``feature_layer``, ``n_repeats``.
+    """
+    grid = study.features.grid
+    n_features = study.features.n_features
+    channels, params = subject_channels(subject, config["seed"], grid, n_features, config["channels_per_roi"])
+    clean = noise_free_responses(study.features.values, study.routing_maps, params, _routed_scale(study, params))
+    signal_sd = clean.std(axis=0)
+    if np.any(signal_sd <= 0):
+        raise ConfigError(format_problem("nsd_sim", "every channel to vary across stimuli",
+                                         f"{int((signal_sd <= 0).sum())} constant channels",
+                                         "draw more scenes (n_train + n_test) so that every category appears"))
+    relative = np.array([config["noise"][roi] for roi in params["roi"]]) * params["noise_jitter"]
+    noise_rng = np.random.default_rng([config["seed"], 300, _subject_index(subject)])
+    n, k = clean.shape[0], config["n_repeats"]
+    trials = clean[:, None, :] + noise_rng.standard_normal((n, k, clean.shape[1])) * (relative * signal_sd)
+    # z-score single trials per channel (NSD betas are z-scored per session), and the truth with them.
+    mean, sd = trials.mean(axis=(0, 1)), trials.std(axis=(0, 1))
+    trials = (trials - mean) / sd
+    ncsnr = np.divide(1.0, relative, out=np.full(relative.shape, np.inf), where=relative > 0)
+    ceiling = np.where(np.isinf(ncsnr), 1.0, ncsnr ** 2 / (ncsnr ** 2 + 1.0 / k))
+    responses = BrainResponses(
+        responses=trials.mean(axis=1).astype(np.float32), stimulus_ids=study.stimuli.ids, channels=channels,
+        subject=subject, modality="fmri", repeats=trials.astype(np.float32),
+        meta=dict(simulated=True, n_repeats=k, noise=dict(config["noise"])))
+    retino = params["amplitude"] == 0
+    rf = pd.DataFrame({"id": channels["id"][retino].to_numpy(), "roi": params["roi"][retino],
+                       "x": params["rf"][retino, 0], "y": params["rf"][retino, 1], "sigma": params["rf"][retino, 2]})
+    ground_truth = dict(
+        noise_free=((clean - mean) / sd).astype(np.float32), noise_ceiling=ceiling, ncsnr=ncsnr,
+        signal_sd=signal_sd / sd, noise_sd=relative * signal_sd / sd, n_repeats=k,
+        routing_maps=study.routing_maps, routing_rois=CATEGORY_ROIS, categories=scenes.CATEGORIES,
+        objects=study.objects, object_labels=study.labels, rf=rf, channel_roi=params["roi"],
+        feature_weights=params["weights"].astype(np.float32), presence_amplitude=params["amplitude"],
+        features=study.features, feature_layer=config["layer"],
+        feature_mean=study.feature_mean, feature_sd=study.feature_sd)
+    ids = study.stimuli.ids
+    splits = {"train": ids[: study.n_train], "test": ids[study.n_train:]}
+    return Dataset(name="nsd_sim", stimuli=study.stimuli, card=CARD, responses=responses, splits=splits,
+                   ground_truth=ground_truth)
