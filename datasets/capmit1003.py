@@ -89,7 +89,7 @@ def load(root=None, *, db_file: str = "capmit1003.db", images_dir: str = "mit100
     -------
     Dataset
         fixations (kind "click"; trials table with the captions),
-        ``ground_truth["missing_stimuli"]``.
+        ``meta["missing_stimuli"]``.
     """
     root = Path(root) if root is not None else shared_data_root() / "capmit1003"
     db_path = root / db_file
@@ -97,8 +97,9 @@ def load(root=None, *, db_file: str = "capmit1003.db", images_dir: str = "mit100
     trials = captions.merge(images, on="img_uid", how="left", validate="many_to_one")
     unknown = trials["img_path"].isna()
     if unknown.any():
+        example = trials.loc[unknown, "img_uid"].iloc[0]
         raise DataFormatError(format_problem(f"{db_path}: captions.img_uid", "ids present in images.img_uid",
-                                             f"{int(unknown.sum())} unknown, e.g. {trials.loc[unknown, 'img_uid'].iloc[0]!r}",
+                                             f"{int(unknown.sum())} unknown, e.g. {example!r}",
                                              "re-download the database"))
     trials = trials.assign(stimulus_id=trials["img_path"].map(lambda p: Path(str(p)).stem),
                            subject=trials["usr_uid"].astype(str), trial=trials["obs_uid"].astype(str),
@@ -117,9 +118,10 @@ def load(root=None, *, db_file: str = "capmit1003.db", images_dir: str = "mit100
     fixations = Fixations(table, trials=trials, image_sizes=image_sizes(found), kind="click", clip=clip,
                           source=str(db_path))
     ids = sorted(found)
+    logger.info("capmit1003: %d clicks in %d captioned trials on %d images", len(table), len(trials), len(ids))
     stimuli = Stimuli.from_paths(ids, [found[i] for i in ids])
     return Dataset("capmit1003", stimuli, CARD, fixations=fixations,
-                   splits=split_by_image(ids, test_fraction, seed), ground_truth=dict(missing_stimuli=missing))
+                   splits=split_by_image(ids, test_fraction, seed), meta=dict(missing_stimuli=missing))
 
 
 def read_database(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

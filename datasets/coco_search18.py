@@ -87,7 +87,7 @@ def load(root=None, *, files=None, images_dir: str = "images", clip: bool = Fals
     Returns
     -------
     Dataset
-        fixations (kind "eye") with the trials table; ``ground_truth["missing_stimuli"]``.
+        fixations (kind "eye") with the trials table; ``meta["missing_stimuli"]``.
     """
     root = Path(root) if root is not None else shared_data_root() / "coco_search18"
     paths = [root / f for f in files] if files else sorted(root.glob(FILE_PATTERN))
@@ -110,9 +110,11 @@ def load(root=None, *, files=None, images_dir: str = "images", clip: bool = Fals
     fixations = Fixations(table, trials=trials, image_sizes=image_sizes(found), kind="eye", clip=clip,
                           source=", ".join(p.name for p in paths))
     ids = sorted(found)
+    logger.info("coco_search18: %d fixations in %d trials on %d images from %d file(s)", len(table), len(trials),
+                len(ids), len(paths))
     stimuli = Stimuli.from_paths(ids, [found[i] for i in ids])
     return Dataset("coco_search18", stimuli, CARD, fixations=fixations,
-                   splits=_splits(trials, ids, test_fraction, seed), ground_truth=dict(missing_stimuli=missing))
+                   splits=_splits(trials, ids, test_fraction, seed), meta=dict(missing_stimuli=missing))
 
 
 def read_records(path: Path) -> list[dict]:

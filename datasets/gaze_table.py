@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 from cogmodels.data import Dataset, DatasetCard, Fixations, Stimuli
-from cogmodels.data.gaze import FIXATION_COLUMNS
 from cogmodels.errors import ConfigError, DataFormatError, format_problem
 
 logger = logging.getLogger(__name__)
@@ -77,7 +76,7 @@ def load(root=None, *, fixations_file: str = "fixations.csv", images_dir: str = 
     Returns
     -------
     Dataset
-        ``ground_truth["missing_stimuli"]`` lists stimuli without an image file.
+        ``meta["missing_stimuli"]`` lists stimuli without an image file.
     """
     if root is None:
         raise ConfigError(format_problem("gaze_table root", "the folder holding the table and the images",
@@ -94,7 +93,7 @@ def load(root=None, *, fixations_file: str = "fixations.csv", images_dir: str = 
     stimuli = Stimuli.from_paths(ids, [paths[i] for i in ids])
     return Dataset("gaze_table", stimuli, CARD, fixations=fixations,
                    splits=split_by_image(ids, test_fraction, seed),
-                   ground_truth=dict(missing_stimuli=missing))
+                   meta=dict(missing_stimuli=missing))
 
 
 def read_table(path: Path, *, columns: Mapping[str, str] | None = None, sep: str | None = None) -> pd.DataFrame:
@@ -237,5 +236,5 @@ def _natural_key(text: str):
     return (0, int(text), "") if text.isdigit() else (1, 0, text)
 
 
-__all__ = ["CARD", "FIXATION_COLUMNS", "load", "split_by_image", "describe_ids", "image_sizes", "find_images",
+__all__ = ["CARD", "load", "split_by_image", "describe_ids", "image_sizes", "find_images",
            "drop_missing_images", "make_trials", "cumulative_onsets", "read_table"]

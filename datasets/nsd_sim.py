@@ -89,7 +89,8 @@ ROIS = (
     RoiSpec("VWFA", ("VWFA", "words", "ventral"), (42, -56, -14), category="word", laterality=(1.3, 0.5)),
 )
 ROI_NAMES = tuple(r.name for r in ROIS)
-CATEGORY_ROIS = tuple(r.name for r in ROIS if r.category)
+# Category ROIs in the order of scenes.CATEGORIES (axis 1 of the routing maps).
+CATEGORY_ROIS = tuple(next(r.name for r in ROIS if r.category == c) for c in scenes.CATEGORIES)
 N_BASIS = 3  # ROI-level feature basis vectors mixed by each channel
 
 CARD = DatasetCard(
@@ -112,7 +113,7 @@ def list_subjects() -> list[str]:
 
 def load(root=None, subject: str = "subj01", n_train: int = 1000, n_test: int = 200, image_size: int = 96,
          noise: float | dict = 1.0, n_repeats: int = 3, channels_per_roi: int = 16, seed: int = 0,
-         backbone="gabor", layer: str = "complex", progress: bool = False) -> Dataset:
+         backbone="gabor", layer: str = "complex", progress: bool = True) -> Dataset:
     """Simulate one subject of the NSD-like study.
 
     Parameters
@@ -139,7 +140,7 @@ def load(root=None, subject: str = "subj01", n_train: int = 1000, n_test: int = 
     layer : str
         Spatial layer of that backbone.
     progress : bool
-        Show a progress bar while extracting features.
+        Show progress bars while drawing scenes and extracting features.
 
     Returns
     -------
@@ -171,6 +172,8 @@ def load_all(root=None, subjects=None, **options) -> dict[str, Dataset]:
     subjects = list(SUBJECTS if subjects is None else subjects)
     for subject in subjects:
         _subject_index(subject)
+    if root is not None:
+        logger.info("nsd_sim: root=%s is ignored (the simulator reads no files)", root)
     config = _config(**options)
     study = _study(config)
     return {subject: simulate_subject(study, subject, config) for subject in subjects}
@@ -179,18 +182,21 @@ def load_all(root=None, subjects=None, **options) -> dict[str, Dataset]:
 # --------------------------------------------------------------------------- configuration
 
 def _config(n_train=1000, n_test=200, image_size=96, noise=1.0, n_repeats=3, channels_per_roi=16, seed=0,
-            backbone="gabor", layer="complex", progress=False) -> dict:
-    for name, value, low in (("n_train", n_train, 1), ("n_test", n_test, 1), ("image_size", image_size, 32),
-                             ("n_repeats", n_repeats, 1), ("channels_per_roi", channels_per_roi, 1)):
-        if int(value) != value or value < low:
-            raise ConfigError(format_problem(f"nsd_sim option {name}", f"an integer >= {low}", repr(value),
-                                             f"pass {name}={max(low, 1)} or more"))
-    if n_train + n_test < 20:
+            backbone="gabor", layer="complex", progress=True) -> dict:
+    counts = dict(n_train=(n_train, 1), n_test=(n_test, 1), image_size=(image_size, 32), n_repeats=(n_repeats, 1),
+                  channels_per_roi=(channels_per_roi, 1), seed=(seed, 0))
+    config = {name: _check_count(name, value, low) for name, (value, low) in counts.items()}
+    if config["n_train"] + config["n_test"] < 20:
         raise ConfigError(format_problem("nsd_sim options n_train + n_test", "at least 20 scenes",
-                                         f"{n_train + n_test}", "every category must appear to have a signal"))
-    return dict(n_train=int(n_train), n_test=int(n_test), image_size=int(image_size), noise=_noise_levels(noise),
-                n_repeats=int(n_repeats), channels_per_roi=int(channels_per_roi), seed=int(seed),
-                backbone=backbone, layer=layer, progress=progress)
+                                         f"{n_train + n_test}", "draw more scenes so that every category appears"))
+    return dict(config, noise=_noise_levels(noise), backbone=backbone, layer=layer, progress=bool(progress))
+
+
+def _check_count(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ConfigError(format_problem(f"nsd_sim option {name}", f"an integer >= {low}", repr(value),
+                                         f"pass an integer {name} >= {low}"))
+    return int(value)
 
 
 def _noise_levels(noise) -> dict:
@@ -231,7 +237,10 @@ class Study:
     routing_maps : float32 array of shape (n_stimuli, n_categories, H, W)
     objects : DataFrame, one row per object
     labels : int8 array of shape (n_stimuli, S, S), visible object index or -1
-    calibration : dict with calibration features and routing maps
+    feature_mean, feature_sd : arrays of shape (C,), the standardisation (calibration scenes)
+    calibration_features : array of shape (N_CALIBRATION, C, H, W), standardised
+    calibration_maps : array of shape (N_CALIBRATION, n_categories, H, W)
+    n_train : int
     """
 
     stimuli: Stimuli
@@ -246,34 +255,33 @@ class Study:
     n_train: int
 
 
-_STUDY_CACHE: dict = {}
+_STUDY_CACHE: dict = {}  # the last study, and the calibration of each (size, seed, features)
+_CALIBRATION_CACHE: dict = {}
+
+
+def clear_cache() -> None:
+    """Forget the studies kept in memory (the next load recomputes scenes and features)."""
+    _STUDY_CACHE.clear()
+    _CALIBRATION_CACHE.clear()
 
 
 def _study(config: dict) -> Study:
     """Draw the scenes and compute their features once per configuration (kept in memory)."""
-    import cogmodels
     from cogmodels.backbones.base import FeatureMap
 
-    backbone = config["backbone"]
-    if isinstance(backbone, str):
-        # The Gabor bank filters the scenes at their own size (no resampling).
-        options = {"image_size": config["image_size"]} if backbone == "gabor" else {}
-        backbone = cogmodels.create_backbone(backbone, **options)
+    backbone = _backbone(config)
     key = (config["n_train"], config["n_test"], config["image_size"], config["seed"],
            backbone.fingerprint(config["layer"]))
     if key in _STUDY_CACHE:
         return _STUDY_CACHE[key]
     size, seed = config["image_size"], config["seed"]
-    drawn = (scenes.draw_scenes(config["n_train"], size, seed, "train")
-             + scenes.draw_scenes(config["n_test"], size, seed, "test"))
+    drawn = (scenes.draw_scenes(config["n_train"], size, seed, "train", progress=config["progress"])
+             + scenes.draw_scenes(config["n_test"], size, seed, "test", progress=config["progress"]))
     ids = [f"train-{i:05d}" for i in range(config["n_train"])] + [f"test-{i:05d}" for i in range(config["n_test"])]
-    calibration = scenes.draw_scenes(N_CALIBRATION, size, seed, "calibration")
+    calibration = _calibration(backbone, config)
     logger.info("nsd_sim: extracting %s/%s features of %d scenes", backbone.name, config["layer"], len(drawn))
     raw = _extract(backbone, [s.image for s in drawn], config["layer"], config["progress"])
-    raw_calibration = _extract(backbone, [s.image for s in calibration], config["layer"], False)
-    mean = raw_calibration.mean(axis=(0, 2, 3), keepdims=True)
-    sd = raw_calibration.std(axis=(0, 2, 3), keepdims=True) + 1e-6
-    features = ((raw - mean) / sd).astype(np.float32)
+    features = ((raw - calibration["mean"]) / calibration["sd"]).astype(np.float32)
     grid = features.shape[2:]
     study = Study(
         stimuli=Stimuli.from_arrays(ids, [s.image for s in drawn]),
@@ -281,15 +289,39 @@ def _study(config: dict) -> Study:
         routing_maps=np.stack([scenes.category_maps(s, grid) for s in drawn]),
         objects=_object_table(ids, drawn),
         labels=np.stack([s.labels for s in drawn]),
-        feature_mean=mean.ravel(), feature_sd=sd.ravel(),
-        calibration_features=((raw_calibration - mean) / sd).astype(np.float32),
-        calibration_maps=np.stack([scenes.category_maps(s, grid) for s in calibration]),
+        feature_mean=calibration["mean"].ravel(), feature_sd=calibration["sd"].ravel(),
+        calibration_features=calibration["features"], calibration_maps=calibration["maps"],
         n_train=config["n_train"])
     for array in (study.features.values, study.routing_maps, study.labels):
         array.flags.writeable = False  # shared by every subject's Dataset
     _STUDY_CACHE.clear()  # keep one study in memory
     _STUDY_CACHE[key] = study
     return study
+
+
+def _backbone(config: dict):
+    import cogmodels
+
+    backbone = config["backbone"]
+    if isinstance(backbone, str):
+        # The Gabor bank filters the scenes at their own size (no resampling).
+        options = {"image_size": config["image_size"]} if backbone == "gabor" else {}
+        backbone = cogmodels.create_backbone(backbone, **options)
+    return backbone
+
+
+def _calibration(backbone, config: dict) -> dict:
+    """Feature standardisation and routed-term scales come from a fixed set of scenes, whatever n_train."""
+    key = (config["image_size"], config["seed"], backbone.fingerprint(config["layer"]))
+    if key not in _CALIBRATION_CACHE:
+        drawn = scenes.draw_scenes(N_CALIBRATION, config["image_size"], config["seed"], "calibration")
+        raw = _extract(backbone, [s.image for s in drawn], config["layer"], False)
+        mean = raw.mean(axis=(0, 2, 3), keepdims=True)
+        sd = raw.std(axis=(0, 2, 3), keepdims=True) + 1e-6
+        _CALIBRATION_CACHE[key] = dict(
+            mean=mean, sd=sd, features=((raw - mean) / sd).astype(np.float32),
+            maps=np.stack([scenes.category_maps(s, raw.shape[2:]) for s in drawn]))
+    return _CALIBRATION_CACHE[key]
 
 
 def _extract(backbone, images: list, layer: str, progress: bool) -> np.ndarray:

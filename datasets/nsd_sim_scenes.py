@@ -54,9 +54,12 @@ def scene_rng(seed: int, stream: str, index: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), STREAMS[stream], int(index)])
 
 
-def draw_scenes(n: int, image_size: int, seed: int, stream: str = "train") -> list[Scene]:
-    """Draw scenes ``0 .. n-1`` of one stream."""
-    return [draw_scene(image_size, scene_rng(seed, stream, i)) for i in range(n)]
+def draw_scenes(n: int, image_size: int, seed: int, stream: str = "train", progress: bool = False) -> list[Scene]:
+    """Draw scenes ``0 .. n-1`` of one stream ("train", "test" or "calibration")."""
+    from tqdm.auto import tqdm
+
+    indices = tqdm(range(n), desc=f"nsd_sim {stream} scenes", unit="scene", disable=not progress or n < 500)
+    return [draw_scene(image_size, scene_rng(seed, stream, i)) for i in indices]
 
 
 def draw_scene(image_size: int, rng: np.random.Generator) -> Scene:

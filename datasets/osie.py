@@ -30,7 +30,7 @@ Missing images.  Copies of the data may hold only part of the stimuli (the
 shared copy here has 500 of 700: 1001-1500).  The loader loads the images
 that exist, keeps the fixations of those only (``keep_missing=True`` keeps
 all), warns with the count and ranges, and lists the missing stimulus ids in
-``dataset.ground_truth["missing_stimuli"]``.
+``dataset.meta["missing_stimuli"]``.
 
 Splits.  A seeded split by image: the image ids present are sorted, shuffled
 with ``numpy.random.default_rng(seed)``, and a ``test_fraction`` of them
@@ -92,7 +92,7 @@ def load(root=None, *, clip: bool = False, keep_missing: bool = False, index_bas
     -------
     Dataset
         stimuli (the images present), fixations (kind "eye", one trial per
-        image and subject), splits, and ``ground_truth["missing_stimuli"]``.
+        image and subject), splits, and ``meta["missing_stimuli"]``.
     """
     if index_base not in (0, 1):
         raise ConfigError(format_problem("index_base", "0 or 1", repr(index_base),
@@ -118,7 +118,7 @@ def load(root=None, *, clip: bool = False, keep_missing: bool = False, index_bas
     ids = sorted(paths, key=int)
     stimuli = Stimuli.from_paths(ids, [paths[i] for i in ids])
     return Dataset("osie", stimuli, CARD, fixations=fixations, splits=split_by_image(ids, test_fraction, seed),
-                   ground_truth=dict(missing_stimuli=missing))
+                   meta=dict(missing_stimuli=missing))
 
 
 def read_fixations_mat(path: Path) -> pd.DataFrame:

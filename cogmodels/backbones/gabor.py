@@ -25,6 +25,9 @@ bandwidth of ``bandwidth`` octaves (sigma = 0.56 wavelength at 1 octave).
 Coarse scales are filtered on an image pyramid (the image is downsampled so
 the carrier is about :data:`BASE_WAVELENGTH` pixels), which keeps every kernel
 small: 64 images of 128 x 128 take a fraction of a second on one CPU core.
+Each filter is scaled so that a full-contrast grating at its preferred
+wavelength and orientation gives a complex-cell energy of 1: responses are in
+units of Michelson contrast and comparable across scales.
 """
 
 from __future__ import annotations
@@ -145,7 +148,7 @@ class GaborBackbone(Backbone):
         self.layers = self._check_layers(layers if layers is not None else ["complex"])
 
     def _build_level(self, wavelength: float) -> tuple[int, torch.Tensor]:
-        """Pyramid size for one scale, and its kernels (at the wavelength they have on that level).
+        """Pyramid size for one scale, and its calibrated kernels (at the wavelength they have on that level).
 
         Returns
         -------
@@ -158,7 +161,23 @@ class GaborBackbone(Backbone):
         level_wavelength = wavelength * size / self.image_size
         kernels = [gabor_kernel(level_wavelength, theta, phase, self.bandwidth)
                    for theta in self.orientations for phase in self.phases]
-        return size, torch.from_numpy(np.stack(kernels)[:, None]).float().to(self.device)
+        weight = torch.from_numpy(np.stack(kernels)[:, None]).float()
+        return size, (weight / self._grating_gain(wavelength, size, weight)).to(self.device)
+
+    def _grating_gain(self, wavelength: float, size: int, weight: torch.Tensor) -> torch.Tensor:
+        """Energy of each orientation for a full-contrast grating at its preferred wavelength and orientation.
+
+        Dividing by it puts every scale in the same unit (Michelson contrast) whatever
+        the level's downsampling did to the amplitude.  Shape (n_orientations * n_phases, 1, 1, 1).
+        """
+        y, x = np.mgrid[0:self.image_size, 0:self.image_size]
+        gratings = [0.5 + 0.5 * np.cos(2 * np.pi * (x * np.cos(t) + y * np.sin(t)) / wavelength)
+                    for t in self.orientations]
+        luminance = torch.from_numpy(np.stack(gratings)[:, None]).float()
+        energy = _energy(_filter(_resize(luminance, size), weight), len(self.phases))
+        inner = slice(size // 4, size - size // 4)  # away from the borders
+        gain = energy[:, :, inner, inner].mean(dim=(2, 3)).diagonal()  # grating t on channel t
+        return gain.repeat_interleave(len(self.phases)).view(-1, 1, 1, 1)
 
     # -- layers ---------------------------------------------------------------
     def available_layers(self) -> list[str]:

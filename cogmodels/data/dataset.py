@@ -59,6 +59,8 @@ class Dataset:
     card : DatasetCard
     ground_truth : dict
         Known truth from simulators (e.g. true weights, noise ceilings).
+    meta : dict
+        Facts about the loaded copy (e.g. the stimuli whose files are missing).
     """
 
     name: str
@@ -69,6 +71,7 @@ class Dataset:
     trials: SearchTrials | None = None
     splits: dict = field(default_factory=dict)
     ground_truth: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.responses is not None:

@@ -45,6 +45,7 @@ dropped; both raise a warning, or a :class:`DataFormatError` with
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import warnings
@@ -53,12 +54,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from cogmodels.data.gaze import GazeSamples
-from cogmodels.data.geometry import (
+from cogmodels.data.geometry import (  # noqa: F401 (px_per_deg_from_saccades is re-exported)
     ScreenGeometry,
     check_geometry_matches,
     check_samples_on_screen,
+    px_per_deg_from_saccades,
     resolution_from_coords,
 )
 from cogmodels.errors import DataFormatError, format_problem
@@ -90,11 +93,13 @@ class AscRecording:
         Columns ``MESSAGE_COLUMNS``.
     blocks : DataFrame
         One row per recording block: block, t_start, t_end, eyes, sampling_rate,
-        sample_type, res_x, res_y, complete, line_start, line_end.
+        sample_type, res_x, res_y, complete, line_start, line_end, gaze_coords,
+        display_coords.
     meta : dict
-        header, n_lines, n_unknown_lines, unknown_examples, n_malformed_lines,
-        malformed_examples, ignored_lines, display_coords, gaze_coords,
-        n_unterminated_events, px_per_deg_source, ...
+        header, n_lines, n_unknown_lines, unknown_examples (line, text),
+        n_malformed_lines, malformed_examples (line, text, why), ignored_lines
+        (count per keyword), n_samples_outside_blocks, display_coords,
+        n_unterminated_events, px_per_deg_source, n_incomplete_blocks.
     """
 
     path: str
@@ -172,19 +177,26 @@ class _AscParser:
         self.open_events: dict[tuple[str, str], int] = {}
         self.display_coords = self.gaze_coords = None
         self.last_was_message = False
+        self.handlers = {"MSG": self._message, "START": self._start, "END": self._end, "SAMPLES": self._samples_line,
+                         "EVENTS": self._events_line, "EFIX": self._event, "ESACC": self._event, "EBLINK": self._event}
 
     # -- driving -------------------------------------------------------------------------------
     def parse(self, text: str) -> None:
-        lines = text.splitlines()
+        lines = text.split("\n")  # not splitlines(): message text may hold other line-break characters
+        self.cut_mid_line = lines[-1] != ""
+        if not self.cut_mid_line:
+            lines.pop()
         self.n_lines = len(lines)
-        cut_mid_line = bool(text) and not text.endswith("\n")
-        for number, line in enumerate(lines, start=1):
+        rows = tqdm(enumerate(lines, start=1), total=len(lines), desc=f"parsing {Path(self.where).name}",
+                    unit="line", disable=len(lines) < 2_000_000)
+        for number, line in rows:
+            line = line.rstrip("\r")
             if not line.strip():
                 continue
             try:
                 self._line(line, number)
             except (ValueError, IndexError) as err:
-                self._malformed(number, line, err, last=cut_mid_line and number == len(lines))
+                self._malformed(number, line, err)
 
     def _line(self, line: str, number: int) -> None:
         first = line[0]
@@ -199,9 +211,7 @@ class _AscParser:
             return
         keyword = line.split(None, 1)[0]
         self.last_was_message = keyword == "MSG"
-        handler = {"MSG": self._message, "START": self._start, "END": self._end, "SAMPLES": self._samples_line,
-                   "EVENTS": self._events_line, "EFIX": self._event, "ESACC": self._event,
-                   "EBLINK": self._event}.get(keyword)
+        handler = self.handlers.get(keyword)
         if handler is not None:
             handler(line, number)
         elif keyword in IGNORED_KEYWORDS or line.startswith(("**", ">>>>")):
@@ -211,7 +221,8 @@ class _AscParser:
             if len(self.unknown) < _N_EXAMPLES:
                 self.unknown.append((number, line[:80]))
 
-    def _malformed(self, number: int, line: str, err: Exception, last: bool) -> None:
+    def _malformed(self, number: int, line: str, err: Exception | str) -> None:
+        last = self.cut_mid_line and number == self.n_lines
         what = "the file ends mid-line (truncated file)" if last else f"a malformed line ({err})"
         if self.strict:
             raise DataFormatError(format_problem(f"{self.where}, line {number}", "a complete ASC line",
@@ -264,7 +275,7 @@ class _AscParser:
                           sampling_rate=np.nan, sample_type="", res_x=np.nan, res_y=np.nan, complete=False,
                           line_start=number, line_end=np.nan,
                           gaze_coords=self.gaze_coords, display_coords=self.display_coords,
-                          t=[], values=[], trials=[], lines=[])
+                          raw=[], trials=[], lines=[])
 
     def _end(self, line: str, number: int) -> None:
         fields = line.split()
@@ -290,19 +301,13 @@ class _AscParser:
             self.block["sampling_rate"] = float(fields[fields.index("RATE") + 1])
 
     def _sample(self, line: str, number: int) -> None:
-        block = self.block
-        if block is None:
+        # Samples are the bulk of a file: keep the text and parse a whole block at once when it closes.
+        if self.block is None:
             self.n_outside += 1
             return
-        fields = line.split()
-        n_values = 3 * max(len(block["eyes"]), 1)
-        if len(fields) < 1 + n_values:
-            raise ValueError(f"{len(fields)} fields, expected at least {1 + n_values}")
-        t = float(fields[0])
-        block["values"].append([np.nan if v == "." else float(v) for v in fields[1:1 + n_values]])
-        block["t"].append(t)
-        block["trials"].append(self.trial)
-        block["lines"].append(number)
+        self.block["raw"].append(line)
+        self.block["trials"].append(self.trial)
+        self.block["lines"].append(number)
 
     def _event(self, line: str, number: int) -> None:
         fields = line.split()
@@ -329,6 +334,7 @@ class _AscParser:
     def _close_block(self, complete: bool, line_end) -> None:
         self.block["complete"] = complete
         self.block["line_end"] = line_end
+        self._parse_samples(self.block)
         if not complete:
             what = f"recording block {self.block['block']} (START at line {self.block['line_start']}) without END"
             if self.strict:
@@ -340,10 +346,25 @@ class _AscParser:
         self.blocks.append(self.block)
         self.block = None
 
+    def _parse_samples(self, block: dict) -> None:
+        """Sample lines of a block -> block["t"] (n,) and block["values"] (n, 3 * n_eyes); drops malformed lines."""
+        width = 1 + 3 * max(len(block["eyes"]), 1)
+        values = _fast_sample_parse(block["raw"], width)
+        if values is None:  # something unusual: parse line by line to find and report the culprits
+            values, keep = _slow_sample_parse(block["raw"], width)
+            for i in np.flatnonzero(~keep):
+                self._malformed(block["lines"][i], block["raw"][i], f"expected {width} numbers or '.'")
+            block["trials"] = [trial for trial, k in zip(block["trials"], keep) if k]
+            block["lines"] = [line for line, k in zip(block["lines"], keep) if k]
+        block["t"], block["values"] = values[:, 0], values[:, 1:]
+        del block["raw"]
+
     # -- results ---------------------------------------------------------------------------------
     def finish(self, geometry: ScreenGeometry | None, subject: str | None) -> AscRecording:
         if self.block is not None:
             self._close_block(complete=False, line_end=self.n_lines)
+        if not self.blocks:
+            warnings.warn(f"{self.where}: no recording block (START line); no samples were read", stacklevel=3)
         self._warn_skipped()
         events = pd.DataFrame(self.events, columns=list(EVENT_COLUMNS))
         messages = pd.DataFrame(self.messages, columns=list(MESSAGE_COLUMNS))
@@ -361,6 +382,8 @@ class _AscParser:
                     n_incomplete_blocks=sum(not b["complete"] for b in self.blocks))
         table = pd.DataFrame([{k: v for k, v in b.items() if k not in ("t", "values", "trials", "lines")}
                               for b in self.blocks])
+        logger.info("%s: %d block(s), %d sample segment(s), %d events, %d messages", self.where, len(self.blocks),
+                    len(samples), len(events), len(messages))
         return AscRecording(self.where, samples, events, messages, table, meta)
 
     def _warn_skipped(self) -> None:
@@ -389,12 +412,10 @@ class _AscParser:
         return None, "none"
 
     def _block_samples(self, block, events, messages, px_per_deg, subject, geometry) -> list:
-        if not block["t"]:
+        if not len(block["t"]):
             return []
         where = f"{self.where}, block {block['block']}"
-        t = np.asarray(block["t"], dtype=float)
-        values = np.asarray(block["values"], dtype=float)
-        lines = np.asarray(block["lines"])
+        t, values, lines = block["t"], block["values"], np.asarray(block["lines"])
         rate = block["sampling_rate"]
         if not np.isfinite(rate):
             rate = _rate_from_timestamps(t, where)
@@ -426,9 +447,45 @@ class _AscParser:
         same_trial = messages["trial"].isna() if trial is None else messages["trial"] == trial
         own_messages = messages[(messages["block"] == block["block"]) & same_trial].reset_index(drop=True)
         meta = dict(block=block["block"], complete=block["complete"], sample_type=block["sample_type"],
-                    file=self.where, pupil=pupil, t_block_start=block["t_start"])
+                    file=self.where, t_block_start=block["t_start"])
         return GazeSamples(t, x, y, sampling_rate=float(rate), px_per_deg=px_per_deg, eye=eye, subject=subject,
-                           trial=trial, events=own_events, messages=own_messages, meta=meta)
+                           trial=trial, events=own_events, messages=own_messages, pupil=pupil, meta=meta)
+
+
+def _fast_sample_parse(raw: list[str], width: int) -> np.ndarray | None:
+    """All sample lines at once with pandas' C parser; None when any line is unusual."""
+    if not raw:
+        return np.zeros((0, width))
+    try:
+        frame = pd.read_csv(io.StringIO("\n".join(raw)), sep=r"\s+", header=None, usecols=range(width),
+                            na_values=["."], keep_default_na=False, engine="c")
+        values = frame.to_numpy(dtype=float)
+    except (ValueError, TypeError, pd.errors.ParserError):
+        return None
+    # A short line is filled with empty strings (making a column non-numeric, caught above) or NaN.
+    if np.isnan(values[:, 0]).any():
+        return None
+    suspicious = np.flatnonzero(np.isnan(values).any(axis=1))
+    if any(len(raw[i].split()) < width for i in suspicious):
+        return None
+    return values
+
+
+def _slow_sample_parse(raw: list[str], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Line-by-line parse; returns the values of the good lines and a keep mask of shape (n_lines,)."""
+    rows, keep = [], np.ones(len(raw), dtype=bool)
+    for i, line in enumerate(raw):
+        fields = line.split()
+        try:
+            if len(fields) < width:
+                raise ValueError
+            row = [np.nan if v == "." else float(v) for v in fields[:width]]
+            if not np.isfinite(row[0]):
+                raise ValueError
+            rows.append(row)
+        except ValueError:
+            keep[i] = False
+    return np.asarray(rows, dtype=float).reshape(-1, width), keep
 
 
 def _rate_from_timestamps(t: np.ndarray, where: str) -> float:
@@ -439,31 +496,3 @@ def _rate_from_timestamps(t: np.ndarray, where: str) -> float:
     warnings.warn(f"{where}: no SAMPLES/EVENTS line with RATE; using {rate:g} Hz from the median time step",
                   stacklevel=5)
     return rate
-
-
-def px_per_deg_from_saccades(events: pd.DataFrame, min_amplitude: float = 1.0) -> float:
-    """Estimate pixels per degree from the tracker's saccades: median(pixel length / amplitude).
-
-    The tracker computes each saccade's amplitude in degrees with its own
-    (position-dependent) resolution, so the ratio recovers that resolution
-    for recordings whose END line (RES) is missing.  Saccades shorter than
-    ``min_amplitude`` degrees are left out, since their amplitudes are
-    rounded to 0.01 deg.
-
-    Parameters
-    ----------
-    events : DataFrame with columns type, x_start, y_start, x_end, y_end, amplitude
-
-    Returns
-    -------
-    float
-    """
-    sacc = events[events["type"] == "saccade"]
-    length = np.hypot(sacc["x_end"] - sacc["x_start"], sacc["y_end"] - sacc["y_start"]).to_numpy(float)
-    amplitude = sacc["amplitude"].to_numpy(float)
-    usable = np.isfinite(length) & np.isfinite(amplitude) & (amplitude >= min_amplitude) & (amplitude < 90)
-    if not usable.any():
-        raise DataFormatError(format_problem("events", f"saccades of at least {min_amplitude} deg with start, end "
-                                                       "and amplitude", f"{len(sacc)} saccades, none usable",
-                                             "pass the screen geometry instead"))
-    return float(np.median(length[usable] / amplitude[usable]))

@@ -234,6 +234,7 @@ class GazeSamples:
     eye : "L", "R" or ""
     events : DataFrame, optional; the tracker's own events (type, t_start, t_end, ...)
     messages : DataFrame, optional; (t, text)
+    pupil : float array of shape (n_samples,), optional; pupil size in tracker units
     """
 
     t: np.ndarray
@@ -246,6 +247,7 @@ class GazeSamples:
     trial: str | None = None
     events: pd.DataFrame | None = None
     messages: pd.DataFrame | None = None
+    pupil: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self):

@@ -27,6 +27,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from cogmodels.errors import ConfigError, DataFormatError, format_problem
 
@@ -61,8 +62,9 @@ class ScreenGeometry:
         for name in ("width_px", "height_px", "width_mm", "height_mm", "distance_mm"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value) and value > 0):
-                raise ConfigError(format_problem(f"ScreenGeometry.{name}", "a positive finite number", repr(value),
-                                                 "give the screen resolution (px), its size (mm or cm) and the viewing distance"))
+                raise ConfigError(format_problem(
+                    f"ScreenGeometry.{name}", "a positive finite number", repr(value),
+                    "give the screen resolution (px), its size (mm or cm) and the viewing distance"))
 
     @classmethod
     def from_cm(cls, width_px: int, height_px: int, width_cm: float, height_cm: float,
@@ -189,3 +191,31 @@ def check_samples_on_screen(x, y, geometry: ScreenGeometry, where: str, *, margi
             f"{int(outside.sum())} of {int(valid.sum())} samples ({fraction:.0%}) beyond it, "
             f"x in [{np.nanmin(x):.0f}, {np.nanmax(x):.0f}], y in [{np.nanmin(y):.0f}, {np.nanmax(y):.0f}]",
             "pass the geometry of the screen used in this recording"))
+
+
+def px_per_deg_from_saccades(events: pd.DataFrame, min_amplitude: float = 1.0) -> float:
+    """Estimate pixels per degree from the tracker's saccades: median(pixel length / amplitude).
+
+    The tracker computes each saccade's amplitude in degrees with its own
+    (position-dependent) resolution, so the ratio recovers that resolution
+    for recordings whose END line (RES) is missing.  Saccades shorter than
+    ``min_amplitude`` degrees are left out, since their amplitudes are
+    rounded to 0.01 deg.
+
+    Parameters
+    ----------
+    events : DataFrame with columns type, x_start, y_start, x_end, y_end, amplitude
+
+    Returns
+    -------
+    float
+    """
+    sacc = events[events["type"] == "saccade"]
+    length = np.hypot(sacc["x_end"] - sacc["x_start"], sacc["y_end"] - sacc["y_start"]).to_numpy(float)
+    amplitude = sacc["amplitude"].to_numpy(float)
+    usable = np.isfinite(length) & np.isfinite(amplitude) & (amplitude >= min_amplitude) & (amplitude < 90)
+    if not usable.any():
+        raise DataFormatError(format_problem("events", f"saccades of at least {min_amplitude} deg with start, end "
+                                                       "and amplitude", f"{len(sacc)} saccades, none usable",
+                                             "pass the screen geometry instead"))
+    return float(np.median(length[usable] / amplitude[usable]))

@@ -284,10 +284,15 @@ def _check_batch(value, name: str, total: int) -> int:
 
 
 def _select_alphas(scores: np.ndarray, alphas: np.ndarray) -> np.ndarray:
-    """Index of the best mean score per target; ties go to the largest alpha (more regularised)."""
+    """Index of the best mean score per target.
+
+    Scores within ``1e-10 * (1 + |best|)`` of the best count as ties (rounding
+    noise, e.g. a Pearson r that no alpha changes); ties go to the largest
+    alpha, the most regularised model (himalaya breaks ties the same way).
+    """
     best = scores.max(axis=0)
-    tied_alphas = np.where(scores == best[None, :], alphas[:, None], -np.inf)
-    return tied_alphas.argmax(axis=0)
+    tied = scores >= best - 1e-10 * (1 + np.abs(best))
+    return np.where(tied, alphas[:, None], -np.inf).argmax(axis=0)
 
 
 # -- decomposition -------------------------------------------------------------------

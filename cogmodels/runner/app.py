@@ -124,6 +124,10 @@ def execute(cfg: DictConfig) -> str:
                  run_id, experiment, cfg.get("seed"), store.db_path)
         _log_summary(run_id, load_results(store.root, run_id=run_id).to_dict("records"))
         return run_id
+    if cfg.get("threads"):
+        import torch
+
+        torch.set_num_threads(int(cfg.threads))
     task = TASKS.get(str(cfg.task))
     record = RunRecord(experiment=experiment, task=str(cfg.task), config=container, git_sha=git_sha(),
                        seed=cfg.get("seed"), started=_now())

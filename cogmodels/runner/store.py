@@ -40,7 +40,7 @@ DB_NAME = "results.sqlite"
 RESULT_COLUMNS = ("run_id", "experiment", "dataset", "backbone", "layer", "head", "subject",
                   "roi_or_condition", "metric", "value", "n_items")
 # Keys that say where or how a run executes, not what it computes: left out of the run id.
-VOLATILE_KEYS = ("output_root", "cache_dir", "force", "dataset.root", "hydra")
+VOLATILE_KEYS = ("output_root", "cache_dir", "force", "threads", "dataset.root", "hydra")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

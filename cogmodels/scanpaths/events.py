@@ -39,6 +39,7 @@ sampling interval (ms, the convention of EyeLink's EFIX events).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -187,16 +188,17 @@ def valid_runs(samples: GazeSamples, blink_margin: float = 0.0) -> list[tuple[in
     gap_after = np.zeros(len(t), dtype=bool)
     gap_after[:-1] = np.diff(t) > GAP_FACTOR * interval
     if blink_margin > 0:
-        usable &= ~_near_missing(t, samples.missing, gap_after, blink_margin)
+        usable &= ~_near_missing(t, samples.missing, gap_after, blink_margin, interval)
     break_before = np.concatenate([[False], gap_after[:-1]])
     starts = usable & (np.concatenate([[True], ~usable[:-1]]) | break_before)
     ends = usable & (np.concatenate([~usable[1:], [True]]) | np.concatenate([break_before[1:], [True]]))
     return [(int(a), int(b) + 1) for a, b in zip(np.flatnonzero(starts), np.flatnonzero(ends))]
 
 
-def _near_missing(t, missing, gap_after, margin) -> np.ndarray:
-    """Samples within ``margin`` ms of a missing sample or of a gap in the time stamps."""
-    edges = np.concatenate([t[missing], t[:-1][gap_after[:-1]], t[1:][gap_after[:-1]]])
+def _near_missing(t, missing, gap_after, margin, interval) -> np.ndarray:
+    """Samples within ``margin`` ms of missing data: NaN samples, or the samples absent in a time gap."""
+    # A gap after sample i lacks the samples from t[i] + interval to t[i + 1] - interval.
+    edges = np.concatenate([t[missing], t[:-1][gap_after[:-1]] + interval, t[1:][gap_after[:-1]] - interval])
     if edges.size == 0:
         return np.zeros(len(t), dtype=bool)
     edges = np.sort(edges)
@@ -290,24 +292,39 @@ class FixationAgreement:
 
     @property
     def recall(self) -> float:
-        return self.n_matched / self.n_reference if self.n_reference else float("nan")
+        """n_matched / n_reference; NaN with a warning when there is no reference fixation."""
+        return _ratio(self.n_matched, self.n_reference, "recall (no reference fixations)")
 
     @property
     def precision(self) -> float:
-        return self.n_matched / self.n_detected if self.n_detected else float("nan")
+        """n_matched / n_detected; NaN with a warning when nothing was detected."""
+        return _ratio(self.n_matched, self.n_detected, "precision (no detected fixations)")
 
     @property
     def f1(self) -> float:
-        total = self.n_reference + self.n_detected
-        return 2.0 * self.n_matched / total if total else float("nan")
+        return _ratio(2 * self.n_matched, self.n_reference + self.n_detected, "F1 (no fixations at all)")
 
     def summary(self) -> dict:
-        """Counts, recall/precision/F1 and median absolute onset/offset differences (ms)."""
-        med = (lambda d: float(np.median(np.abs(d))) if len(d) else float("nan"))
+        """Counts, recall/precision/F1 and median absolute onset/offset differences (ms).
+
+        Undefined values (no fixations, no matches) are NaN, each with a warning.
+        """
+        def median_abs(diffs, what):
+            if len(diffs):
+                return float(np.median(np.abs(diffs)))
+            return _ratio(0, 0, f"median {what} difference (no matched fixations)")
+
         return dict(n_reference=self.n_reference, n_detected=self.n_detected, n_matched=self.n_matched,
                     recall=self.recall, precision=self.precision, f1=self.f1,
-                    median_abs_onset_diff_ms=med(self.onset_diff_ms),
-                    median_abs_offset_diff_ms=med(self.offset_diff_ms))
+                    median_abs_onset_diff_ms=median_abs(self.onset_diff_ms, "onset"),
+                    median_abs_offset_diff_ms=median_abs(self.offset_diff_ms, "offset"))
+
+
+def _ratio(numerator: float, denominator: float, what: str) -> float:
+    if denominator == 0:
+        warnings.warn(f"{what} is undefined: returning NaN", stacklevel=3)
+        return float("nan")
+    return numerator / denominator
 
 
 def match_fixations(detected: pd.DataFrame, reference: pd.DataFrame, *, min_iou: float = 0.5) -> FixationAgreement:

@@ -53,7 +53,7 @@ def test_px_per_deg_and_missing_images(tmp_path, caplog):
     records = [record("000001.jpg", 1, "car"), record("000009.jpg", 1, "car", seed=5)]
     write_release(tmp_path, records, [("car", "000001.jpg")])
     ds = coco_search18.load(tmp_path, px_per_deg=32.0)
-    assert ds.ground_truth["missing_stimuli"] == ["car/000009"]
+    assert ds.meta["missing_stimuli"] == ["car/000009"]
     assert "1 of 2 stimuli have no image file" in caplog.text
     assert ds.fixations.trials["px_per_deg"].eq(32.0).all()
     assert set(ds.fixations.table["stimulus_id"]) == {"car/000001"}

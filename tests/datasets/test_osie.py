@@ -61,7 +61,7 @@ def test_loads_release_layout_and_reports_missing_images(tmp_path, caplog, layou
     with caplog.at_level(logging.WARNING):
         ds = osie.load(tmp_path, test_fraction=0.5)
     assert ds.stimuli.ids == ["1001", "1002"]
-    assert ds.ground_truth["missing_stimuli"] == ["1003", "1004"]
+    assert ds.meta["missing_stimuli"] == ["1003", "1004"]
     assert "2 of 4 stimuli have no image file (1003-1004)" in caplog.text
     table = ds.fixations.table
     assert set(table["stimulus_id"]) == {"1001", "1002"}
@@ -145,7 +145,7 @@ def test_real_osie(shared_osie, caplog):
     with caplog.at_level(logging.WARNING):
         ds = osie.load(shared_osie)
     assert len(ds.stimuli) == 500
-    missing = ds.ground_truth["missing_stimuli"]
+    missing = ds.meta["missing_stimuli"]
     assert len(missing) == 200 and missing[0] == "1501" and missing[-1] == "1700"
     assert "200 of 700 stimuli have no image file (1501-1700)" in caplog.text
     table = ds.fixations.table
