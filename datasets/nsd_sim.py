@@ -465,7 +465,9 @@ def routed_projections(features: np.ndarray, routing_maps: np.ndarray, params: d
             continue
         cols = np.flatnonzero(params["roi"] == spec.name)
         maps = routing_maps[:, scenes.CATEGORIES.index(spec.category)]
-        routed = np.einsum("nchw,nhw->nc", features, maps)  # (n, C): features averaged over the object
+        n, c = features.shape[:2]
+        # (n, C): each stimulus's features averaged over its object (a batched matrix product)
+        routed = np.matmul(features.reshape(n, c, -1), maps.reshape(n, -1, 1))[..., 0]
         projections[:, cols] = routed @ params["weights"][cols].T
         present[:, cols] = (maps.sum(axis=(1, 2)) > 0)[:, None]
     return projections, present
@@ -493,8 +495,8 @@ def noise_free_responses(features: np.ndarray, routing_maps: np.ndarray, params:
     retino = np.flatnonzero(params["amplitude"] == 0)
     if retino.size:
         rf = receptive_fields(params["rf"][retino], (h, w)).reshape(retino.size, h * w)
-        pooled = np.einsum("ncp,kp->nkc", features.reshape(n, c, h * w), rf)  # (n, channels, C)
-        out[:, retino] = np.einsum("nkc,kc->nk", pooled, params["weights"][retino])
+        pooled = (features.reshape(n * c, h * w) @ rf.T).reshape(n, c, retino.size)  # RF-pooled features
+        out[:, retino] = np.einsum("nck,kc->nk", pooled, params["weights"][retino])
     return out
 
 

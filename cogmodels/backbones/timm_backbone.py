@@ -118,8 +118,9 @@ class TimmBackbone(Backbone):
                  input_size=None, crop: str | None = None):
         if not timm.is_model(model_name):
             close = difflib.get_close_matches(model_name, timm.list_models(), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise ConfigError(format_problem("backbone.name", "a timm model name", repr(model_name),
-                                             f"pick one of timm.list_models(){'; did you mean ' + ', '.join(close) if close else ''}"))
+                                             f"pick one of timm.list_models(){hint}"))
         if crop not in (None, "center"):
             raise ConfigError(format_problem("backbone.crop", "None or 'center'", repr(crop),
                                              "use crop=None to resize the whole image"))
@@ -134,20 +135,21 @@ class TimmBackbone(Backbone):
         self.model, self.weights_hash = _build_model(model_name, weights, self.seed, create_kwargs)
         self.model.eval().to(self.device)
         self.preprocessing = _preprocessing(self.model, size, crop)
-        self._modules = dict(self.model.named_modules())
+        self._module_by_name = dict(self.model.named_modules())
         self.layers = self._check_layers(layers if layers is not None else self._default_layers())
 
     # -- layers ---------------------------------------------------------------
     def available_layers(self) -> list[str]:
         """Names of every module of the model, in definition order."""
-        return [name for name in self._modules if name]
+        return [name for name in self._module_by_name if name]
 
     def _default_layers(self) -> list[str]:
-        if self.name in DEFAULT_LAYERS:
-            return list(DEFAULT_LAYERS[self.name])
+        architecture = self.name.split(".")[0]  # without a pretrained tag such as ".a1_in1k"
+        if architecture in DEFAULT_LAYERS:
+            return list(DEFAULT_LAYERS[architecture])
         info = getattr(self.model, "feature_info", None)
         names = [entry["module"] for entry in info] if info else []
-        names = [n for n in names if n in self._modules]
+        names = [n for n in names if n in self._module_by_name]
         if not names:
             raise ConfigError(format_problem(f"backbone.layers ({self.name})", "a list of module names",
                                              "None, and this model declares no feature_info to pick defaults from",
@@ -157,7 +159,7 @@ class TimmBackbone(Backbone):
     def _check_layers(self, layers) -> list[str]:
         layers = [layers] if isinstance(layers, str) else list(layers)
         for layer in layers:
-            if layer not in self._modules or not layer:
+            if layer not in self._module_by_name or not layer:
                 close = difflib.get_close_matches(str(layer), self.available_layers(), n=3)
                 hint = f"did you mean {', '.join(close)}? " if close else ""
                 raise ConfigError(format_problem(f"backbone.layers ({self.name})", "module names of the model",
@@ -196,7 +198,7 @@ class TimmBackbone(Backbone):
                     raise _StopForward
             return hook
 
-        handles = [self._modules[name].register_forward_hook(make_hook(name)) for name in set(layers)]
+        handles = [self._module_by_name[name].register_forward_hook(make_hook(name)) for name in set(layers)]
         try:
             with torch.inference_mode():
                 self.model(x)
@@ -218,7 +220,7 @@ class TimmBackbone(Backbone):
         values = output.detach().float().cpu()
         if values.ndim == 4:
             if getattr(self.model, "output_fmt", "NCHW") == "NHWC" and not isinstance(
-                    self._modules[layer], _CHANNELS_FIRST_MODULES):
+                    self._module_by_name[layer], _CHANNELS_FIRST_MODULES):
                 values = values.permute(0, 3, 1, 2)
             return FeatureMap(values.contiguous().numpy(), "spatial")
         if values.ndim == 3:
@@ -334,7 +336,8 @@ def read_state_dict(path) -> dict[str, torch.Tensor]:
     where = f"backbone.weights={path}"
     if path.suffix not in CHECKPOINT_SUFFIXES:
         raise DataFormatError(format_problem(where, f"a file ending in {', '.join(CHECKPOINT_SUFFIXES)}",
-                                             f"suffix {path.suffix!r}", "save the state dict with torch.save or safetensors"))
+                                             f"suffix {path.suffix!r}",
+                                             "save the state dict with torch.save or safetensors"))
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file

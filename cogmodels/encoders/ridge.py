@@ -381,11 +381,12 @@ def _eigh_nonnull(matrix) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _centre_pair(Y, train_idx, val_idx, centre: bool):
-    """Y[train] and Y[val], both minus the training mean when ``centre``."""
+    """Copies of Y[train] and Y[val], both minus the training mean when ``centre``."""
     Y_train, Y_val = Y[train_idx], Y[val_idx]
-    if centre:
-        mean = Y_train.mean(0, dtype=torch.float64).to(Y.dtype)
-        Y_train, Y_val = Y_train - mean, Y_val - mean
+    if centre:  # in place: large fresh temporaries cost page faults
+        mean = Y_train.sum(0) / len(train_idx)  # torch sums float32 by cascades: no float64 copy needed
+        Y_train -= mean
+        Y_val -= mean
     return Y_train, Y_val
 
 
@@ -397,11 +398,11 @@ def _criterion(scoring, y, sum_p, sum_pp, sum_yp):
     sums of predictions ``p`` over validation samples are of shape (n_alphas, n_targets).
     """
     n_val = y.shape[0]
-    sum_y, sum_yy = y.sum(0), (y ** 2).sum(0)
+    sum_y, sum_yy = y.sum(0), (y * y).sum(0)
     if scoring == "neg_mse":
         return -(sum_yy - 2 * sum_yp + sum_pp) / n_val, 0
     constant_y = y.amax(0) == y.amin(0)  # exact test; a float variance need not be exactly 0
-    var_y = ((y - sum_y / n_val) ** 2).sum(0)
+    var_y = (sum_yy - sum_y * sum_y / n_val).clamp(min=0)
     if scoring == "r2":
         score = 1 - (sum_yy - 2 * sum_yp + sum_pp) / torch.where(constant_y, 1.0, var_y)
         return torch.where(constant_y, 0.0, score), int(constant_y.sum())
@@ -436,14 +437,14 @@ def _fold_scores_fused(spectrum, Y_train, Y_val, alphas, scoring, a_batch):
     y = Y_val.double()
     lam, gram = spectrum.eigenvalues, spectrum.gram
     coupling, clusters = _coupling(lam, gram)
-    diag_terms = gram.diagonal()[:, None] * B ** 2
+    diag_terms = gram.diagonal()[:, None] * B * B
     coupling_terms = 2 * B * (coupling @ B)
     cross_terms = (spectrum.val_basis.T @ Y_val).double() * B  # A^T y * b
     sum_terms = spectrum.val_sum[:, None] * B
     scores, n_undefined = [], 0
     for start in range(0, len(alphas), a_batch):
         filters = 1.0 / (lam[None, :] + alphas[start:start + a_batch, None])  # (a, k)
-        sum_pp = filters ** 2 @ diag_terms + filters @ coupling_terms
+        sum_pp = (filters * filters) @ diag_terms + filters @ coupling_terms
         for members in clusters:  # near-equal eigenvalues: their pairs directly
             weighted = filters[:, members, None] * B[None, members]  # (a, m, t)
             off_diagonal = gram[members][:, members].fill_diagonal_(0)

@@ -103,8 +103,8 @@ def test_pyramid_agrees_with_direct_filtering():
     image = ((smooth - smooth.min()) / (smooth.max() - smooth.min()) * 255).round()[0, 0].numpy().astype(np.uint8)
     pyramid = bank.extract_batch([np.repeat(image[..., None], 3, axis=2)], ["complex"])["complex"].values[0]
     luminance = torch.tensor(image / 255.0, dtype=torch.float32)[None, None]
-    kernels = torch.tensor(np.stack([gabor_kernel(16.0, t, p) for t in bank.orientations for p in bank.phases])[:, None],
-                           dtype=torch.float32)
+    kernels = np.stack([gabor_kernel(16.0, t, p) for t in bank.orientations for p in bank.phases])
+    kernels = torch.tensor(kernels[:, None], dtype=torch.float32)
     pad = kernels.shape[-1] // 2
     responses = F.conv2d(F.pad(luminance, (pad,) * 4, mode="reflect"), kernels).view(1, 4, 2, SIZE, SIZE)
     direct = F.adaptive_avg_pool2d(responses.square().sum(2).sqrt(), 8)[0].numpy()

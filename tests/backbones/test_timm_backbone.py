@@ -200,7 +200,8 @@ def test_vit_checkpoint_is_resampled_to_the_input_size(tmp_path, images):
     # timm's own checkpoint filter of the model family resamples the position embedding.
     source = TimmBackbone("vit_small_patch14_reg4_dinov2", layers=["blocks.0"], input_size=56, seed=2)
     torch.save(source.model.state_dict(), tmp_path / "vit.pth")
-    loaded = TimmBackbone("vit_small_patch14_reg4_dinov2", layers=["blocks.0"], input_size=28, weights=tmp_path / "vit.pth")
+    loaded = TimmBackbone("vit_small_patch14_reg4_dinov2", layers=["blocks.0"], input_size=28,
+                          weights=tmp_path / "vit.pth")
     assert loaded.model.pos_embed.shape[1] == 4
     np.testing.assert_array_equal(loaded.model.blocks[0].mlp.fc1.weight.detach().numpy(),
                                   source.model.blocks[0].mlp.fc1.weight.detach().numpy())
