@@ -10,6 +10,7 @@ A generic layout for any image-evoked brain data set (fMRI, averaged SEEG, ...):
     root/stimulus_ids.txt     optional, one id per line: the stimulus of each response row
 
 Without ``stimulus_ids.txt`` the rows follow the sorted stems of ``images/``.
+Float responses and repeats are kept as float32 (the BrainResponses dtype).
 Without ``splits.json`` a seeded ``train`` / ``test`` split is made (``test_fraction``).
 """
 

@@ -35,6 +35,11 @@ answer:
   true variances and ``k`` = repeats averaged, as a fraction (x100 for percent),
   the same definition as :func:`cogmodels.metrics.brain.noise_ceiling`.
 
+The generating features are ``ground_truth["features"]`` (standardised with
+``feature_mean`` / ``feature_sd``); ``cogmodels.create_backbone("gabor",
+image_size=image_size)`` recomputes them from the stimuli (the Gabor bank's
+default image_size of 128 would resample the scenes).
+
 Example
 -------
 >>> ds = cogmodels.load_dataset("nsd_sim", subject="subj01")          # doctest: +SKIP
@@ -46,52 +51,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from cogmodels.data import BrainResponses, Dataset, DatasetCard, Stimuli
-from cogmodels.data.brain import make_channel_table
 from cogmodels.datasets import nsd_sim_scenes as scenes
+from cogmodels.datasets.nsd_sim_model import (  # noqa: F401  (re-exported: the model's public names)
+    CATEGORY_ROIS, N_BASIS, RETINOTOPIC_ROIS, ROI_NAMES, ROIS, SUBJECTS, RoiSpec, noise_free_responses,
+    receptive_fields, routed_projections, routed_scale, subject_channels, subject_index)
 from cogmodels.errors import ConfigError, format_problem
 
 logger = logging.getLogger(__name__)
 
-SUBJECTS = ("subj01", "subj02", "subj03", "subj04")
 N_CALIBRATION = 128  # scenes that fix feature standardisation and routed-term scales
 
-
-@dataclass(frozen=True)
-class RoiSpec:
-    """One simulated ROI.
-
-    anchor is an approximate MNI position (|x|, y, z) in mm of the ROI on the
-    cortical surface; laterality scales the channel count per hemisphere.
-    """
-
-    name: str
-    labels: tuple
-    anchor: tuple
-    category: str | None = None  # None: retinotopic
-    rf_sigma: tuple = (0.0, 0.0)  # Gaussian RF sd range, fraction of the image width
-    laterality: tuple = (1.0, 1.0)  # (lh, rh)
-
-
-ROIS = (
-    RoiSpec("V1", ("V1", "early"), (8, -92, 2), rf_sigma=(0.05, 0.08)),
-    RoiSpec("V2", ("V2", "early"), (14, -90, 8), rf_sigma=(0.08, 0.12)),
-    RoiSpec("V3", ("V3", "early"), (24, -88, 10), rf_sigma=(0.12, 0.18)),
-    RoiSpec("FFA", ("FFA", "faces", "ventral"), (40, -52, -18), category="face", laterality=(0.8, 1.2)),
-    RoiSpec("EBA", ("EBA", "bodies", "lateral"), (48, -72, 4), category="body"),
-    RoiSpec("PPA", ("PPA", "places", "ventral"), (26, -44, -10), category="place"),
-    RoiSpec("VWFA", ("VWFA", "words", "ventral"), (42, -56, -14), category="word", laterality=(1.3, 0.5)),
-)
-ROI_NAMES = tuple(r.name for r in ROIS)
-# Category ROIs in the order of scenes.CATEGORIES (axis 1 of the routing maps).
-CATEGORY_ROIS = tuple(next(r.name for r in ROIS if r.category == c) for c in scenes.CATEGORIES)
-N_BASIS = 3  # ROI-level feature basis vectors mixed by each channel
 
 CARD = DatasetCard(
     name="nsd_sim",
@@ -171,7 +145,7 @@ def load_all(root=None, subjects=None, **options) -> dict[str, Dataset]:
     """
     subjects = list(SUBJECTS if subjects is None else subjects)
     for subject in subjects:
-        _subject_index(subject)
+        subject_index(subject)
     if root is not None:
         logger.info("nsd_sim: root=%s is ignored (the simulator reads no files)", root)
     config = _config(**options)
@@ -214,13 +188,6 @@ def _noise_levels(noise) -> dict:
         raise ConfigError(format_problem("nsd_sim option noise", "finite values >= 0", f"{bad}",
                                          "pass e.g. noise=1.0 (noise sd equal to the signal sd)"))
     return levels
-
-
-def _subject_index(subject: str) -> int:
-    if subject not in SUBJECTS:
-        raise ConfigError(format_problem("nsd_sim option subject", f"one of {list(SUBJECTS)}", repr(subject),
-                                         "see cogmodels.datasets.nsd_sim.list_subjects()"))
-    return SUBJECTS.index(subject) + 1
 
 
 # --------------------------------------------------------------------------- the shared study
@@ -341,219 +308,65 @@ def _object_table(ids: list, drawn: list) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-# --------------------------------------------------------------------------- subjects
-
-def _roi_basis(seed: int, roi_index: int, n_features: int) -> np.ndarray:
-    """The ROI's shared feature basis, shape (n_features, N_BASIS): the same for every subject."""
-    rng = np.random.default_rng([seed, 100, roi_index])
-    return rng.standard_normal((n_features, N_BASIS))
-
-
-@lru_cache(maxsize=1)
-def _fsaverage5() -> dict:
-    """Pial vertex coordinates (mm) of fsaverage5 per hemisphere, arrays of shape (10242, 3).
-
-    nilearn ships the mesh, so this works offline; the gifti files are read
-    with nibabel directly because importing ``nilearn.datasets`` takes seconds.
-    """
-    import importlib.util
-
-    import nibabel
-
-    spec = importlib.util.find_spec("nilearn")
-    folder = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "fsaverage5"
-    files = {"lh": folder / "pial_left.gii.gz", "rh": folder / "pial_right.gii.gz"}
-    if all(f.is_file() for f in files.values()):
-        return {hemi: np.asarray(nibabel.load(f).agg_data("pointset"), dtype=float) for hemi, f in files.items()}
-    from nilearn import datasets  # another nilearn layout: go through its API
-
-    pial = datasets.load_fsaverage("fsaverage5")["pial"]
-    return {"lh": np.asarray(pial.parts["left"].coordinates), "rh": np.asarray(pial.parts["right"].coordinates)}
-
-
-def subject_channels(subject: str, seed: int, grid: tuple, n_features: int,
-                     channels_per_roi: int = 16) -> tuple[pd.DataFrame, dict]:
-    """The channels of one subject and their generative parameters (independent of the stimuli).
-
-    Returns
-    -------
-    channels : DataFrame with id, hemisphere, rois, vertex (fsaverage5 index), x, y, z (mm)
-    params : dict with per-channel arrays: roi (str), weights (n_channels, n_features),
-        rf (n_channels, 3) = (x, y, sigma) in image fractions (NaN-free, zero rows for
-        category channels), amplitude (n_channels,), noise_jitter (n_channels,)
-    """
-    rng = np.random.default_rng([seed, 200, _subject_index(subject)])
-    surfaces = _fsaverage5()
-    rows, roi_of, weights, rfs, amplitudes = [], [], [], [], []
-    for hemi_index, hemi in enumerate(("lh", "rh")):
-        used: set = set()
-        sign = -1.0 if hemi == "lh" else 1.0
-        for roi_index, spec in enumerate(ROIS):
-            n = max(2, int(round(channels_per_roi * spec.laterality[hemi_index] * rng.uniform(0.8, 1.2))))
-            anchor = np.array([sign * spec.anchor[0], spec.anchor[1], spec.anchor[2]]) + rng.normal(0, 3, 3)
-            vertices = _pick_vertices(surfaces[hemi], anchor, n, used, rng)
-            basis = _roi_basis(seed, roi_index, n_features)
-            mix = basis @ rng.standard_normal((N_BASIS, n))
-            mix /= np.linalg.norm(mix, axis=0, keepdims=True)
-            for j, vertex in enumerate(vertices):
-                rows.append(dict(id=f"{hemi}-v{vertex:05d}", hemisphere=hemi, rois=spec.labels, vertex=int(vertex),
-                                 x=surfaces[hemi][vertex, 0], y=surfaces[hemi][vertex, 1],
-                                 z=surfaces[hemi][vertex, 2]))
-                roi_of.append(spec.name)
-                weights.append(mix[:, j])
-                if spec.category is None:
-                    # Left hemisphere sees the right visual field and vice versa.
-                    x = rng.uniform(0.5, 0.97) if hemi == "lh" else rng.uniform(0.03, 0.5)
-                    rfs.append((x, rng.uniform(0.03, 0.97), rng.uniform(*spec.rf_sigma)))
-                    amplitudes.append(0.0)
-                else:
-                    rfs.append((0.0, 0.0, 0.0))
-                    amplitudes.append(rng.uniform(1.0, 2.0))
-    table = pd.DataFrame(rows)
-    channels = make_channel_table(len(table), rois=table["rois"], hemisphere=table["hemisphere"],
-                                  vertex=table["vertex"].to_numpy(), x=table["x"].to_numpy(),
-                                  y=table["y"].to_numpy(), z=table["z"].to_numpy())
-    channels["id"] = table["id"].to_numpy()
-    params = dict(roi=np.array(roi_of), weights=np.array(weights), rf=np.array(rfs), amplitude=np.array(amplitudes),
-                  noise_jitter=np.exp(rng.normal(0, 0.3, len(table))))
-    return channels, params
-
-
-def _pick_vertices(coords: np.ndarray, anchor: np.ndarray, n: int, used: set, rng) -> np.ndarray:
-    """n unused vertices among the 4n nearest to the anchor, nearest first."""
-    order = np.argsort(np.linalg.norm(coords - anchor, axis=1))
-    pool = [v for v in order[: 8 * n + len(used)] if v not in used][: 4 * n]
-    chosen = np.sort(rng.choice(pool, size=n, replace=False))
-    used.update(int(v) for v in chosen)
-    return chosen
-
-
-def receptive_fields(rf: np.ndarray, grid: tuple) -> np.ndarray:
-    """Gaussian receptive fields on the feature grid, shape (n_channels, H, W), each summing to 1.
-
-    Parameters
-    ----------
-    rf : array of shape (n_channels, 3)
-        (x, y, sigma) as fractions of the image side; cell centres are at (i + 0.5) / H.
-    """
-    ys = (np.arange(grid[0]) + 0.5) / grid[0]
-    xs = (np.arange(grid[1]) + 0.5) / grid[1]
-    d2 = (xs[None, None, :] - rf[:, 0, None, None]) ** 2 + (ys[None, :, None] - rf[:, 1, None, None]) ** 2
-    g = np.exp(-d2 / (2 * rf[:, 2, None, None] ** 2))
-    return g / g.sum(axis=(1, 2), keepdims=True)
-
-
-def routed_projections(features: np.ndarray, routing_maps: np.ndarray, params: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Routed feature term of category channels: feature weights . features averaged over the object.
-
-    Parameters
-    ----------
-    features : array of shape (n_stimuli, C, H, W)
-    routing_maps : array of shape (n_stimuli, n_categories, H, W)
-    params : dict from :func:`subject_channels`
-
-    Returns
-    -------
-    projections : array of shape (n_stimuli, n_channels), zero for retinotopic channels
-    present : bool array of shape (n_stimuli, n_channels), the channel's category is in the image
-    """
-    n_channels = len(params["roi"])
-    projections = np.zeros((features.shape[0], n_channels))
-    present = np.zeros((features.shape[0], n_channels), dtype=bool)
-    for spec in ROIS:
-        if spec.category is None:
-            continue
-        cols = np.flatnonzero(params["roi"] == spec.name)
-        maps = routing_maps[:, scenes.CATEGORIES.index(spec.category)]
-        n, c = features.shape[:2]
-        # (n, C): each stimulus's features averaged over its object (a batched matrix product)
-        routed = np.matmul(features.reshape(n, c, -1), maps.reshape(n, -1, 1))[..., 0]
-        projections[:, cols] = routed @ params["weights"][cols].T
-        present[:, cols] = (maps.sum(axis=(1, 2)) > 0)[:, None]
-    return projections, present
-
-
-def noise_free_responses(features: np.ndarray, routing_maps: np.ndarray, params: dict,
-                         routed_scale: np.ndarray) -> np.ndarray:
-    """The generative model, before noise and z-scoring.
-
-    Parameters
-    ----------
-    features : array of shape (n_stimuli, C, H, W)
-    routing_maps : array of shape (n_stimuli, n_categories, H, W)
-    params : dict from :func:`subject_channels`
-    routed_scale : array of shape (n_channels,)
-        Divides the routed term of category channels (see :func:`_routed_scale`).
-
-    Returns
-    -------
-    array of shape (n_stimuli, n_channels)
-    """
-    n, c, h, w = features.shape
-    projections, present = routed_projections(features, routing_maps, params)
-    out = present * (params["amplitude"] + projections / routed_scale)
-    retino = np.flatnonzero(params["amplitude"] == 0)
-    if retino.size:
-        rf = receptive_fields(params["rf"][retino], (h, w)).reshape(retino.size, h * w)
-        pooled = (features.reshape(n * c, h * w) @ rf.T).reshape(n, c, retino.size)  # RF-pooled features
-        out[:, retino] = np.einsum("nck,kc->nk", pooled, params["weights"][retino])
-    return out
-
-
-def _routed_scale(study: Study, params: dict) -> np.ndarray:
-    """Sd of each category channel's routed term over the calibration scenes containing its category (else 1)."""
-    projections, present = routed_projections(study.calibration_features, study.calibration_maps, params)
-    scale = np.ones(projections.shape[1])
-    for col in np.flatnonzero(present.any(axis=0)):
-        scale[col] = projections[present[:, col], col].std()
-    return scale
-
-
 def simulate_subject(study: Study, subject: str, config: dict) -> Dataset:
     """Responses and ground truth of one subject on the shared study.
 
-    ``ground_truth`` keys: ``noise_free`` (n_stimuli, n_channels), ``noise_ceiling`` and
-    ``ncsnr`` (n_channels,), ``signal_sd`` / ``noise_sd`` (n_channels,, z-scored units),
-    ``routing_maps`` (n_stimuli, 4, H, W) with ``routing_rois`` / ``categories`` naming axis 1,
-    ``objects`` (DataFrame: stimulus_id, object, category, x0, y0, x1, y1, visible_px),
-    ``object_labels`` (n_stimuli, S, S), ``rf`` (DataFrame of retinotopic channels),
-    ``channel_roi``, ``feature_weights`` (n_channels, C), ``presence_amplitude``,
-    ``features`` (FeatureMap), ``feature_layer``, ``n_repeats``.
+    ``ground_truth`` keys: ``noise_free`` (n_stimuli, n_channels, z-scored like the
+    trials), ``noise_ceiling`` and ``ncsnr`` (n_channels,), ``signal_sd`` / ``noise_sd``
+    (n_channels,, z-scored units), ``n_repeats``, ``routing_maps`` (n_stimuli, 4, H, W)
+    with ``routing_rois`` / ``categories`` naming axis 1, ``objects`` (DataFrame:
+    stimulus_id, object, category, x0, y0, x1, y1 in pixels, visible_px),
+    ``object_labels`` (n_stimuli, S, S), ``rf`` (DataFrame of retinotopic channels:
+    id, roi, x, y, sigma as fractions of the image side), ``channel_roi`` (n_channels,),
+    ``feature_weights`` (n_channels, C), ``presence_amplitude`` (n_channels,),
+    ``features`` (FeatureMap), ``feature_layer``, ``feature_mean`` / ``feature_sd`` (C,).
     """
-    grid = study.features.grid
-    n_features = study.features.n_features
-    channels, params = subject_channels(subject, config["seed"], grid, n_features, config["channels_per_roi"])
-    clean = noise_free_responses(study.features.values, study.routing_maps, params, _routed_scale(study, params))
+    channels, params = subject_channels(subject, config["seed"], study.features.grid, study.features.n_features,
+                                        config["channels_per_roi"])
+    scale = routed_scale(study.calibration_features, study.calibration_maps, params)
+    clean = noise_free_responses(study.features.values, study.routing_maps, params, scale)
     signal_sd = clean.std(axis=0)
     if np.any(signal_sd <= 0):
         raise ConfigError(format_problem("nsd_sim", "every channel to vary across stimuli",
                                          f"{int((signal_sd <= 0).sum())} constant channels",
                                          "draw more scenes (n_train + n_test) so that every category appears"))
     relative = np.array([config["noise"][roi] for roi in params["roi"]]) * params["noise_jitter"]
-    noise_rng = np.random.default_rng([config["seed"], 300, _subject_index(subject)])
-    n, k = clean.shape[0], config["n_repeats"]
-    trials = clean[:, None, :] + noise_rng.standard_normal((n, k, clean.shape[1])) * (relative * signal_sd)
+    noise_rng = np.random.default_rng([config["seed"], 300, subject_index(subject)])
+    k = config["n_repeats"]
+    trials = clean[:, None, :] + noise_rng.standard_normal((clean.shape[0], k, clean.shape[1])) * (relative * signal_sd)
     # z-score single trials per channel (NSD betas are z-scored per session), and the truth with them.
     mean, sd = trials.mean(axis=(0, 1)), trials.std(axis=(0, 1))
     trials = (trials - mean) / sd
-    ncsnr = np.divide(1.0, relative, out=np.full(relative.shape, np.inf), where=relative > 0)
-    ceiling = np.where(np.isinf(ncsnr), 1.0, ncsnr ** 2 / (ncsnr ** 2 + 1.0 / k))
     responses = BrainResponses(
         responses=trials.mean(axis=1).astype(np.float32), stimulus_ids=study.stimuli.ids, channels=channels,
         subject=subject, modality="fmri", repeats=trials.astype(np.float32),
         meta=dict(simulated=True, n_repeats=k, noise=dict(config["noise"])))
-    retino = params["amplitude"] == 0
-    rf = pd.DataFrame({"id": channels["id"][retino].to_numpy(), "roi": params["roi"][retino],
-                       "x": params["rf"][retino, 0], "y": params["rf"][retino, 1], "sigma": params["rf"][retino, 2]})
+    ncsnr = np.divide(1.0, relative, out=np.full(relative.shape, np.inf), where=relative > 0)
     ground_truth = dict(
-        noise_free=((clean - mean) / sd).astype(np.float32), noise_ceiling=ceiling, ncsnr=ncsnr,
-        signal_sd=signal_sd / sd, noise_sd=relative * signal_sd / sd, n_repeats=k,
-        routing_maps=study.routing_maps, routing_rois=CATEGORY_ROIS, categories=scenes.CATEGORIES,
-        objects=study.objects, object_labels=study.labels, rf=rf, channel_roi=params["roi"],
-        feature_weights=params["weights"].astype(np.float32), presence_amplitude=params["amplitude"],
-        features=study.features, feature_layer=config["layer"],
-        feature_mean=study.feature_mean, feature_sd=study.feature_sd)
+        noise_free=((clean - mean) / sd).astype(np.float32), noise_ceiling=true_noise_ceiling(ncsnr, k),
+        ncsnr=ncsnr, signal_sd=signal_sd / sd, noise_sd=relative * signal_sd / sd, n_repeats=k,
+        **_study_truth(study, config), **_channel_truth(channels, params))
     ids = study.stimuli.ids
     splits = {"train": ids[: study.n_train], "test": ids[study.n_train:]}
     return Dataset(name="nsd_sim", stimuli=study.stimuli, card=CARD, responses=responses, splits=splits,
                    ground_truth=ground_truth)
+
+
+def true_noise_ceiling(ncsnr: np.ndarray, n_averaged: int) -> np.ndarray:
+    """NSD noise ceiling (Allen et al. 2022) as a fraction: ncsnr^2 / (ncsnr^2 + 1/k); 1 where noise-free."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isinf(ncsnr), 1.0, ncsnr ** 2 / (ncsnr ** 2 + 1.0 / n_averaged))
+
+
+def _study_truth(study: Study, config: dict) -> dict:
+    return dict(routing_maps=study.routing_maps, routing_rois=CATEGORY_ROIS, categories=scenes.CATEGORIES,
+                objects=study.objects, object_labels=study.labels, features=study.features,
+                feature_layer=config["layer"], feature_mean=study.feature_mean, feature_sd=study.feature_sd)
+
+
+def _channel_truth(channels, params: dict) -> dict:
+    retino = params["retinotopic"]
+    rf = pd.DataFrame({"id": channels["id"][retino].to_numpy(), "roi": params["roi"][retino],
+                       "x": params["rf"][retino, 0], "y": params["rf"][retino, 1], "sigma": params["rf"][retino, 2]})
+    return dict(rf=rf, channel_roi=params["roi"], feature_weights=params["weights"].astype(np.float32),
+                presence_amplitude=params["amplitude"])

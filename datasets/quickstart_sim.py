@@ -31,10 +31,10 @@ import numpy as np
 from cogmodels.data import BrainResponses, Dataset, DatasetCard, Stimuli, make_channel_table
 from cogmodels.errors import ConfigError, format_problem
 from cogmodels.runner import atomic
+from cogmodels.runner.cache import implementation_hash
 
 log = logging.getLogger(__name__)
 
-SIMULATOR_VERSION = 1  # bump when the generated numbers change for the same parameters
 ROIS = ("left_field", "central", "right_field")
 # Receptive-field centres of each ROI, as (x range, y range) in fractions of the image.
 ROI_FIELDS = {"left_field": ((0.05, 0.4), (0.1, 0.9)), "central": ((0.35, 0.65), (0.35, 0.65)),
@@ -181,7 +181,9 @@ def _simulate(n_stimuli, n_channels, image_size, noise, ceiling_range, test_frac
 
 
 def _cached_simulation(root, params: dict, backbone) -> dict:
-    spec = {**params, "version": SIMULATOR_VERSION, "features": backbone.fingerprint("complex")}
+    # The key follows the parameters, this file and the feature code, so stale data is never reused.
+    spec = {**params, "features": backbone.fingerprint("complex"), "feature_code": implementation_hash(backbone),
+            "simulator_code": hashlib.sha1(Path(__file__).read_bytes()).hexdigest()}
     key = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
     path = Path(root) / f"quickstart_sim-{key}.npz" if root is not None else None
     if path is not None and path.is_file():

@@ -130,13 +130,16 @@ class RidgeCV(BaseEncoder):
         Y = Y[:, None] if Y.ndim == 1 else Y
         folds = make_folds(X.shape[0], self.cv, shuffle=self.shuffle, seed=self.seed)
 
-        X_t = torch.as_tensor(np.ascontiguousarray(X), device=device).to(dtype)
+        X_t = torch.as_tensor(np.ascontiguousarray(X)).to(device=device, dtype=dtype)
         Y_t = torch.as_tensor(np.ascontiguousarray(Y)).to(dtype)  # stays on CPU; batches move
         scores = np.zeros((len(alphas), Y.shape[1]))
         n_undefined = 0
         score_fold = _fold_scores_fused if self.method == "fused" else _fold_scores_direct
         alphas_t = torch.as_tensor(alphas, dtype=torch.float64, device=device)
         batches = [slice(i, i + t_batch) for i in range(0, Y.shape[1], t_batch)]
+        logger.info("RidgeCV: %d samples x %d features -> %d targets; %d alphas, %d folds, %s scoring (%s), %s on %s",
+                    X.shape[0], X.shape[1], Y.shape[1], len(alphas), len(folds), self.scoring, self.method,
+                    self.dtype, device)
         progress = tqdm(total=len(folds) * len(batches), desc="RidgeCV folds x target batches",
                         disable=None, leave=False)
         for train, val in folds:
@@ -175,7 +178,7 @@ class RidgeCV(BaseEncoder):
         intercept = np.zeros(Y_t.shape[1])
         for batch in batches:
             Y_b = Y_t[:, batch].to(device)
-            y_mean = Y_b.mean(0, dtype=torch.float64) if self.fit_intercept else None
+            y_mean = Y_b.sum(0).double() / Y_b.shape[0] if self.fit_intercept else None
             Y_c = Y_b - y_mean.to(Y_b.dtype) if self.fit_intercept else Y_b
             filters = 1.0 / (spectrum.eigenvalues[:, None] + alphas_t[None, batch])  # (k, t_batch)
             coef_b = spectrum.weights @ (filters.to(Y_b.dtype) * (spectrum.left.T @ Y_c))
@@ -305,13 +308,16 @@ class _Spectrum:
     left : tensor of shape (n_train, k)            U
     val_basis : tensor of shape (n_val, k)         A = X_val_c V diag(s), or None
     weights : tensor of shape (n_features, k)      V diag(s), for coefficients, or None
-    gram : float64 tensor of shape (k, k)          A^T A (fused scoring), or None
+    gram : float64 tensor of shape (k, k)          G = A^T A (fused scoring), or None
     val_sum : float64 tensor of shape (k,)         A^T 1 (fused Pearson r), or None
+    coupling : float64 tensor of shape (k, k)      H of :func:`_coupling` (fused scoring), or None
+    clusters : list of index tensors               near-equal eigenvalues (fused scoring)
     """
 
-    def __init__(self, eigenvalues, left, val_basis=None, weights=None, gram=None, val_sum=None):
-        self.eigenvalues, self.left, self.val_basis = eigenvalues, left, val_basis
-        self.weights, self.gram, self.val_sum = weights, gram, val_sum
+    def __init__(self, eigenvalues, left):
+        self.eigenvalues, self.left = eigenvalues, left
+        self.val_basis = self.weights = self.gram = self.val_sum = self.coupling = None
+        self.clusters = []
 
 
 def _mean(X, idx) -> torch.Tensor:
@@ -360,11 +366,14 @@ def _decompose(X, train_idx, x_mean, *, val_idx=None, with_gram=False, with_weig
         if with_weights:  # V S = X_c^T U, by feature blocks
             weights = torch.cat([_rows64(X, train_idx, x_mean, c).T @ left
                                  for c in _blocks(n_features, n_train)])
+    logger.debug("ridge decomposition: %s form, %d training samples x %d features, rank %d",
+                 "primal" if n_train >= n_features else "kernel", n_train, n_features, eigenvalues.numel())
     spectrum = _Spectrum(eigenvalues, left.to(dtype))
     if val_basis is not None:
         spectrum.val_basis = val_basis.to(dtype)
         if with_gram:
             spectrum.gram, spectrum.val_sum = val_basis.T @ val_basis, val_basis.sum(0)
+            spectrum.coupling, spectrum.clusters = _coupling(eigenvalues, spectrum.gram)
     if with_weights:
         spectrum.weights = weights.to(dtype)
     return spectrum
@@ -436,20 +445,23 @@ def _fold_scores_fused(spectrum, Y_train, Y_val, alphas, scoring, a_batch):
     B = (spectrum.left.T @ Y_train).double()  # (k, t)
     y = Y_val.double()
     lam, gram = spectrum.eigenvalues, spectrum.gram
-    coupling, clusters = _coupling(lam, gram)
+    # per-alpha sums are filters @ terms: (n_alphas, k) @ (k, t), in float64
     diag_terms = gram.diagonal()[:, None] * B * B
-    coupling_terms = 2 * B * (coupling @ B)
-    cross_terms = (spectrum.val_basis.T @ Y_val).double() * B  # A^T y * b
-    sum_terms = spectrum.val_sum[:, None] * B
+    coupling_terms = spectrum.coupling @ B
+    coupling_terms *= 2 * B
+    cross_terms = (spectrum.val_basis.T @ Y_val).double()  # A^T y
+    cross_terms *= B
+    sum_terms = spectrum.val_sum[:, None] * B if scoring == "pearson_r" else None
     scores, n_undefined = [], 0
     for start in range(0, len(alphas), a_batch):
         filters = 1.0 / (lam[None, :] + alphas[start:start + a_batch, None])  # (a, k)
         sum_pp = (filters * filters) @ diag_terms + filters @ coupling_terms
-        for members in clusters:  # near-equal eigenvalues: their pairs directly
+        for members in spectrum.clusters:  # near-equal eigenvalues: their pairs directly
             weighted = filters[:, members, None] * B[None, members]  # (a, m, t)
             off_diagonal = gram[members][:, members].fill_diagonal_(0)
             sum_pp += (weighted * (off_diagonal @ weighted)).sum(1)
-        score, undefined = _criterion(scoring, y, filters @ sum_terms, sum_pp, filters @ cross_terms)
+        sum_p = filters @ sum_terms if sum_terms is not None else None
+        score, undefined = _criterion(scoring, y, sum_p, sum_pp, filters @ cross_terms)
         scores.append(score)
         n_undefined = max(n_undefined, undefined)
     return torch.cat(scores), n_undefined

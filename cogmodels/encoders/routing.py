@@ -90,18 +90,26 @@ class DecoderLayer(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(d_model, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, d_model))
         self.norm_mlp = nn.LayerNorm(d_model)
 
-    def forward(self, queries, keys, values):
-        """queries (B, Q, d), keys and values (B, N, d) -> queries (B, Q, d), attention (B, Q, N) (head mean)."""
+    def forward(self, queries, keys, values, need_weights: bool = False):
+        """queries (B, Q, d), keys and values (B, N, d) -> queries (B, Q, d), attention (B, Q, N) (head mean).
+
+        The attention is None unless ``need_weights`` (computing it disables the fused kernel).
+        """
         if self.self_attention is not None:
             update, _ = self.self_attention(queries, queries, queries, need_weights=False)
             queries = self.norm_self(queries + update)
-        update, attention = self.cross_attention(queries, keys, values, need_weights=True, average_attn_weights=True)
+        update, attention = self.cross_attention(queries, keys, values, need_weights=need_weights,
+                                                 average_attn_weights=True)
         queries = self.norm_cross(queries + update)
         return self.norm_mlp(queries + self.mlp(queries)), attention
 
 
 class ChannelReadout(nn.Module):
     """Per-channel linear readout of ROI tokens: y[b, c] = sum_q M[c, q] (w_c . t[b, q]) + b_c.
+
+    Two exact evaluations: dense (all channel x query products, masked) when
+    there are few queries, or over the (channel, query) pairs of M when there
+    are many (e.g. one query per channel); whichever touches fewer numbers.
 
     Parameters
     ----------
@@ -112,11 +120,20 @@ class ChannelReadout(nn.Module):
 
     def __init__(self, membership: np.ndarray, d_model: int):
         super().__init__()
-        self.register_buffer("membership", torch.as_tensor(np.asarray(membership, dtype=np.float32)))
+        membership = np.asarray(membership, dtype=bool)
+        channels, queries = np.nonzero(membership)
+        self.register_buffer("membership", torch.as_tensor(membership, dtype=torch.float32))
+        self.register_buffer("pair_channel", torch.as_tensor(channels, dtype=torch.long))
+        self.register_buffer("pair_query", torch.as_tensor(queries, dtype=torch.long))
+        self.pairwise = len(channels) * d_model < membership.size
         self.weight = nn.Parameter(torch.randn(membership.shape[0], d_model) / math.sqrt(d_model))
         self.bias = nn.Parameter(torch.zeros(membership.shape[0]))
 
     def forward(self, tokens):  # (B, Q, d) -> (B, n_channels)
+        if self.pairwise:
+            per_pair = (tokens[:, self.pair_query] * self.weight[self.pair_channel]).sum(-1)  # (B, n_pairs)
+            summed = per_pair.new_zeros(tokens.shape[0], self.weight.shape[0])
+            return summed.index_add(1, self.pair_channel, per_pair) + self.bias
         per_query = torch.einsum("bqd,cd->bcq", tokens, self.weight)
         return (per_query * self.membership).sum(-1) + self.bias
 
@@ -154,14 +171,14 @@ class RoutingNetwork(nn.Module):
     def shared_parameters(self) -> list[nn.Parameter]:
         return [*self.input_proj.parameters(), *self.layers.parameters()]
 
-    def encode(self, tokens):
-        """tokens (B, N, C) -> query tokens (B, Q, d_model), last-layer attention (B, Q, N)."""
+    def encode(self, tokens, need_weights: bool = False):
+        """tokens (B, N, C) -> query tokens (B, Q, d_model), last-layer attention (B, Q, N) or None."""
         memory = self.input_proj((tokens - self.feature_mean) / self.feature_scale)
         keys = memory + self.position
         queries = self.queries.expand(tokens.shape[0], -1, -1)
         attention = None
-        for layer in self.layers:
-            queries, attention = layer(queries, keys, memory)
+        for i, layer in enumerate(self.layers):
+            queries, attention = layer(queries, keys, memory, need_weights and i == len(self.layers) - 1)
         return queries, attention
 
     def forward(self, tokens, subject: str):
@@ -563,7 +580,7 @@ class RoutingTransformerEncoder(BaseEncoder):
         with torch.no_grad():
             for member in members:
                 member.network.eval()
-                total = total + torch.cat([member.network.encode(torch.from_numpy(tokens[i:i + batch]))[1]
+                total = total + torch.cat([member.network.encode(torch.from_numpy(tokens[i:i + batch]), True)[1]
                                            for i in range(0, len(tokens), batch)])
         maps = (total / len(members)).reshape(len(tokens), len(self.query_names_), *self.grids_[layer])
         if images is None:

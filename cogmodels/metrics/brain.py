@@ -28,7 +28,7 @@ def _warn_undefined(n_undefined: int, n_total: int, what: str, why: str) -> None
 
 
 def _as_2d(array, where: str) -> np.ndarray:
-    array = check_array(array, where, ndim=(1, 2), dtype="number")
+    array = check_array(array, where, ndim=(1, 2), dtype="number", finite=True)  # NaN in, NaN out: refuse
     return array[:, None] if array.ndim == 1 else array
 
 

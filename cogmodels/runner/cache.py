@@ -6,9 +6,11 @@ Each cached layer is two files in the cache folder::
     <key>.json   sidecar: kind, grid, shape, dtype and the key spec
 
 The key is a content hash of ``backbone.fingerprint(layer)`` (backbone name,
-weights hash, layer, preprocessing) and ``stimuli.fingerprint()`` (stimulus ids
-and content hashes), so every head and every run that needs the same features
-shares them, and any change of weights, preprocessing or images misses.  Both
+weights hash, layer, preprocessing), ``stimuli.fingerprint()`` (stimulus ids
+and content hashes) and :func:`implementation_hash` (the source of the
+backbone's classes and the torch/timm versions), so every head and every run
+that needs the same features shares them, and any change of weights,
+preprocessing, images or feature code misses.  Both
 files are written atomically, the sidecar last: a sidecar on disk means its
 array is complete.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,12 +32,32 @@ from cogmodels.runner import atomic
 log = logging.getLogger(__name__)
 
 
+def implementation_hash(backbone) -> str:
+    """Hash of the code that computes the features (40 hex digits).
+
+    Covers the source files of every class in ``type(backbone).__mro__`` (so an
+    edit of the filter bank or of the timm wrapper invalidates old features even
+    when the backbone's fingerprint does not change) and the versions of torch
+    and timm when they are imported.
+    """
+    digest = hashlib.sha1()
+    modules = dict.fromkeys(cls.__module__ for cls in type(backbone).__mro__ if cls is not object)
+    for name in modules:
+        source = getattr(sys.modules.get(name), "__file__", None)
+        if source and Path(source).is_file():
+            digest.update(Path(source).read_bytes())
+    for package in ("torch", "timm"):
+        if package in sys.modules:
+            digest.update(f"{package}=={getattr(sys.modules[package], '__version__', '?')}".encode())
+    return digest.hexdigest()
+
+
 def feature_key(backbone, layer: str, stimuli) -> str:
     """Cache key of the features of ``layer`` of ``backbone`` for ``stimuli`` (40 hex digits)."""
     if not hasattr(stimuli, "fingerprint"):
         raise ConfigError(format_problem("FeatureCache stimuli", "a cogmodels.data.Stimuli (it has a fingerprint)",
                                          type(stimuli).__name__, "wrap images with Stimuli.from_arrays(ids, images)"))
-    text = f"{backbone.fingerprint(layer)}\n{stimuli.fingerprint()}"
+    text = f"{backbone.fingerprint(layer)}\n{stimuli.fingerprint()}\n{implementation_hash(backbone)}"
     return hashlib.sha1(text.encode()).hexdigest()
 
 
@@ -126,6 +149,7 @@ class FeatureCache:
             for layer in missing:
                 spec = {"backbone": backbone.name, "layer": layer, "n_stimuli": len(stimuli),
                         "backbone_fingerprint": backbone.fingerprint(layer),
+                        "implementation": implementation_hash(backbone),
                         "stimuli_fingerprint": stimuli.fingerprint()}
                 found[layer] = self.save(keys[layer], extracted[layer], spec)
                 log.info("feature cache stored %s/%s (key %s): shape %s, %.1f MB in %s", backbone.name, layer,

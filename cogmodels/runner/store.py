@@ -316,9 +316,16 @@ def _flatten(config: Mapping, prefix: str = "") -> dict:
     return flat
 
 
+def _as_text(value) -> str:
+    """Config values as they are written on the command line (true, null, 5, name)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else str(value)
+
+
 def _matches(value, wanted) -> bool:
     options = wanted if isinstance(wanted, (list, tuple, set)) else [wanted]
-    return any(str(value) == str(option) or value == option for option in options)
+    return any(value == option or _as_text(value) == _as_text(option) for option in options)
 
 
 def load_results(root, **filters) -> pd.DataFrame:

@@ -184,3 +184,5 @@ def encode(ctx: RunContext) -> TaskOutput:
 
 
 TASKS.register("encode", encode)
+# Tasks of other families, imported only when a run asks for them.
+TASKS.register("scanpath", "cogmodels.scanpaths.evaluate:scanpath_task")

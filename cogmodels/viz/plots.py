@@ -50,6 +50,7 @@ def identity_scatter(x, y, groups=None, ax=None, xlabel: str = "", ylabel: str =
         ax.scatter(x[keep], y[keep], s=14, alpha=0.75, label=name if groups is not None else None)
     finite = np.concatenate([x[np.isfinite(x)], y[np.isfinite(y)]])
     low, high = (min(0.0, finite.min()), max(1.0, finite.max())) if finite.size else (0.0, 1.0)
+    low, high = low - 0.03 * (high - low), high + 0.03 * (high - low)  # keep edge points inside the frame
     ax.plot([low, high], [low, high], color="0.4", linestyle="--", linewidth=1, label="identity")
     ax.set(xlim=(low, high), ylim=(low, high), xlabel=xlabel, ylabel=ylabel, title=title)
     ax.set_aspect("equal")

@@ -44,6 +44,8 @@ def test_pearson_r_bad_shapes():
         brain.pearson_r(np.zeros((5, 2)), np.zeros((5, 3)))
     with pytest.raises(ShapeError, match="2 stimuli"):
         brain.pearson_r(np.zeros((1, 2)), np.zeros((1, 2)))
+    with pytest.raises(DataFormatError, match="y_pred"):
+        brain.pearson_r(np.ones((4, 2)), np.array([[1.0, 2], [np.nan, 1], [3, 4], [5, 6]]))
 
 
 def _simulate_repeats(rng, n_stimuli=300, n_repeats=3, signal_sd=None, missing=0.0):

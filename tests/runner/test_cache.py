@@ -99,3 +99,24 @@ def test_a_corrupt_entry_is_extracted_again(tmp_path, caplog):
         again = cache.features(backbone, stimuli, layers=["mean"], progress=False)
     assert backbone.forward_calls > calls and "extracting again" in caplog.text
     assert again["mean"].values.shape == (5, 3, 2, 2)
+
+
+def test_the_key_changes_with_the_feature_code(tmp_path, monkeypatch):
+    """Same fingerprint, different source code of the backbone class: different key."""
+    import importlib.util
+    import sys
+
+    stimuli, keys, fingerprints = _stimuli(), [], []
+    for k, body in enumerate(["return x", "return x * 2"]):
+        path = tmp_path / f"variant{k}.py"
+        path.write_text("from cogmodels.backbones.base import Backbone\n\n"
+                        f"def transform(x):\n    {body}\n\n"
+                        "class Variant(Backbone):\n    name = 'variant'\n    layers = ['a']\n"
+                        "    preprocessing = {}\n    weights_hash = 'fixed'\n")
+        spec = importlib.util.spec_from_file_location(f"variant{k}", path)
+        module = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, spec.name, module)
+        spec.loader.exec_module(module)
+        fingerprints.append(module.Variant().fingerprint("a"))
+        keys.append(feature_key(module.Variant(), "a", stimuli))
+    assert fingerprints[0] == fingerprints[1] and keys[0] != keys[1]

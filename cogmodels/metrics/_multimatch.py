@@ -1,0 +1,266 @@
+"""MultiMatch (Jarodzka, Holmqvist & Nyström 2010; Dewhurst et al. 2012), batched over scanpath pairs.
+
+The public entry point is :func:`cogmodels.metrics.gaze.multimatch`; this module
+holds the algorithm.  It reproduces the numbers of the reference Python port
+``multimatch-gaze`` (0.1.3; checked by black-box comparison, see
+``benchmarks/multimatch_vs_peer.py``).  Its behaviour, step by step:
+
+1. **Saccade vectors.** Saccade k goes from fixation k to fixation k + 1. It
+   carries the start position of fixation k, the vector between the two
+   fixations, and the duration of fixation k.  The duration of the last
+   fixation is not compared.
+2. **Simplification** (only when thresholds are given). Passes repeat until
+   one full iteration leaves the length of the fixation-duration list unchanged.
+   Each iteration runs a direction pass, then an amplitude pass. Each pass scans
+   left to right; when a pair of saccades merges, the scan jumps past both.
+   Comparisons are strict (``<``).
+   - *Direction pass.* Saccades k and k+1 merge when the angle between them
+     (``arccos`` of the normalised dot product, in degrees) is below
+     ``direction_deg``, and fixation k+1 is shorter than ``duration_ms``.
+   - *Amplitude pass.* Saccades k and k+1 merge when saccade k is shorter than
+     ``amplitude_px``, and fixation k or fixation k+1 is shorter than
+     ``duration_ms``.  The last saccade, when it meets the same test, is
+     folded into the previous output saccade.
+   - *Merging.* A merged saccade keeps the start point and fixation duration of
+     its first part; its vector is the sum of the two parts.
+   - *Peer quirks, reproduced so the numbers match.*
+     (a) When the last saccade is folded, the previous output saccade keeps its
+     start point, but its vector becomes the sum of the *input* saccades n-2
+     and n-1.  The duration list gains the duration of fixation n-2 instead of
+     losing one entry, so it can run longer than the saccades need.
+     (b) Every pass then appends the last entry of its input duration list.
+3. **Alignment.** ``M[i, j] = |v_i - w_j|``. The shortest right/down/diagonal
+   path from (0, 0) to (n-1, m-1) is found, where a path's cost is the sum of
+   the cells it enters. A DP on the anti-diagonal wavefront does this, in
+   :func:`cogmodels.kernels.alignment.min_cost_path`.
+4. **Similarities.** Along the path, for each aligned pair:
+   - vector: ``|v - w|``;
+   - direction: the absolute angle difference, wrapped to [0, pi];
+   - length: ``|len(v) - len(w)|``;
+   - position: the distance between the start points;
+   - duration: ``|d_v - d_w| / max(d_v, d_w)``.
+   Each dimension takes the **median** over the path. The similarity is
+   ``1 - median / normaliser``, with normalisers: 2 x screen diagonal, pi,
+   diagonal, diagonal and 1.
+
+Where we differ from the peer (each case is tested):
+
+* The peer returns NaN whenever a scanpath has fewer than 3 fixations. Here,
+  any scanpath with at least 2 fixations (one saccade) is compared. The
+  numbers agree with the peer's own arithmetic on one-saccade paths that it
+  reaches through simplification.
+* The peer raises ``IndexError`` when a one-saccade path meets the amplitude
+  test of its last saccade. Here that saccade is kept, since there is nothing
+  to merge it into.
+* The peer raises ``ValueError`` (``math domain error``) when rounding puts the
+  cosine of two parallel saccades just outside [-1, 1]. Here the cosine is
+  clipped.
+* Where both aligned fixations last 0 ms, the peer's duration difference is
+  0/0 = NaN. Here it is 0: the durations are identical.
+* Exact ties between alignment paths: the peer breaks them in the pop order of
+  scipy's Fibonacci-heap Dijkstra, which a DP cannot reproduce. Here the
+  predecessor order is left, then up, then diagonal; among the static orders,
+  this one agrees most often with the peer on lattice data. Ties need exactly
+  equal path costs, which do not occur in the real-data benchmark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from cogmodels.kernels.alignment import min_cost_path
+
+DIMENSIONS = ("vector", "direction", "length", "position", "duration")
+TIE_ORDER = ("left", "up", "diag")
+
+
+@dataclass
+class SaccadeTable:
+    """Saccades of many scanpaths, padded.
+
+    Attributes
+    ----------
+    start : float array of shape (n_paths, n_max, 2)
+        Start point (x, y) of each saccade, in pixels.
+    vector : float array of shape (n_paths, n_max, 2)
+        Saccade vector (dx, dy), in pixels.
+    count : int array of shape (n_paths,)
+        Number of saccades of each path.
+    duration : float array of shape (n_paths, n_max + 1)
+        The fixation-duration list, in ms; ``duration[p, k]`` goes with saccade k.
+    duration_count : int array of shape (n_paths,)
+        Length of each duration list (``count + 1`` unless quirk (a) of the module docstring applied).
+    """
+
+    start: np.ndarray
+    vector: np.ndarray
+    count: np.ndarray
+    duration: np.ndarray
+    duration_count: np.ndarray
+
+    @classmethod
+    def from_fixations(cls, xy: list[np.ndarray], duration: list[np.ndarray]) -> "SaccadeTable":
+        """Saccades between consecutive fixations; ``xy[p]`` of shape (n_fixations, 2), ``duration[p]`` in ms."""
+        n_fix = np.array([len(d) for d in duration], dtype=np.int64)
+        width = max(int(n_fix.max(initial=1)), 2)
+        positions = np.zeros((len(xy), width, 2))
+        durations = np.zeros((len(xy), width))
+        for p, (points, times) in enumerate(zip(xy, duration)):
+            positions[p, :len(points)] = points
+            durations[p, :len(times)] = times
+        vector = positions[:, 1:] - positions[:, :-1]
+        vector[np.arange(width - 1)[None, :] >= (n_fix - 1)[:, None]] = 0.0
+        return cls(positions[:, :-1].copy(), vector, n_fix - 1, durations, n_fix)
+
+
+# -- simplification ------------------------------------------------------------------------------------
+def simplify(table: SaccadeTable, direction_deg: float, duration_ms: float, amplitude_px: float) -> SaccadeTable:
+    """Repeat (direction pass, amplitude pass) until an iteration leaves the duration-list length unchanged."""
+    table = replace(table, start=table.start.copy(), vector=table.vector.copy(), count=table.count.copy(),
+                    duration=table.duration.copy(), duration_count=table.duration_count.copy())
+    active = np.ones(len(table.count), dtype=bool)
+    while active.any():
+        rows = np.flatnonzero(active)
+        part = _take(table, rows)
+        before = part.duration_count.copy()
+        part = _amplitude_pass(_direction_pass(part, direction_deg, duration_ms), amplitude_px, duration_ms)
+        for name in ("start", "vector", "count", "duration", "duration_count"):
+            getattr(table, name)[rows] = getattr(part, name)
+        active[rows] = part.duration_count != before
+    return table
+
+
+def _take(table: SaccadeTable, rows: np.ndarray) -> SaccadeTable:
+    return SaccadeTable(table.start[rows], table.vector[rows], table.count[rows], table.duration[rows],
+                        table.duration_count[rows])
+
+
+def _greedy_scan(pair_ok: np.ndarray, count: np.ndarray, last_ok: np.ndarray | None = None):
+    """Left-to-right scan: a saccade that starts a merged pair consumes the next one.
+
+    Returns ``starts`` (saccades that open an output step), ``merged`` (steps
+    that swallow the next saccade) and ``folded`` (last saccades folded back),
+    each a bool array of shape (n_paths, n_max).
+    """
+    n_paths, n_max = pair_ok.shape
+    starts = np.zeros((n_paths, n_max), dtype=bool)
+    merged = np.zeros_like(starts)
+    folded = np.zeros_like(starts)
+    free = np.ones(n_paths, dtype=bool)
+    for k in range(n_max):
+        starts[:, k] = free & (k < count)
+        merged[:, k] = starts[:, k] & pair_ok[:, k]
+        if last_ok is not None:
+            folded[:, k] = starts[:, k] & last_ok[:, k]
+        free = ~merged[:, k]
+    return starts, merged, folded
+
+
+def _direction_pass(table: SaccadeTable, direction_deg: float, duration_ms: float) -> SaccadeTable:
+    n_max = table.vector.shape[1]
+    k = np.arange(n_max)[None, :]
+    first, second = table.vector, np.concatenate([table.vector[:, 1:], np.zeros_like(table.vector[:, :1])], 1)
+    pair_ok = (k < (table.count - 1)[:, None]) & (_angle_deg(first, second) < direction_deg) \
+        & (table.duration[:, 1:n_max + 1] < duration_ms)
+    starts, merged, _ = _greedy_scan(pair_ok, table.count)
+    vector = first + merged[..., None] * second
+    entries = table.duration[:, :n_max]
+    return _assemble(table, starts, vector, entries, folded=None)
+
+
+def _amplitude_pass(table: SaccadeTable, amplitude_px: float, duration_ms: float) -> SaccadeTable:
+    n_max = table.vector.shape[1]
+    k = np.arange(n_max)[None, :]
+    count = table.count[:, None]
+    amplitude = np.sqrt(table.vector[..., 0] ** 2 + table.vector[..., 1] ** 2)
+    short_fixation = (table.duration[:, :n_max] < duration_ms) | (table.duration[:, 1:n_max + 1] < duration_ms)
+    ok = (amplitude < amplitude_px) & short_fixation & (k < count)
+    # The last saccade folds back into the previous output; with no previous one it is kept (the peer crashes).
+    starts, merged, folded = _greedy_scan(ok & (k < count - 1), table.count, ok & (k == count - 1) & (count >= 2))
+    second = np.concatenate([table.vector[:, 1:], np.zeros_like(table.vector[:, :1])], 1)
+    vector = table.vector + merged[..., None] * second
+    # A folded step adds the duration of fixation n-2 to the list (quirk (a)).
+    previous = np.concatenate([table.duration[:, :1], table.duration[:, :n_max - 1]], 1)
+    entries = np.where(folded, previous, table.duration[:, :n_max])
+    return _assemble(table, starts, vector, entries, folded=folded)
+
+
+def _assemble(table, starts, vector, entries, folded):
+    """Compact the output steps to the left and append the last duration entry."""
+    n_paths, n_max = starts.shape
+    keeps = starts if folded is None else starts & ~folded
+    out_start, out_vector = np.zeros_like(table.start), np.zeros_like(table.vector)
+    rows, cols = np.nonzero(keeps)
+    position = np.cumsum(keeps, 1) - 1
+    out_start[rows, position[rows, cols]] = table.start[rows, cols]
+    out_vector[rows, position[rows, cols]] = vector[rows, cols]
+    count = keeps.sum(1)
+    if folded is not None and folded.any():
+        # Quirk (a): the previous output saccade becomes input saccade n-2 + input saccade n-1.
+        rows = np.flatnonzero(folded.any(1))
+        last = table.count[rows] - 1
+        out_vector[rows, count[rows] - 1] = table.vector[rows, last - 1] + table.vector[rows, last]
+    out_duration = np.zeros_like(table.duration)
+    rows, cols = np.nonzero(starts)
+    steps = np.cumsum(starts, 1) - 1
+    out_duration[rows, steps[rows, cols]] = entries[rows, cols]
+    n_steps = starts.sum(1)
+    every = np.arange(n_paths)
+    out_duration[every, n_steps] = table.duration[every, table.duration_count - 1]  # quirk (b)
+    return SaccadeTable(out_start, out_vector, count, out_duration, n_steps + 1)
+
+
+def _angle_deg(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Angle between saccade vectors in degrees, (n_paths, n_max); NaN where one has zero length (never merges)."""
+    dot = first[..., 0] * second[..., 0] + first[..., 1] * second[..., 1]
+    norms = np.sqrt(first[..., 0] ** 2 + first[..., 1] ** 2) * np.sqrt(second[..., 0] ** 2 + second[..., 1] ** 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cosine = dot / norms
+    return np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
+
+
+# -- comparison ----------------------------------------------------------------------------------------
+def compare(a: SaccadeTable, b: SaccadeTable, screen_size: tuple[float, float]) -> np.ndarray:
+    """The five MultiMatch similarities of the pairs (a[p], b[p]), shape (n_pairs, 5); every count must be >= 1."""
+    na, nb = a.count, b.count
+    va, vb = a.vector[:, :max(na.max(), 1)], b.vector[:, :max(nb.max(), 1)]
+    pa, pb = a.start[:, :va.shape[1]], b.start[:, :vb.shape[1]]
+    da, db = a.duration[:, :va.shape[1]], b.duration[:, :vb.shape[1]]
+    difference = va[:, :, None, :] - vb[:, None, :, :]
+    cost = np.sqrt(difference[..., 0] ** 2 + difference[..., 1] ** 2)
+    _, path_i, path_j = min_cost_path(torch.from_numpy(cost), torch.from_numpy(na), torch.from_numpy(nb),
+                                      tie_order=TIE_ORDER)
+    path_i, path_j = path_i.numpy(), path_j.numpy()
+    on_path = path_i >= 0
+    rows = np.arange(len(na))[:, None]
+    i, j = np.where(on_path, path_i, 0), np.where(on_path, path_j, 0)
+
+    vector = cost[rows, i, j]
+    theta_a = np.arctan2(va[..., 1], va[..., 0])
+    theta_b = np.arctan2(vb[..., 1], vb[..., 0])
+    direction = np.abs(theta_a[rows, i] - theta_b[rows, j])
+    direction = np.where(direction > np.pi, 2 * np.pi - direction, direction)
+    rho_a = np.sqrt(va[..., 0] ** 2 + va[..., 1] ** 2)
+    rho_b = np.sqrt(vb[..., 0] ** 2 + vb[..., 1] ** 2)
+    length = np.abs(rho_a[rows, i] - rho_b[rows, j])
+    offset = pa[rows, i] - pb[rows, j]
+    position = np.sqrt(offset[..., 0] ** 2 + offset[..., 1] ** 2)
+    dur_a, dur_b = da[rows, i], db[rows, j]
+    longest = np.maximum(dur_a, dur_b)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        duration = np.where(longest > 0, np.abs(dur_a - dur_b) / longest, 0.0)  # 0 ms vs 0 ms: identical
+
+    diagonal = float(np.hypot(*screen_size))
+    medians = np.stack([_masked_median(v, on_path) for v in (vector, direction, length, position, duration)], 1)
+    return 1.0 - medians / np.array([2 * diagonal, np.pi, diagonal, diagonal, 1.0])
+
+
+def _masked_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Median of each row over its True entries (mean of the two middle values for even counts)."""
+    ordered = np.sort(np.where(mask, values, np.inf), axis=1)
+    count = mask.sum(1)
+    rows = np.arange(len(values))
+    return (ordered[rows, (count - 1) // 2] + ordered[rows, count // 2]) / 2

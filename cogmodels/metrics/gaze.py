@@ -1,0 +1,334 @@
+"""Scanpath similarity metrics: MultiMatch, ScanMatch, edit distance, sequence score, DTW, Fréchet.
+
+Every function compares scanpath pairs and returns one value per pair.
+``a`` and ``b`` are either two scanpaths, or two equally long sequences of
+scanpaths compared element-wise (``a[i]`` with ``b[i]``). A scanpath can be:
+
+- a :class:`cogmodels.data.Scanpath`;
+- an array of shape (n_fixations, 2) holding x, y in pixels;
+- an array of shape (n_fixations, 3) holding x, y and duration in ms
+  (MultiMatch and ScanMatch need durations).
+
+A single pair gives a scalar (MultiMatch: shape (5,)); sequences give arrays
+of shape (n_pairs,) (MultiMatch: (n_pairs, 5)).
+
+All pairs of a call go through one batched dynamic programme on the
+anti-diagonal wavefront in :mod:`cogmodels.kernels.alignment`.
+
+**Undefined values.** A pair that is too short for a metric (MultiMatch: fewer
+than 2 fixations; ScanMatch: one empty scanpath against a non-empty one is
+fine, but see below) follows ``on_short``:
+
+- ``"raise"`` raises a :class:`~cogmodels.errors.DataFormatError`. This is
+  the default for a single pair.
+- ``"nan"`` returns NaN for that pair and emits one warning giving the count
+  and the reason. This is the default for sequences.
+
+DTW and Fréchet of an empty scanpath always raise: a distance to nothing
+does not exist. String metrics define the empty cases: two empty scanpaths
+have edit distance 0 and sequence score and ScanMatch 1 (identical). One
+empty scanpath against a non-empty one has edit distance = the other length,
+and sequence score and ScanMatch 0.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from cogmodels.data import Scanpath
+from cogmodels.errors import ConfigError, DataFormatError, ShapeError, format_problem
+from cogmodels.kernels import alignment
+from cogmodels.metrics import _multimatch, _regions, _scanmatch
+
+DEFAULT_GROUPING = {"direction_deg": 45.0, "duration_ms": 300.0, "amplitude_px": 147.0}
+DEFAULT_GRID = (8, 12)  # (n_rows, n_cols); our default, about 3 deg cells on an 800 x 600 image
+MULTIMATCH_DIMENSIONS = _multimatch.DIMENSIONS
+
+__all__ = ["multimatch", "scanmatch", "sequence_score", "edit_distance", "dtw", "frechet",
+           "scanmatch_threshold", "cluster_centres", "MULTIMATCH_DIMENSIONS", "DEFAULT_GROUPING"]
+
+
+# -- input handling ------------------------------------------------------------------------------------
+def _as_path(obj, where: str, need_duration: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    if isinstance(obj, Scanpath):
+        return obj.xy, obj.duration
+    array = np.asarray(obj, dtype=float)
+    if array.ndim != 2 or array.shape[1] not in ((3,) if need_duration else (2, 3)):
+        columns = "3 columns (x, y, duration_ms)" if need_duration else "2 or 3 columns (x, y[, duration_ms])"
+        raise ShapeError(format_problem(where, f"a Scanpath or an array of shape (n_fixations, {columns[0]}) "
+                                               f"with {columns}", f"shape {array.shape}",
+                                        "pass cogmodels.data.Scanpath objects"))
+    if not np.isfinite(array).all():
+        raise DataFormatError(format_problem(where, "finite coordinates and durations",
+                                             f"{int((~np.isfinite(array)).sum())} NaN/inf values",
+                                             "drop missing fixations first"))
+    return array[:, :2], (array[:, 2] if array.shape[1] == 3 else None)
+
+
+def _is_single(obj) -> bool:
+    return isinstance(obj, Scanpath) or (isinstance(obj, np.ndarray) and obj.ndim == 2)
+
+
+def _pairs(a, b, need_duration: bool = False):
+    """Returns (xy_a, dur_a, xy_b, dur_b, single) as lists, one entry per pair."""
+    single = _is_single(a)
+    if single != _is_single(b):
+        raise ShapeError(format_problem("a, b", "two scanpaths or two sequences of scanpaths",
+                                        f"{type(a).__name__} and {type(b).__name__}",
+                                        "wrap single scanpaths in lists to compare them pairwise"))
+    if single:
+        a, b = [a], [b]
+    if not isinstance(a, Sequence) or not isinstance(b, Sequence):
+        raise ShapeError(format_problem("a, b", "Scanpath objects or lists of them",
+                                        f"{type(a).__name__} and {type(b).__name__}", "pass lists of Scanpath"))
+    if len(a) != len(b):
+        raise ShapeError(format_problem("a, b", "sequences of equal length (a[i] is compared with b[i])",
+                                        f"lengths {len(a)} and {len(b)}", "pair the scanpaths one to one"))
+    out = [], [], [], []
+    for i, (pa, pb) in enumerate(zip(a, b)):
+        for offset, (path, name) in enumerate(((pa, "a"), (pb, "b"))):
+            xy, duration = _as_path(path, f"{name}[{i}]" if not single else name, need_duration)
+            out[2 * offset].append(xy)
+            out[2 * offset + 1].append(duration)
+    return (*out, single)
+
+
+def _short_policy(on_short, single: bool) -> str:
+    policy = on_short or ("raise" if single else "nan")
+    if policy not in ("raise", "nan"):
+        raise ConfigError(format_problem("on_short", '"raise" or "nan"', repr(on_short),
+                                         'use on_short="nan" to get NaN (with a warning) for short pairs'))
+    return policy
+
+
+def _handle_short(short: np.ndarray, policy: str, metric: str, reason: str, fix: str) -> None:
+    if not short.any():
+        return
+    first = int(np.argmax(short))
+    if policy == "raise":
+        raise DataFormatError(format_problem(f"{metric} pair {first}", reason,
+                                             f"{int(short.sum())} pair(s) that do not", fix))
+    warnings.warn(f"{metric}: {int(short.sum())} of {len(short)} pair(s) are undefined and set to NaN "
+                  f"(each needs {reason}; first: pair {first})", stacklevel=3)
+
+
+def _check_grouping(grouping) -> dict | None:
+    if grouping is None:
+        return None
+    if not isinstance(grouping, dict):
+        raise ConfigError(format_problem("grouping", f"None or a dict with keys {sorted(DEFAULT_GROUPING)}",
+                                         repr(grouping), f"pass e.g. grouping={DEFAULT_GROUPING}"))
+    unknown = sorted(set(grouping) - set(DEFAULT_GROUPING))
+    if unknown:
+        raise ConfigError(format_problem("grouping", f"keys among {sorted(DEFAULT_GROUPING)}",
+                                         f"unknown key(s) {unknown}", f"pass e.g. grouping={DEFAULT_GROUPING}"))
+    return {**DEFAULT_GROUPING, **{k: float(v) for k, v in grouping.items()}}
+
+
+# -- MultiMatch ----------------------------------------------------------------------------------------
+def multimatch(a, b, screen_size, grouping=None, *, on_short=None) -> np.ndarray:
+    """MultiMatch similarities (Jarodzka et al. 2010; Dewhurst et al. 2012).
+
+    The numbers match the ``multimatch-gaze`` package (to about 1e-15). The
+    module docstring of ``cogmodels.metrics._multimatch`` lists, precisely,
+    where we deliberately differ.
+
+    Parameters
+    ----------
+    a, b : Scanpath (or array of shape (n_fixations, 3)), or sequences of them
+        Durations are in ms.
+    screen_size : (width, height)
+        In pixels; the screen diagonal normalises vector, length and position.
+    grouping : None or dict
+        None: no simplification.  Otherwise thresholds for the simplification, any of
+        ``direction_deg`` (45.0), ``duration_ms`` (300.0), ``amplitude_px`` (147.0).
+    on_short : {"raise", "nan"}, optional
+        What to do with pairs where a scanpath has fewer than 2 fixations (no
+        saccade); default "raise" for one pair, "nan" (with a warning) for sequences.
+
+    Returns
+    -------
+    similarity : array of shape (5,) for one pair, (n_pairs, 5) for sequences
+        Vector, direction, length, position, duration; each in [0, 1], 1 = identical.
+    """
+    xy_a, dur_a, xy_b, dur_b, single = _pairs(a, b, need_duration=True)
+    screen = _regions.check_screen(screen_size)
+    thresholds = _check_grouping(grouping)
+    policy = _short_policy(on_short, single)
+    short = np.array([min(len(p), len(q)) < 2 for p, q in zip(xy_a, xy_b)], dtype=bool)
+    _handle_short(short, policy, "multimatch", "at least 2 fixations (1 saccade) in both scanpaths",
+                  "drop scanpaths with fewer than 2 fixations, or pass on_short='nan'")
+    out = np.full((len(short), 5), np.nan)
+    keep = np.flatnonzero(~short)
+    if len(keep):
+        tables = [_multimatch.SaccadeTable.from_fixations([xy[k] for k in keep], [dur[k] for k in keep])
+                  for xy, dur in ((xy_a, dur_a), (xy_b, dur_b))]
+        if thresholds is not None:
+            tables = [_multimatch.simplify(t, thresholds["direction_deg"], thresholds["duration_ms"],
+                                           thresholds["amplitude_px"]) for t in tables]
+        out[keep] = _multimatch.compare(tables[0], tables[1], screen)
+    return out[0] if single else out
+
+
+# -- ScanMatch -----------------------------------------------------------------------------------------
+def scanmatch(a, b, screen_size, *, grid=DEFAULT_GRID, temporal_bin_ms: float | None = 50.0,
+              threshold: float | None = None, gap: float = 0.0):
+    """ScanMatch score (Cristino et al. 2010): Needleman-Wunsch on spatially and temporally binned region strings.
+
+    Parameters
+    ----------
+    a, b : Scanpath (or array of shape (n_fixations, 3)), or sequences of them
+    screen_size : (width, height)
+        In pixels.
+    grid : (n_rows, n_cols)
+        Spatial bins over the screen (default (8, 12), our choice).
+    temporal_bin_ms : float or None
+        Each fixation is repeated once per bin of its duration (nearest whole
+        number, at least 1; 50 ms as in the paper's examples). None: one symbol per fixation.
+    threshold : float, optional
+        Substitution threshold in grid cells: regions closer than this align
+        with a positive score. Default: 2 x SD of the saccade amplitudes pooled
+        over this call's scanpaths; see :func:`scanmatch_threshold`.
+    gap : float
+        Score of a gap (default 0, as in the paper).
+
+    Returns
+    -------
+    score : float for one pair, array of shape (n_pairs,) for sequences
+        ``NW score / (threshold x longer length)``; in [0, 1] for gap = 0.
+        Two empty scanpaths score 1.
+    """
+    xy_a, dur_a, xy_b, dur_b, single = _pairs(a, b, need_duration=temporal_bin_ms is not None)
+    scores = _scanmatch.scanmatch_scores(xy_a, dur_a, xy_b, dur_b, _regions.check_screen(screen_size),
+                                         _regions.check_grid(grid), temporal_bin_ms, threshold, gap)
+    return float(scores[0]) if single else scores
+
+
+def scanmatch_threshold(scanpaths, screen_size, grid=DEFAULT_GRID) -> float:
+    """The default ScanMatch threshold from a set of scanpaths: 2 x SD of saccade amplitudes in grid cells."""
+    paths = [_as_path(p, f"scanpaths[{i}]", False)[0] for i, p in enumerate(scanpaths)]
+    return _scanmatch.saccade_threshold(paths, screen_size, grid)
+
+
+# -- string metrics ------------------------------------------------------------------------------------
+def _codes(xy_a, xy_b, groups, screen_size, grid, centres, n_clusters, seed):
+    codes = _regions.region_codes(xy_a + xy_b, groups + groups, screen_size, grid, centres, n_clusters, seed)
+    codes_a, len_a = _regions.pad_codes(codes[:len(xy_a)])
+    codes_b, len_b = _regions.pad_codes(codes[len(xy_a):])
+    return codes_a, len_a, codes_b, len_b
+
+
+def _groups(a, single: bool) -> list:
+    """k-means group of each pair: its stimulus (all pairs on one image share clusters), else the pair itself."""
+    paths = [a] if single else a
+    return [p.stimulus_id if isinstance(p, Scanpath) and p.stimulus_id is not None else ("pair", i)
+            for i, p in enumerate(paths)]
+
+
+def edit_distance(a, b, screen_size=None, *, grid=DEFAULT_GRID, centres=None, n_clusters=None, seed=0,
+                  normalise: bool = False):
+    """String edit distance (Levenshtein) between the region strings of two scanpaths.
+
+    Parameters
+    ----------
+    a, b : Scanpath (or array (n_fixations, 2|3)), or sequences of them
+    screen_size : (width, height), optional
+        Needed for grid regions.
+    grid : (n_rows, n_cols)
+        Grid regions (default); cell ``row * n_cols + col``.
+    centres : array of shape (n_regions, 2), optional
+        Regions are the nearest of these centres instead.
+    n_clusters : int, optional
+        Regions from seeded k-means on the pooled fixations of each stimulus
+        (pairs whose scanpath ``a[i]`` has no stimulus_id are clustered alone).
+    seed : int or numpy Generator
+    normalise : bool
+        Divide by the longer length (two empty strings: 0).
+
+    Returns
+    -------
+    distance : int (float if normalised) for one pair, array of shape (n_pairs,) for sequences
+    """
+    xy_a, _, xy_b, _, single = _pairs(a, b)
+    codes_a, len_a, codes_b, len_b = _codes(xy_a, xy_b, _groups(a, single), screen_size, grid, centres,
+                                            n_clusters, seed)
+    distance = alignment.levenshtein(torch.from_numpy(codes_a), torch.from_numpy(codes_b),
+                                     torch.from_numpy(len_a), torch.from_numpy(len_b)).numpy()
+    if normalise:
+        longest = np.maximum(len_a, len_b)
+        distance = np.where(longest > 0, distance / np.maximum(longest, 1), 0.0)
+    return distance[0].item() if single else distance
+
+
+def sequence_score(a, b, screen_size=None, *, grid=DEFAULT_GRID, centres=None, n_clusters=None, seed=0,
+                   match: float = 1.0, mismatch: float = 0.0, gap: float = 0.0):
+    """Sequence score: Needleman-Wunsch alignment of region strings, normalised by ``match x longer length``.
+
+    Regions as in :func:`edit_distance` (grid, given centres or seeded k-means
+    per stimulus). With the defaults (match 1, mismatch 0, gap 0) the score is
+    the longest common subsequence over the longer length, in [0, 1].
+
+    Returns
+    -------
+    score : float for one pair, array of shape (n_pairs,) for sequences
+        Two empty scanpaths score 1; one empty scanpath scores 0 (gap = 0).
+    """
+    if not match > 0:
+        raise ConfigError(format_problem("match", "a positive score", repr(match), "use e.g. match=1.0"))
+    xy_a, _, xy_b, _, single = _pairs(a, b)
+    codes_a, len_a, codes_b, len_b = _codes(xy_a, xy_b, _groups(a, single), screen_size, grid, centres,
+                                            n_clusters, seed)
+    substitution = np.where(codes_a[:, :, None] == codes_b[:, None, :], float(match), float(mismatch))
+    score = alignment.needleman_wunsch(torch.from_numpy(substitution), float(gap), torch.from_numpy(len_a),
+                                       torch.from_numpy(len_b)).numpy()
+    longest = np.maximum(len_a, len_b)
+    score = np.where(longest > 0, score / (match * np.maximum(longest, 1)), 1.0)
+    return float(score[0]) if single else score
+
+
+def cluster_centres(scanpaths, n_clusters: int, seed=0) -> np.ndarray:
+    """Seeded k-means centres (n_clusters, 2) of the pooled fixations, e.g. of all viewers of one image."""
+    points = [_as_path(p, f"scanpaths[{i}]", False)[0] for i, p in enumerate(scanpaths)]
+    return _regions.kmeans(np.concatenate(points) if points else np.zeros((0, 2)), n_clusters, seed)
+
+
+# -- geometric alignments ------------------------------------------------------------------------------
+def _distance_batch(a, b, kernel, name: str):
+    xy_a, _, xy_b, _, single = _pairs(a, b)
+    empty = np.array([min(len(p), len(q)) == 0 for p, q in zip(xy_a, xy_b)], dtype=bool)
+    if empty.any():
+        raise DataFormatError(format_problem(f"{name} pair {int(np.argmax(empty))}", "non-empty scanpaths",
+                                             f"{int(empty.sum())} pair(s) with an empty scanpath",
+                                             "drop empty scanpaths before comparing them"))
+    len_a = np.array([len(p) for p in xy_a], dtype=np.int64)
+    len_b = np.array([len(p) for p in xy_b], dtype=np.int64)
+    pa = np.zeros((len(xy_a), len_a.max(initial=1), 2))
+    pb = np.zeros((len(xy_b), len_b.max(initial=1), 2))
+    for k, (p, q) in enumerate(zip(xy_a, xy_b)):
+        pa[k, :len(p)], pb[k, :len(q)] = p, q
+    offset = pa[:, :, None, :] - pb[:, None, :, :]
+    cost = np.sqrt(offset[..., 0] ** 2 + offset[..., 1] ** 2)
+    values = kernel(torch.from_numpy(cost), torch.from_numpy(len_a), torch.from_numpy(len_b)).numpy()
+    return float(values[0]) if single else values
+
+
+def dtw(a, b):
+    """Dynamic time warping distance: the smallest sum of Euclidean fixation distances (px) over monotone alignments.
+
+    Returns a float for one pair, an array of shape (n_pairs,) for sequences;
+    an empty scanpath raises DataFormatError.
+    """
+    return _distance_batch(a, b, alignment.dtw, "dtw")
+
+
+def frechet(a, b):
+    """Discrete Fréchet distance (Eiter & Mannila 1994) between fixation sequences, in pixels.
+
+    Returns a float for one pair, an array of shape (n_pairs,) for sequences;
+    an empty scanpath raises DataFormatError.
+    """
+    return _distance_batch(a, b, alignment.frechet, "frechet")
