@@ -211,9 +211,12 @@ def _wavefront(weights, row0, col0, *, gap, reduce, accumulate="add", tie_order=
             for slot, name in enumerate(tie_order):
                 dd, di = source[name]
                 torch.add(table[d - dd, lo + di:hi + 1 + di], w, out=candidates[slot, :k])
-            values, chosen = torch.min(candidates[:, :k], dim=0)
-            out.copy_(values)
-            pointers[d, lo:hi + 1] = chosen.to(torch.int8)
+            first, second, third = candidates[0, :k], candidates[1, :k], candidates[2, :k]
+            tmp = scratch[:k]
+            torch.minimum(first, second, out=tmp)
+            torch.minimum(tmp, third, out=out)
+            # The first candidate (in tie order) that attains the minimum wins, as with strict "<" updates.
+            pointers[d, lo:hi + 1] = torch.where(first == out, 0, torch.where(second == out, 1, 2))
         elif gap is None:                              # same weight on every move: reduce first (exact)
             tmp = scratch[:k]
             pick(diag, up, out=tmp)
