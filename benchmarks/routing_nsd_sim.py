@@ -32,11 +32,12 @@ CATEGORY = {"FFA": "face", "EBA": "body", "PPA": "place", "VWFA": "word"}
 
 
 def routing_params(args) -> dict:
-    """Defaults for nsd_sim: one query per channel in retinotopic ROIs (each has its own RF), one per
-    ROI and hemisphere elsewhere."""
-    return dict(query_per={**{roi: "channel_group" for roi in (*RETINOTOPIC, "early")}, "*": "roi_hemisphere"},
-                group_size=1, max_epochs=args.max_epochs, patience=args.patience, n_runs=args.n_runs,
-                seed=args.seed, progress=True)
+    """Default settings, plus one query per channel in the retinotopic ROIs (each channel has its own
+    receptive field there, which one shared ROI token cannot read out) and one per ROI and hemisphere
+    elsewhere."""
+    return dict(query_per={**{roi: "channel_group" for roi in RETINOTOPIC}, "*": "roi_hemisphere"}, group_size=1,
+                max_epochs=args.max_epochs, patience=args.patience, n_runs=args.n_runs, seed=args.seed,
+                progress=True)
 
 
 def box_masks(objects, stimulus_ids, category, size) -> np.ndarray:
@@ -56,7 +57,7 @@ def attention_in_boxes(encoder, images, ds, test_ids) -> dict:
     for roi, category in CATEGORY.items():
         boxes = box_masks(ds.ground_truth["objects"], test_ids, category, maps.shape[2:])
         has = boxes.any(axis=(1, 2))
-        queries = [i for i, q in enumerate(encoder.query_names_) if q.split(".")[-1] == roi]
+        queries = [i for i, q in enumerate(encoder.query_names_) if q.split(".")[-1] == roi]  # lh and rh
         mass = np.mean([(maps[has, q] * boxes[has]).sum(axis=(1, 2)).mean() for q in queries])
         out[roi] = (mass, boxes[has].mean())
     return out
@@ -92,7 +93,11 @@ def main():
 
     start = time.perf_counter()
     encoder = RoutingTransformerEncoder(**routing_params(args), backbone=backbone, layers=["complex"])
-    encoder.fit(FeatureMap(features.values[train], "spatial"), Y[train], rois=channels["rois"],
+    # Queries for the ROI of each channel.  The simulator also labels channels with groups of ROIs
+    # ("early", "faces", "ventral", ...); as extra queries they would split a ROI's routing across
+    # several tokens, so that no single query's attention would be the ROI's routing map.
+    rois = [(name,) for name in ds.ground_truth["channel_roi"]]
+    encoder.fit(FeatureMap(features.values[train], "spatial"), Y[train], rois=rois,
                 hemispheres=channels["hemisphere"])
     r_routing = encoder.score(FeatureMap(features.values[test], "spatial"), Y[test])
     t_routing = time.perf_counter() - start

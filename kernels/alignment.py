@@ -20,9 +20,12 @@ Tensors may live on any device; float64 is used for exactness.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-MOVES = ("diag", "up", "left")  # pointer codes 0, 1, 2
+MOVES = ("diag", "up", "left")
+# Pairs are run in buckets of similar length (max of the two) so that padding wastes little work.
+BUCKET_EDGES = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 
 
 def levenshtein(a: torch.Tensor, b: torch.Tensor, len_a: torch.Tensor, len_b: torch.Tensor) -> torch.Tensor:
@@ -39,12 +42,14 @@ def levenshtein(a: torch.Tensor, b: torch.Tensor, len_a: torch.Tensor, len_b: to
     -------
     distance : int64 tensor of shape (B,)
     """
-    mismatch = (a[:, :, None] != b[:, None, :]).to(torch.float64)
-    n, m = mismatch.shape[1:]
-    row0 = torch.arange(m + 1, dtype=torch.float64, device=a.device).expand(len(a), m + 1)
-    col0 = torch.arange(n + 1, dtype=torch.float64, device=a.device).expand(len(a), n + 1)
-    table = _wavefront(mismatch, row0, col0, gap=1.0, reduce="min")
-    return _corner(table, len_a, len_b).round().to(torch.int64)
+    out = torch.empty(len(a), dtype=torch.int64, device=a.device)
+    for rows, n, m in length_buckets(len_a, len_b):
+        mismatch = (a[rows, :n, None] != b[rows, None, :m]).to(torch.float64)
+        steps_m = torch.arange(m + 1, dtype=torch.float64, device=a.device).expand(len(rows), m + 1)
+        steps_n = torch.arange(n + 1, dtype=torch.float64, device=a.device).expand(len(rows), n + 1)
+        table = _wavefront(mismatch, steps_m, steps_n, gap=1.0, reduce="min")
+        out[rows] = _corner(table, len_a[rows], len_b[rows]).round().to(torch.int64)
+    return out
 
 
 def needleman_wunsch(substitution: torch.Tensor, gap, len_a: torch.Tensor, len_b: torch.Tensor) -> torch.Tensor:
@@ -62,15 +67,18 @@ def needleman_wunsch(substitution: torch.Tensor, gap, len_a: torch.Tensor, len_b
     -------
     score : float64 tensor of shape (B,)
     """
-    substitution = substitution.to(torch.float64)
-    batch, n, m = substitution.shape
-    gap = torch.as_tensor(gap, dtype=torch.float64, device=substitution.device).expand(batch)
-    steps_m = torch.arange(m + 1, dtype=torch.float64, device=substitution.device)
-    steps_n = torch.arange(n + 1, dtype=torch.float64, device=substitution.device)
-    row0 = steps_m[None, :] * gap[:, None]
-    col0 = steps_n[None, :] * gap[:, None]
-    table = _wavefront(substitution, row0, col0, gap=gap[:, None], reduce="max")
-    return _corner(table, len_a, len_b)
+    batch = len(substitution)
+    device = substitution.device
+    gap = torch.as_tensor(gap, dtype=torch.float64, device=device).expand(batch)
+    out = torch.empty(batch, dtype=torch.float64, device=device)
+    for rows, n, m in length_buckets(len_a, len_b):
+        block_gap = gap[rows][:, None]
+        row0 = torch.arange(m + 1, dtype=torch.float64, device=device)[None, :] * block_gap
+        col0 = torch.arange(n + 1, dtype=torch.float64, device=device)[None, :] * block_gap
+        table = _wavefront(substitution[rows, :n, :m].to(torch.float64), row0, col0, gap=block_gap[:, 0],
+                           reduce="max")
+        out[rows] = _corner(table, len_a[rows], len_b[rows])
+    return out
 
 
 def dtw(cost: torch.Tensor, len_a: torch.Tensor, len_b: torch.Tensor) -> torch.Tensor:
@@ -87,8 +95,12 @@ def dtw(cost: torch.Tensor, len_a: torch.Tensor, len_b: torch.Tensor) -> torch.T
     distance : float64 tensor of shape (B,)
         ``inf`` where a sequence is empty.
     """
-    row0, col0 = _open_corner(cost, origin=0.0)
-    return _corner(_wavefront(cost.to(torch.float64), row0, col0, gap=None, reduce="min"), len_a, len_b)
+    out = torch.empty(len(cost), dtype=torch.float64, device=cost.device)
+    for rows, n, m in length_buckets(len_a, len_b):
+        block = cost[rows, :n, :m].to(torch.float64)
+        table = _wavefront(block, *_open_corner(block, origin=0.0), gap=None, reduce="min")
+        out[rows] = _corner(table, len_a[rows], len_b[rows])
+    return out
 
 
 def frechet(cost: torch.Tensor, len_a: torch.Tensor, len_b: torch.Tensor) -> torch.Tensor:
@@ -104,9 +116,13 @@ def frechet(cost: torch.Tensor, len_a: torch.Tensor, len_b: torch.Tensor) -> tor
     distance : float64 tensor of shape (B,)
         ``inf`` where a sequence is empty.
     """
-    row0, col0 = _open_corner(cost, origin=-torch.inf)
-    table = _wavefront(cost.to(torch.float64), row0, col0, gap=None, reduce="min", accumulate="max")
-    return _corner(table, len_a, len_b)
+    out = torch.empty(len(cost), dtype=torch.float64, device=cost.device)
+    for rows, n, m in length_buckets(len_a, len_b):
+        block = cost[rows, :n, :m].to(torch.float64)
+        table = _wavefront(block, *_open_corner(block, origin=-torch.inf), gap=None, reduce="min",
+                           accumulate="max")
+        out[rows] = _corner(table, len_a[rows], len_b[rows])
+    return out
 
 
 def min_cost_path(cost: torch.Tensor, len_a: torch.Tensor, len_b: torch.Tensor,
@@ -131,18 +147,39 @@ def min_cost_path(cost: torch.Tensor, len_a: torch.Tensor, len_b: torch.Tensor,
     path_i, path_j : int64 tensors of shape (B, n + m - 1)
         Cells on each path, from the end back to (0, 0); -1 after the path ends.
     """
-    cost = cost.to(torch.float64)
-    batch = len(cost)
-    # T[0, 0] = -cost[0, 0] makes the first cell free, exactly: -c + c == 0.
-    row0, col0 = _open_corner(cost, origin=0.0)
-    row0 = row0.clone()
-    col0 = col0.clone()
-    row0[:, 0] = -cost[:, 0, 0]
-    col0[:, 0] = -cost[:, 0, 0]
-    table, pointers = _wavefront(cost, row0, col0, gap=None, reduce="min", tie_order=tie_order)
-    total = _corner(table, len_a, len_b)
-    path_i, path_j = _backtrack(pointers, tie_order, len_a.to(cost.device), len_b.to(cost.device), batch)
+    if sorted(tie_order) != sorted(MOVES):
+        raise ValueError(f"tie_order must be a permutation of {MOVES}, got {tie_order!r}")
+    batch, n_max, m_max = cost.shape
+    device = cost.device
+    total = torch.empty(batch, dtype=torch.float64, device=device)
+    path_i = torch.full((batch, max(n_max + m_max - 1, 1)), -1, dtype=torch.int64, device=device)
+    path_j = torch.full_like(path_i, -1)
+    for rows, n, m in length_buckets(len_a, len_b):
+        block = cost[rows, :n, :m].to(torch.float64)
+        row0, col0 = _open_corner(block, origin=0.0)
+        row0[:, 0] = col0[:, 0] = -block[:, 0, 0]      # T[0, 0] = -cost[0, 0]: the first cell is free (-c + c == 0)
+        table, wins = _wavefront(block, row0, col0, gap=None, reduce="min", tie_order=tie_order)
+        total[rows] = _corner(table, len_a[rows], len_b[rows])
+        block_i, block_j = _backtrack(wins, tie_order, len_a[rows], len_b[rows])
+        path_i[rows, :block_i.shape[1]] = torch.from_numpy(block_i).to(device)
+        path_j[rows, :block_j.shape[1]] = torch.from_numpy(block_j).to(device)
     return total, path_i, path_j
+
+
+def length_buckets(len_a, len_b):
+    """Yield (pair indices, n, m): pairs grouped by the bucket of max(len_a, len_b), padded to the bucket's max.
+
+    Every function of this module runs bucket by bucket, so that one long pair
+    does not make the whole batch pay for its padding; callers that prepare
+    the cost matrices can use the same buckets.
+    """
+    len_a = torch.as_tensor(len_a, dtype=torch.int64)
+    len_b = torch.as_tensor(len_b, dtype=torch.int64)
+    size = torch.maximum(len_a, len_b)
+    bucket = torch.bucketize(size, torch.tensor(BUCKET_EDGES, dtype=torch.int64, device=size.device))
+    for value in torch.unique(bucket).tolist():
+        rows = torch.nonzero(bucket == value).reshape(-1)
+        yield rows, int(len_a[rows].max()), int(len_b[rows].max())
 
 
 # -- the wavefront -------------------------------------------------------------------------------------
@@ -160,18 +197,17 @@ def _skew(weights: torch.Tensor) -> torch.Tensor:
     """W (B, n, m) -> S (n + m + 1, n + 1, B) with S[d, i] = W[:, i-1, d-i-1], the weight of entering T[i, d-i].
 
     The batch is the last (contiguous) axis, so every diagonal slice ``S[d, lo:hi]`` is one contiguous block.
+    Cells outside the table read a zero row.
     """
     batch, n, m = weights.shape
     d = torch.arange(n + m + 1, device=weights.device)[:, None]
     i = torch.arange(n + 1, device=weights.device)[None, :]
     j = d - i
-    valid = ((i >= 1) & (j >= 1) & (j <= m)).reshape(-1)
-    flat = torch.where(valid, ((i - 1) * m + (j - 1)).reshape(-1), torch.zeros_like(valid, dtype=torch.int64))
-    if n * m == 0:
-        return torch.zeros(n + m + 1, n + 1, batch, dtype=weights.dtype, device=weights.device)
-    gathered = weights.reshape(batch, n * m).T[flat]                       # (D * I, B)
-    gathered = torch.where(valid[:, None], gathered, torch.zeros_like(gathered))
-    return gathered.reshape(n + m + 1, n + 1, batch).contiguous()
+    valid = (i >= 1) & (j >= 1) & (j <= m)
+    index = torch.where(valid, (i - 1) * m + (j - 1), torch.full_like(j, n * m)).reshape(-1)
+    by_cell = torch.cat([weights.permute(1, 2, 0).reshape(n * m, batch),
+                         torch.zeros(1, batch, dtype=weights.dtype, device=weights.device)])
+    return by_cell[index].reshape(n + m + 1, n + 1, batch)
 
 
 def _wavefront(weights, row0, col0, *, gap, reduce, accumulate="add", tie_order=None):
@@ -186,8 +222,8 @@ def _wavefront(weights, row0, col0, *, gap, reduce, accumulate="add", tie_order=
     """
     batch, n, m = weights.shape
     device = weights.device
-    fill = torch.inf if reduce == "min" else -torch.inf
-    table = torch.full((n + m + 1, n + 1, batch), fill, dtype=torch.float64, device=device)
+    # Only boundary cells and computed cells are ever read, so the table needs no fill.
+    table = torch.empty((n + m + 1, n + 1, batch), dtype=torch.float64, device=device)
     table[torch.arange(m + 1), 0] = row0.T.to(torch.float64)                       # T[0, j]
     table[torch.arange(n + 1), torch.arange(n + 1)] = col0.T.to(torch.float64)     # T[i, 0]
     table[0, 0] = row0[:, 0]
@@ -195,9 +231,10 @@ def _wavefront(weights, row0, col0, *, gap, reduce, accumulate="add", tie_order=
     if gap is not None:
         gap = torch.as_tensor(gap, dtype=torch.float64, device=device).reshape(-1)[None, :]   # (1, B) or (1, 1)
     pick = torch.minimum if reduce == "min" else torch.maximum
-    pointers = None
+    wins = None
     if tie_order is not None:
-        pointers = torch.full(table.shape, -1, dtype=torch.int8, device=device)
+        # wins[0]: the first move in tie order attains the minimum; wins[1]: the second one does.
+        wins = torch.empty((2,) + table.shape, dtype=torch.bool, device=device)
         candidates = torch.empty((3, n + 1, batch), dtype=torch.float64, device=device)
         source = {"diag": (2, -1), "up": (1, -1), "left": (1, 0)}                    # (d offset, i offset)
     scratch = torch.empty((n + 1, batch), dtype=torch.float64, device=device)
@@ -216,7 +253,8 @@ def _wavefront(weights, row0, col0, *, gap, reduce, accumulate="add", tie_order=
             torch.minimum(first, second, out=tmp)
             torch.minimum(tmp, third, out=out)
             # The first candidate (in tie order) that attains the minimum wins, as with strict "<" updates.
-            pointers[d, lo:hi + 1] = torch.where(first == out, 0, torch.where(second == out, 1, 2))
+            torch.eq(first, out, out=wins[0, d, lo:hi + 1])
+            torch.eq(second, out, out=wins[1, d, lo:hi + 1])
         elif gap is None:                              # same weight on every move: reduce first (exact)
             tmp = scratch[:k]
             pick(diag, up, out=tmp)
@@ -227,7 +265,7 @@ def _wavefront(weights, row0, col0, *, gap, reduce, accumulate="add", tie_order=
             pick(up, left, out=tmp)
             tmp.add_(gap)
             pick(diag + w, tmp, out=out)
-    return (table, pointers) if tie_order is not None else table
+    return (table, wins) if tie_order is not None else table
 
 
 def _corner(table: torch.Tensor, len_a: torch.Tensor, len_b: torch.Tensor) -> torch.Tensor:
@@ -237,25 +275,35 @@ def _corner(table: torch.Tensor, len_a: torch.Tensor, len_b: torch.Tensor) -> to
     return table[len_a + len_b, len_a, torch.arange(table.shape[2], device=table.device)]
 
 
-def _backtrack(pointers, tie_order, len_a, len_b, batch):
-    """Follow the pointers from T[n, m] back to T[1, 1]; returns 0-based cells (B, n + m - 1), -1 padded."""
-    n = pointers.shape[1] - 1
-    m = pointers.shape[0] - 1 - n
+def _backtrack(wins, tie_order, len_a, len_b):
+    """Follow the chosen moves from T[n, m] back to T[1, 1].
+
+    A sequential walk of at most n + m - 1 steps, vectorised over the batch in
+    numpy (cheaper per step than torch on small arrays). Returns 0-based cells,
+    int arrays of shape (B, n + m - 1) padded with -1, from the end to the start.
+    """
+    wins = wins.cpu().numpy()
+    _, n_diagonals, width, batch = wins.shape
+    n = width - 1
+    m = n_diagonals - 1 - n
+    moves = np.array([MOVES.index(name) for name in tie_order])
+    step_i = np.isin(moves, (0, 1))                      # diag and up leave the row
+    step_j = np.isin(moves, (0, 2))                      # diag and left leave the column
+    rows = np.arange(batch)
+    i = len_a.cpu().numpy().astype(np.int64)
+    j = len_b.cpu().numpy().astype(np.int64)
     steps = max(n + m - 1, 1)
-    rows = torch.arange(batch, device=pointers.device)
-    step_i = torch.tensor([MOVES.index(name) != 2 for name in tie_order], device=pointers.device)  # diag, up
-    step_j = torch.tensor([MOVES.index(name) != 1 for name in tie_order], device=pointers.device)  # diag, left
-    i, j = len_a.to(torch.int64).clone(), len_b.to(torch.int64).clone()
-    path_i = torch.full((batch, steps), -1, dtype=torch.int64, device=pointers.device)
-    path_j = torch.full_like(path_i, -1)
+    path_i = np.full((batch, steps), -1, dtype=np.int64)
+    path_j = np.full((batch, steps), -1, dtype=np.int64)
     active = (i >= 1) & (j >= 1)
     for s in range(steps):
-        if not bool(active.any()):
+        if not active.any():
             break
-        path_i[:, s] = torch.where(active, i - 1, path_i[:, s])
-        path_j[:, s] = torch.where(active, j - 1, path_j[:, s])
-        chosen = pointers[(i + j).clamp(max=n + m), i.clamp(max=n), rows].to(torch.int64).clamp(min=0)
-        active = active & ~((i == 1) & (j == 1))
-        i = torch.where(active & step_i[chosen], i - 1, i)
-        j = torch.where(active & step_j[chosen], j - 1, j)
+        path_i[active, s] = i[active] - 1
+        path_j[active, s] = j[active] - 1
+        d, r = np.minimum(i + j, n + m), np.minimum(i, n)
+        chosen = np.where(wins[0, d, r, rows], 0, np.where(wins[1, d, r, rows], 1, 2))
+        active &= ~((i == 1) & (j == 1))
+        i = i - (active & step_i[chosen])
+        j = j - (active & step_j[chosen])
     return path_i, path_j

@@ -25,8 +25,8 @@ from torch.nn import functional as F
 from cogmodels.data.checks import check_array
 from cogmodels.encoders.base import BaseEncoder
 from cogmodels.encoders.training import (
-    as_token_grid, columnwise_r, feature_standardizer, mean_defined, response_standardizer, shuffled_batches,
-    train_with_early_stopping, validation_split)
+    as_token_grid, columnwise_r, feature_standardizer, mean_defined, response_standardizer, score_prediction,
+    shuffled_batches, train_with_early_stopping, validation_split)
 from cogmodels.errors import ConfigError, ShapeError, format_problem
 
 # Discrete 2D Laplacian; applied without padding so the mask border is not pulled towards zero.
@@ -128,7 +128,7 @@ class FactorizedReadout(BaseEncoder):
         train_idx, val_idx = validation_split(len(Y), self.validation_fraction, self.seed)
         self.response_mean_, self.response_scale_ = response_standardizer(Y[train_idx])
         Y = (Y - self.response_mean_) / self.response_scale_
-        mean, scale = feature_standardizer(tokens[train_idx])
+        mean, scale = feature_standardizer([tokens], [train_idx])
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             network = _FactorizedNetwork(Y.shape[1], self.grid_, tokens.shape[2], mean, scale)
@@ -170,11 +170,4 @@ class FactorizedReadout(BaseEncoder):
 
     def score(self, X, Y, grid=None) -> np.ndarray:
         """Per-channel Pearson r of shape (n_channels,); NaN (with a warning) where Y has no variance."""
-        from cogmodels.metrics.brain import pearson_r
-
-        prediction = self.predict(X, grid=grid)
-        Y = check_array(Y, "Y", ndim=2, dtype="number", finite=True)
-        if Y.shape != prediction.shape:
-            raise ShapeError(format_problem("Y", f"shape {prediction.shape}", f"shape {Y.shape}",
-                                            "pass the responses of the same stimuli"))
-        return pearson_r(Y, prediction)
+        return score_prediction(Y, self.predict(X, grid=grid))

@@ -40,14 +40,13 @@ from torch.nn import functional as F
 from cogmodels.data.checks import check_array
 from cogmodels.encoders.base import BaseEncoder
 from cogmodels.encoders.training import (
-    TrainingHistory, as_token_layers, channel_query_names, check_hemispheres, check_query_per, check_rois,
-    columnwise_r, feature_standardizer, image_sizes, looks_like_images, mean_defined, response_standardizer,
-    shuffled_batches, train_with_early_stopping, validation_split)
+    ENSEMBLE_WEIGHTINGS, TrainingHistory, as_token_layers, channel_query_names, check_hemispheres, check_query_per, check_rois,
+    columnwise_r, ensemble_weights, feature_standardizer, image_sizes, looks_like_images, mean_defined,
+    resolve_backbone, response_standardizer, score_prediction, shuffled_batches, train_with_early_stopping,
+    upsample_maps, validation_split)
 from cogmodels.errors import ConfigError, ShapeError, format_problem
 
 logger = logging.getLogger(__name__)
-
-ENSEMBLE_WEIGHTINGS = ("r_proportional", "softmax", "uniform")
 
 
 # -- network -----------------------------------------------------------------
@@ -168,9 +167,6 @@ class RoutingNetwork(nn.Module):
         self.readouts = nn.ModuleDict()
         self.readout_keys = {}
 
-    def shared_parameters(self) -> list[nn.Parameter]:
-        return [*self.input_proj.parameters(), *self.layers.parameters()]
-
     def encode(self, tokens, need_weights: bool = False):
         """tokens (B, N, C) -> query tokens (B, Q, d_model), last-layer attention (B, Q, N) or None."""
         memory = self.input_proj((tokens - self.feature_mean) / self.feature_scale)
@@ -258,9 +254,9 @@ class RoutingTransformerEncoder(BaseEncoder):
     validation_r_ : dict subject -> array of shape (n_channels,), the ensemble's validation r
     """
 
-    def __init__(self, d_model: int = 64, n_heads: int = 4, n_layers: int = 1, self_attention: bool = True,
+    def __init__(self, d_model: int = 64, n_heads: int = 1, n_layers: int = 1, self_attention: bool = True,
                  mlp_ratio: float = 2.0, dropout: float = 0.0, query_per: str = "roi_hemisphere",
-                 group_size: int = 16, lr: float = 2e-3, weight_decay: float = 1e-2, batch_size: int = 32,
+                 group_size: int = 16, lr: float = 1e-2, weight_decay: float = 1e-2, batch_size: int = 32,
                  max_epochs: int = 100, patience: int = 10, validation_fraction: float = 0.15, n_runs: int = 1,
                  ensemble_weighting: str = "r_proportional", ensemble_temperature: float = 0.05,
                  backbone=None, layers=None, seed: int = 0, progress: bool = True):
@@ -321,8 +317,7 @@ class RoutingTransformerEncoder(BaseEncoder):
         self.query_names_ = list(dict.fromkeys(q for d in data for names in d.query_names for q in names))
         self.members_ = []
         for layer in range(len(self.grids_)):
-            stacked = np.concatenate([d.layers[layer][d.train_idx] for d in data])
-            mean, scale = feature_standardizer(stacked)
+            mean, scale = feature_standardizer([d.layers[layer] for d in data], [d.train_idx for d in data])
             for run in range(self.n_runs):
                 member_seed = int(np.random.SeedSequence([self.seed, layer, run]).generate_state(1)[0])
                 with torch.random.fork_rng(devices=[]):
@@ -457,46 +452,20 @@ class RoutingTransformerEncoder(BaseEncoder):
         self.ensemble_weights_, self.response_mean_, self.response_scale_, self.validation_r_ = {}, {}, {}, {}
         for d in data:
             r = np.stack([m.val_r[d.name] for m in self.members_])  # (n_members, n_channels)
-            self.ensemble_weights_[d.name] = self._weights_from_r(r)
+            self.ensemble_weights_[d.name] = ensemble_weights(r, self.ensemble_weighting, self.ensemble_temperature)
             self.response_mean_[d.name], self.response_scale_[d.name] = d.y_mean, d.y_scale
             standardized = self._predict_standardized([layer[d.val_idx] for layer in d.layers], d.name)
             self.validation_r_[d.name] = columnwise_r(torch.from_numpy(d.Y[d.val_idx]),
                                                       torch.from_numpy(standardized)).numpy()
 
-    def _weights_from_r(self, r: np.ndarray) -> np.ndarray:
-        """Per-channel member weights of shape (n_members, n_channels), each column summing to 1."""
-        r = np.nan_to_num(r, nan=-np.inf)  # an undefined validation r gets no weight
-        if self.ensemble_weighting == "uniform" or r.shape[0] == 1:
-            return np.full(r.shape, 1.0 / r.shape[0], dtype=np.float32)
-        if self.ensemble_weighting == "softmax":
-            top = r.max(0, keepdims=True)
-            logits = np.where(np.isfinite(top), (r - top) / self.ensemble_temperature, 0.0)
-            weights = np.exp(logits)
-        else:
-            weights = np.clip(r, 0.0, None)
-            weights[:, weights.sum(0) == 0] = 1.0  # no member predicts the channel: plain mean
-        return (weights / weights.sum(0, keepdims=True)).astype(np.float32)
-
     # -- features ------------------------------------------------------------
-    def _backbone(self):
-        if self.backbone is None:
-            raise ConfigError(format_problem("backbone", "a backbone to compute tokens from images",
-                                             "backbone=None", "pass backbone=cogmodels.create_backbone(...) or "
-                                             "pass precomputed features instead of images"))
-        if isinstance(self.backbone, str):  # a registered name: create it once
-            if getattr(self, "_backbone_instance", None) is None:
-                import cogmodels
-
-                self._backbone_instance = cogmodels.create_backbone(self.backbone)
-            return self._backbone_instance
-        return self.backbone
-
     def _features(self, X, grid, where: str, fitting: bool = False) -> list:
         """Token arrays, one per feature layer, checked against the fitted layers."""
         if looks_like_images(X):
-            backbone = self._backbone()
-            names = list(self.layers or backbone.layers)
-            X = backbone.extract(X, layers=names, progress=self.progress)
+            if isinstance(self.backbone, str) and getattr(self, "_backbone_instance", None) is None:
+                self._backbone_instance = resolve_backbone(self.backbone)  # a registered name: create it once
+            backbone = resolve_backbone(getattr(self, "_backbone_instance", None) or self.backbone)
+            X = backbone.extract(X, layers=list(self.layers or backbone.layers), progress=self.progress)
         layers = as_token_layers(X, grid, where)
         if fitting:
             self.layer_names_ = [name for name, _, _ in layers]
@@ -546,14 +515,7 @@ class RoutingTransformerEncoder(BaseEncoder):
 
     def score(self, X, Y, grid=None, subject=None) -> np.ndarray:
         """Per-channel Pearson r of shape (n_channels,); NaN (with a warning) where Y has no variance."""
-        from cogmodels.metrics.brain import pearson_r
-
-        prediction = self.predict(X, grid=grid, subject=subject)
-        Y = check_array(Y, "Y", ndim=2, dtype="number", finite=True)
-        if Y.shape != prediction.shape:
-            raise ShapeError(format_problem("Y", f"shape {prediction.shape} (n_stimuli, n_channels)",
-                                            f"shape {Y.shape}", "pass the responses of the same stimuli and subject"))
-        return pearson_r(Y, prediction)
+        return score_prediction(Y, self.predict(X, grid=grid, subject=subject))
 
     def attention_maps(self, X, grid=None, layer: int = 0):
         """Last-layer cross-attention of each query over the feature grid, averaged over heads and runs.
@@ -583,10 +545,4 @@ class RoutingTransformerEncoder(BaseEncoder):
                 total = total + torch.cat([member.network.encode(torch.from_numpy(tokens[i:i + batch]), True)[1]
                                            for i in range(0, len(tokens), batch)])
         maps = (total / len(members)).reshape(len(tokens), len(self.query_names_), *self.grids_[layer])
-        if images is None:
-            return maps.numpy()
-        upsampled = []
-        for i, size in enumerate(image_sizes(images)):
-            up = F.interpolate(maps[i:i + 1], size=size, mode="bilinear", align_corners=False)[0].clamp_min(0)
-            upsampled.append((up / up.sum(dim=(1, 2), keepdim=True)).numpy())
-        return np.stack(upsampled) if len(set(image_sizes(images))) == 1 else upsampled
+        return maps.numpy() if images is None else upsample_maps(maps, image_sizes(images))

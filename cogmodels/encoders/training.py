@@ -18,11 +18,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 
 from cogmodels.data.checks import check_array
 from cogmodels.errors import ConfigError, DataFormatError, ShapeError, format_problem
 
 logger = logging.getLogger(__name__)
+
+ENSEMBLE_WEIGHTINGS = ("r_proportional", "softmax", "uniform")
 
 
 # -- feature inputs --------------------------------------------------------
@@ -134,6 +137,31 @@ def image_sizes(images) -> list[tuple[int, int]]:
     return [tuple(np.asarray(img).shape[:2]) for img in images]
 
 
+def resolve_backbone(backbone):
+    """The backbone that turns images into features: a Backbone as is, a registered name created."""
+    if backbone is None:
+        raise ConfigError(format_problem("backbone", "a backbone to compute features from images", "backbone=None",
+                                         "pass backbone=cogmodels.create_backbone(...), or pass precomputed "
+                                         "features instead of images"))
+    if isinstance(backbone, str):
+        import cogmodels
+
+        return cogmodels.create_backbone(backbone)
+    return backbone
+
+
+def upsample_maps(maps: torch.Tensor, sizes: Sequence[tuple[int, int]]):
+    """Bilinearly upsample maps (n, K, H, W) to each image's size and renormalise each map to sum 1.
+
+    Returns an array (n, K, H_img, W_img), or a list of (K, H_img, W_img) arrays when sizes differ.
+    """
+    upsampled = []
+    for i, size in enumerate(sizes):
+        up = F.interpolate(maps[i:i + 1], size=tuple(size), mode="bilinear", align_corners=False)[0].clamp_min(0)
+        upsampled.append((up / up.sum(dim=(1, 2), keepdim=True)).numpy())
+    return np.stack(upsampled) if len(set(map(tuple, sizes))) == 1 else upsampled
+
+
 # -- splits and scores -----------------------------------------------------
 def validation_split(n_samples: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded random split of ``range(n_samples)`` into (train, validation) index arrays, each sorted."""
@@ -162,6 +190,46 @@ def mean_defined(values: torch.Tensor) -> float:
     """Mean of the defined (non-NaN) entries; -inf when none is defined (never an improvement)."""
     defined = values[~torch.isnan(values)]
     return float(defined.mean()) if defined.numel() else -math.inf
+
+
+def score_prediction(Y, prediction: np.ndarray) -> np.ndarray:
+    """Per-channel Pearson r (cogmodels.metrics.brain.pearson_r) of Y against a prediction of the same shape."""
+    from cogmodels.metrics.brain import pearson_r
+
+    Y = check_array(Y, "Y", ndim=2, dtype="number", finite=True)
+    if Y.shape != prediction.shape:
+        raise ShapeError(format_problem("Y", f"shape {prediction.shape} (n_stimuli, n_channels)", f"shape {Y.shape}",
+                                        "pass the responses of the same stimuli (and subject)"))
+    return pearson_r(Y, prediction)
+
+
+def ensemble_weights(r: np.ndarray, weighting: str, temperature: float = 0.05) -> np.ndarray:
+    """Per-channel ensemble weights from the members' validation r.
+
+    Parameters
+    ----------
+    r : array of shape (n_members, n_channels); NaN (undefined r) gets no weight
+    weighting : {"r_proportional", "softmax", "uniform"}
+        Proportional to max(r, 0) (a plain mean where no member has r > 0);
+        softmax of r / ``temperature``; or equal weights.
+
+    Returns
+    -------
+    weights : float32 array of shape (n_members, n_channels), each column summing to 1
+    """
+    r = np.nan_to_num(np.asarray(r, dtype=np.float64), nan=-np.inf)
+    if weighting == "uniform" or r.shape[0] == 1:
+        return np.full(r.shape, 1.0 / r.shape[0], dtype=np.float32)
+    if weighting == "softmax":
+        top = r.max(0, keepdims=True)
+        weights = np.exp(np.where(np.isfinite(top), (r - top) / temperature, 0.0))
+    elif weighting == "r_proportional":
+        weights = np.clip(r, 0.0, None)
+        weights[:, weights.sum(0) == 0] = 1.0
+    else:
+        raise ConfigError(format_problem("ensemble_weighting", f"one of {ENSEMBLE_WEIGHTINGS}", repr(weighting),
+                                         "pick a weighting"))
+    return (weights / weights.sum(0, keepdims=True)).astype(np.float32)
 
 
 def shuffled_batches(indices: np.ndarray, batch_size: int, generator: torch.Generator) -> list[np.ndarray]:
@@ -257,19 +325,26 @@ def train_with_early_stopping(module: torch.nn.Module, parameters: Iterable[torc
     return history
 
 
-def feature_standardizer(tokens: np.ndarray, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature mean and scale (std; 1 where the std is 0) of tokens of shape (n_stimuli, n_tokens, C).
+def feature_standardizer(arrays: Sequence[np.ndarray], rows: Sequence[np.ndarray],
+                         chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and scale (std; 1 where the std is 0) over some rows of token arrays.
 
-    Accumulated in float64 over chunks of stimuli, so no full-size copy is made.
+    Parameters
+    ----------
+    arrays : list of arrays of shape (n_stimuli_i, n_tokens, C)
+    rows : list of index arrays, the rows of each array to use (e.g. the training stimuli)
+
+    Accumulated in float64 over chunks of rows, so no full-size copy is made.
     Returns two float32 arrays of shape (C,).
     """
-    total = np.zeros(tokens.shape[-1])
-    total_sq = np.zeros(tokens.shape[-1])
-    for start in range(0, tokens.shape[0], chunk):
-        block = tokens[start:start + chunk].reshape(-1, tokens.shape[-1]).astype(np.float64)
-        total += block.sum(0)
-        total_sq += (block * block).sum(0)
-    count = tokens.shape[0] * tokens.shape[1]
+    n_features = arrays[0].shape[-1]
+    total, total_sq, count = np.zeros(n_features), np.zeros(n_features), 0
+    for tokens, index in zip(arrays, rows):
+        for start in range(0, len(index), chunk):
+            block = tokens[index[start:start + chunk]].reshape(-1, n_features).astype(np.float64)
+            total += block.sum(0)
+            total_sq += (block * block).sum(0)
+            count += block.shape[0]
     mean = total / count
     std = np.sqrt(np.maximum(total_sq / count - mean * mean, 0.0))
     return mean.astype(np.float32), np.where(std > 1e-12, std, 1.0).astype(np.float32)

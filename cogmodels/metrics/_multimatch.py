@@ -71,10 +71,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from cogmodels.kernels.alignment import min_cost_path
+from cogmodels.kernels.alignment import length_buckets, min_cost_path
 
 DIMENSIONS = ("vector", "direction", "length", "position", "duration")
 TIE_ORDER = ("left", "up", "diag")
+SIMPLIFY_BUCKETS = (6, 10, 14, 20, 30, 50)  # saccade-count edges of the simplification buckets
 
 
 @dataclass
@@ -102,40 +103,74 @@ class SaccadeTable:
     duration_count: np.ndarray
 
     @classmethod
-    def from_fixations(cls, xy: list[np.ndarray], duration: list[np.ndarray]) -> "SaccadeTable":
-        """Saccades between consecutive fixations; ``xy[p]`` of shape (n_fixations, 2), ``duration[p]`` in ms."""
-        n_fix = np.array([len(d) for d in duration], dtype=np.int64)
-        width = max(int(n_fix.max(initial=1)), 2)
-        positions = np.zeros((len(xy), width, 2))
-        durations = np.zeros((len(xy), width))
-        for p, (points, times) in enumerate(zip(xy, duration)):
-            positions[p, :len(points)] = points
-            durations[p, :len(times)] = times
-        vector = positions[:, 1:] - positions[:, :-1]
-        vector[np.arange(width - 1)[None, :] >= (n_fix - 1)[:, None]] = 0.0
-        return cls(positions[:, :-1].copy(), vector, n_fix - 1, durations, n_fix)
+    def from_fixations(cls, xy: np.ndarray, duration: np.ndarray, n_fixations: np.ndarray) -> "SaccadeTable":
+        """Saccades between consecutive fixations of padded scanpaths.
+
+        Parameters
+        ----------
+        xy : float array of shape (n_paths, n_max, 2)
+        duration : float array of shape (n_paths, n_max), ms
+        n_fixations : int array of shape (n_paths,)
+        """
+        if xy.shape[1] < 2:  # room for one saccade keeps the shapes uniform
+            xy = np.concatenate([xy, np.zeros((len(xy), 2 - xy.shape[1], 2))], 1)
+            duration = np.concatenate([duration, np.zeros((len(duration), 2 - duration.shape[1]))], 1)
+        vector = xy[:, 1:] - xy[:, :-1]
+        vector[np.arange(vector.shape[1])[None, :] >= (n_fixations - 1)[:, None]] = 0.0
+        return cls(xy[:, :-1].copy(), vector, n_fixations - 1, duration.copy(), n_fixations.copy())
 
 
 # -- simplification ------------------------------------------------------------------------------------
 def simplify(table: SaccadeTable, direction_deg: float, duration_ms: float, amplitude_px: float) -> SaccadeTable:
-    """Repeat (direction pass, amplitude pass) until an iteration leaves the duration-list length unchanged."""
+    """Repeat (direction pass, amplitude pass) until an iteration leaves the duration-list length unchanged.
+
+    Paths run in buckets of similar length, so that short paths do not pay for the padding of long ones.
+    """
     table = replace(table, start=table.start.copy(), vector=table.vector.copy(), count=table.count.copy(),
                     duration=table.duration.copy(), duration_count=table.duration_count.copy())
-    active = np.ones(len(table.count), dtype=bool)
-    while active.any():
-        rows = np.flatnonzero(active)
-        part = _take(table, rows)
-        before = part.duration_count.copy()
-        part = _amplitude_pass(_direction_pass(part, direction_deg, duration_ms), amplitude_px, duration_ms)
-        for name in ("start", "vector", "count", "duration", "duration_count"):
-            getattr(table, name)[rows] = getattr(part, name)
-        active[rows] = part.duration_count != before
+    bucket = np.searchsorted(SIMPLIFY_BUCKETS, table.count)
+    for value in np.unique(bucket):
+        _simplify_rows(table, np.flatnonzero(bucket == value), direction_deg, duration_ms, amplitude_px)
     return table
 
 
-def _take(table: SaccadeTable, rows: np.ndarray) -> SaccadeTable:
-    return SaccadeTable(table.start[rows], table.vector[rows], table.count[rows], table.duration[rows],
-                        table.duration_count[rows])
+def _simplify_rows(table: SaccadeTable, rows: np.ndarray, direction_deg, duration_ms, amplitude_px) -> None:
+    """Simplify the paths ``rows`` of ``table`` in place, iterating on those not yet converged."""
+    while len(rows):
+        # Only the columns still in use by these rows (duration_count >= count + 1 always).
+        width, duration_width = int(table.count[rows].max()), int(table.duration_count[rows].max())
+        part = SaccadeTable(table.start[rows, :width], table.vector[rows, :width], table.count[rows],
+                            table.duration[rows, :duration_width], table.duration_count[rows])
+        before = part.duration_count.copy()
+        part = _amplitude_pass(_direction_pass(part, direction_deg, duration_ms), amplitude_px, duration_ms)
+        table.start[rows, :width] = part.start
+        table.vector[rows, :width] = part.vector
+        table.duration[rows, :duration_width] = part.duration
+        table.count[rows] = part.count
+        table.duration_count[rows] = part.duration_count
+        rows = rows[part.duration_count != before]
+
+
+def stack(first: SaccadeTable, second: SaccadeTable) -> SaccadeTable:
+    """Both tables in one, paths of ``first`` then ``second`` (to simplify both sides in one batch)."""
+    width = max(first.vector.shape[1], second.vector.shape[1])
+
+    def padded(array, size):
+        extra = size - array.shape[1]
+        return np.pad(array, [(0, 0), (0, extra)] + [(0, 0)] * (array.ndim - 2)) if extra else array
+
+    return SaccadeTable(np.concatenate([padded(first.start, width), padded(second.start, width)]),
+                        np.concatenate([padded(first.vector, width), padded(second.vector, width)]),
+                        np.concatenate([first.count, second.count]),
+                        np.concatenate([padded(first.duration, width + 1), padded(second.duration, width + 1)]),
+                        np.concatenate([first.duration_count, second.duration_count]))
+
+
+def split(table: SaccadeTable, n_first: int) -> tuple[SaccadeTable, SaccadeTable]:
+    """Inverse of :func:`stack`."""
+    parts = [slice(0, n_first), slice(n_first, None)]
+    return tuple(SaccadeTable(table.start[p], table.vector[p], table.count[p], table.duration[p],
+                              table.duration_count[p]) for p in parts)
 
 
 def _greedy_scan(pair_ok: np.ndarray, count: np.ndarray, last_ok: np.ndarray | None = None):
@@ -146,16 +181,16 @@ def _greedy_scan(pair_ok: np.ndarray, count: np.ndarray, last_ok: np.ndarray | N
     each a bool array of shape (n_paths, n_max).
     """
     n_paths, n_max = pair_ok.shape
-    starts = np.zeros((n_paths, n_max), dtype=bool)
-    merged = np.zeros_like(starts)
-    folded = np.zeros_like(starts)
+    pair_ok = np.ascontiguousarray(pair_ok.T)          # one contiguous row per column k
+    starts = np.empty((n_max, n_paths), dtype=bool)
+    merged = np.empty_like(starts)
     free = np.ones(n_paths, dtype=bool)
     for k in range(n_max):
-        starts[:, k] = free & (k < count)
-        merged[:, k] = starts[:, k] & pair_ok[:, k]
-        if last_ok is not None:
-            folded[:, k] = starts[:, k] & last_ok[:, k]
-        free = ~merged[:, k]
+        np.logical_and(free, k < count, out=starts[k])
+        np.logical_and(starts[k], pair_ok[k], out=merged[k])
+        np.logical_not(merged[k], out=free)
+    starts, merged = starts.T, merged.T
+    folded = starts & last_ok if last_ok is not None else None
     return starts, merged, folded
 
 
@@ -166,7 +201,7 @@ def _direction_pass(table: SaccadeTable, direction_deg: float, duration_ms: floa
     pair_ok = (k < (table.count - 1)[:, None]) & (_angle_deg(first, second) < direction_deg) \
         & (table.duration[:, 1:n_max + 1] < duration_ms)
     starts, merged, _ = _greedy_scan(pair_ok, table.count)
-    vector = first + merged[..., None] * second
+    vector = np.where(merged[..., None], first + second, first)
     entries = table.duration[:, :n_max]
     return _assemble(table, starts, vector, entries, folded=None)
 
@@ -181,22 +216,30 @@ def _amplitude_pass(table: SaccadeTable, amplitude_px: float, duration_ms: float
     # The last saccade folds back into the previous output; with no previous one it is kept (the peer crashes).
     starts, merged, folded = _greedy_scan(ok & (k < count - 1), table.count, ok & (k == count - 1) & (count >= 2))
     second = np.concatenate([table.vector[:, 1:], np.zeros_like(table.vector[:, :1])], 1)
-    vector = table.vector + merged[..., None] * second
+    vector = np.where(merged[..., None], table.vector + second, table.vector)
     # A folded step adds the duration of fixation n-2 to the list (quirk (a)).
     previous = np.concatenate([table.duration[:, :1], table.duration[:, :n_max - 1]], 1)
     entries = np.where(folded, previous, table.duration[:, :n_max])
     return _assemble(table, starts, vector, entries, folded=folded)
 
 
+def _compact(mask: np.ndarray, values: np.ndarray, out: np.ndarray) -> None:
+    """Write the entries of ``values`` (n_paths, n_max, ...) where ``mask`` is True to the front of each row of ``out``."""
+    rows, cols = np.nonzero(mask)
+    position = np.cumsum(mask, axis=1, dtype=np.int64)[rows, cols] - 1
+    out[rows, position] = values[rows, cols]
+
+
 def _assemble(table, starts, vector, entries, folded):
-    """Compact the output steps to the left and append the last duration entry."""
+    """Compact the output steps to the left and append the last duration entry.
+
+    Entries past a path's count (or duration_count) are zero.
+    """
     n_paths, n_max = starts.shape
     keeps = starts if folded is None else starts & ~folded
-    out_start, out_vector = np.zeros_like(table.start), np.zeros_like(table.vector)
-    rows, cols = np.nonzero(keeps)
-    position = np.cumsum(keeps, 1) - 1
-    out_start[rows, position[rows, cols]] = table.start[rows, cols]
-    out_vector[rows, position[rows, cols]] = vector[rows, cols]
+    packed = np.zeros(table.start.shape[:2] + (4,))
+    _compact(keeps, np.concatenate([table.start, vector], axis=2), packed)
+    out_start, out_vector = packed[..., :2], packed[..., 2:]
     count = keeps.sum(1)
     if folded is not None and folded.any():
         # Quirk (a): the previous output saccade becomes input saccade n-2 + input saccade n-1.
@@ -204,9 +247,7 @@ def _assemble(table, starts, vector, entries, folded):
         last = table.count[rows] - 1
         out_vector[rows, count[rows] - 1] = table.vector[rows, last - 1] + table.vector[rows, last]
     out_duration = np.zeros_like(table.duration)
-    rows, cols = np.nonzero(starts)
-    steps = np.cumsum(starts, 1) - 1
-    out_duration[rows, steps[rows, cols]] = entries[rows, cols]
+    _compact(starts, entries, out_duration)
     n_steps = starts.sum(1)
     every = np.arange(n_paths)
     out_duration[every, n_steps] = table.duration[every, table.duration_count - 1]  # quirk (b)
@@ -225,12 +266,22 @@ def _angle_deg(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 # -- comparison ----------------------------------------------------------------------------------------
 def compare(a: SaccadeTable, b: SaccadeTable, screen_size: tuple[float, float]) -> np.ndarray:
     """The five MultiMatch similarities of the pairs (a[p], b[p]), shape (n_pairs, 5); every count must be >= 1."""
-    na, nb = a.count, b.count
-    va, vb = a.vector[:, :max(na.max(), 1)], b.vector[:, :max(nb.max(), 1)]
-    pa, pb = a.start[:, :va.shape[1]], b.start[:, :vb.shape[1]]
-    da, db = a.duration[:, :va.shape[1]], b.duration[:, :vb.shape[1]]
-    difference = va[:, :, None, :] - vb[:, None, :, :]
-    cost = np.sqrt(difference[..., 0] ** 2 + difference[..., 1] ** 2)
+    out = np.empty((len(a.count), 5))
+    diagonal = float(np.hypot(*screen_size))
+    normaliser = np.array([2 * diagonal, np.pi, diagonal, diagonal, 1.0])
+    for rows, na, nb in length_buckets(torch.from_numpy(a.count), torch.from_numpy(b.count)):
+        rows = rows.numpy()
+        medians = _path_medians(a.vector[rows, :na], a.start[rows, :na], a.duration[rows, :na], a.count[rows],
+                                b.vector[rows, :nb], b.start[rows, :nb], b.duration[rows, :nb], b.count[rows])
+        out[rows] = 1.0 - medians / normaliser
+    return out
+
+
+def _path_medians(va, pa, da, na, vb, pb, db, nb) -> np.ndarray:
+    """Align each pair and take the median of the five raw differences along the path, shape (n_pairs, 5)."""
+    dx = va[:, :, None, 0] - vb[:, None, :, 0]
+    dy = va[:, :, None, 1] - vb[:, None, :, 1]
+    cost = np.sqrt(dx ** 2 + dy ** 2)
     _, path_i, path_j = min_cost_path(torch.from_numpy(cost), torch.from_numpy(na), torch.from_numpy(nb),
                                       tie_order=TIE_ORDER)
     path_i, path_j = path_i.numpy(), path_j.numpy()
@@ -252,15 +303,17 @@ def compare(a: SaccadeTable, b: SaccadeTable, screen_size: tuple[float, float]) 
     longest = np.maximum(dur_a, dur_b)
     with np.errstate(invalid="ignore", divide="ignore"):
         duration = np.where(longest > 0, np.abs(dur_a - dur_b) / longest, 0.0)  # 0 ms vs 0 ms: identical
-
-    diagonal = float(np.hypot(*screen_size))
-    medians = np.stack([_masked_median(v, on_path) for v in (vector, direction, length, position, duration)], 1)
-    return 1.0 - medians / np.array([2 * diagonal, np.pi, diagonal, diagonal, 1.0])
+    return _masked_median(np.stack([vector, direction, length, position, duration], 1), on_path[:, None, :])
 
 
 def _masked_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Median of each row over its True entries (mean of the two middle values for even counts)."""
-    ordered = np.sort(np.where(mask, values, np.inf), axis=1)
-    count = mask.sum(1)
-    rows = np.arange(len(values))
-    return (ordered[rows, (count - 1) // 2] + ordered[rows, count // 2]) / 2
+    """Median over the last axis of the True entries (mean of the two middle values for even counts).
+
+    values : array of shape (n_pairs, ..., n_max); mask : bool array broadcastable to it.
+    """
+    mask = np.broadcast_to(mask, values.shape)
+    ordered = np.sort(np.where(mask, values, np.inf), axis=-1)
+    count = mask.sum(-1, keepdims=True)
+    lower = np.take_along_axis(ordered, (count - 1) // 2, -1)
+    upper = np.take_along_axis(ordered, count // 2, -1)
+    return ((lower + upper) / 2)[..., 0]

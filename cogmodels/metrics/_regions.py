@@ -143,6 +143,25 @@ def region_codes(paths_xy: list[np.ndarray], groups: list, screen_size, grid, ce
     return [grid_cells(xy, screen_size, grid) for xy in paths_xy]
 
 
+def grid_codes(batch, screen_size, grid) -> tuple[np.ndarray, np.ndarray]:
+    """Grid cells of a padded :class:`~cogmodels.metrics._paths.PathBatch`: codes (n_paths, n_max), -1 padded, and lengths."""
+    valid = np.arange(batch.xy.shape[1])[None, :] < batch.length[:, None]
+    codes = np.full(valid.shape, -1, dtype=np.int64)
+    codes[valid] = grid_cells(batch.xy[valid], screen_size, grid)
+    return codes, batch.length.copy()
+
+
+def repeat_padded(codes: np.ndarray, repeats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Repeat each valid code ``repeats`` times (0 for padding), re-padded with -1; returns codes and lengths."""
+    length = repeats.sum(1)
+    flat = np.repeat(codes.reshape(-1), repeats.reshape(-1))
+    out = np.full((len(codes), max(int(length.max(initial=0)), 1)), -1, dtype=np.int64)
+    rows = np.repeat(np.arange(len(codes)), length)
+    cols = np.arange(len(flat)) - np.repeat(np.cumsum(length) - length, length)
+    out[rows, cols] = flat
+    return out, length
+
+
 def pad_codes(codes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Left-aligned int array of shape (n_sequences, max_length) padded with -1, and the lengths."""
     lengths = np.array([len(c) for c in codes], dtype=np.int64)

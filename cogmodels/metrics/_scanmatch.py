@@ -33,7 +33,7 @@ import torch
 
 from cogmodels.errors import ConfigError, format_problem
 from cogmodels.kernels.alignment import needleman_wunsch
-from cogmodels.metrics._regions import check_grid, check_screen, grid_cells, pad_codes
+from cogmodels.metrics._regions import check_grid, check_screen, grid_codes, repeat_padded
 
 
 def substitution_matrix(grid, threshold: float) -> np.ndarray:
@@ -57,33 +57,36 @@ def saccade_threshold(paths_xy: list[np.ndarray], screen_size, grid) -> float:
     return float(2.0 * amplitudes.std())
 
 
-def temporal_sequence(cells: np.ndarray, duration_ms: np.ndarray, temporal_bin_ms: float | None) -> np.ndarray:
-    """Repeat each fixation's region once per temporal bin (nearest whole number, halves up, at least 1)."""
+def temporal_repeats(duration_ms: np.ndarray, valid: np.ndarray, temporal_bin_ms: float | None) -> np.ndarray:
+    """Symbols per fixation: duration / bin rounded to the nearest integer (halves up), at least 1; 0 for padding."""
     if temporal_bin_ms is None:
-        return cells
+        return valid.astype(np.int64)
     repeats = np.maximum(np.floor(duration_ms / temporal_bin_ms + 0.5).astype(np.int64), 1)
-    return np.repeat(cells, repeats)
+    return np.where(valid, repeats, 0)
 
 
-def scanmatch_scores(a_xy, a_dur, b_xy, b_dur, screen_size, grid, temporal_bin_ms, threshold, gap) -> np.ndarray:
+def scanmatch_scores(batch_a, batch_b, screen_size, grid, temporal_bin_ms, threshold, gap) -> np.ndarray:
     """Normalised ScanMatch score of each pair (a[p], b[p]), shape (n_pairs,)."""
     if temporal_bin_ms is not None and not temporal_bin_ms > 0:
         raise ConfigError(format_problem("temporal_bin_ms", "a positive bin width in ms, or None",
                                          repr(temporal_bin_ms), "use e.g. 50.0"))
     if threshold is None:
-        threshold = saccade_threshold(list(a_xy) + list(b_xy), screen_size, grid)
+        threshold = saccade_threshold(batch_a.paths_xy() + batch_b.paths_xy(), screen_size, grid)
     if not threshold > 0:
         raise ConfigError(format_problem("threshold", "a positive distance in grid cells", repr(threshold),
                                          "use e.g. threshold=2.0"))
     substitution = substitution_matrix(grid, threshold)
-    seq_a = [temporal_sequence(grid_cells(xy, screen_size, grid), d, temporal_bin_ms) for xy, d in zip(a_xy, a_dur)]
-    seq_b = [temporal_sequence(grid_cells(xy, screen_size, grid), d, temporal_bin_ms) for xy, d in zip(b_xy, b_dur)]
-    codes_a, len_a = pad_codes(seq_a)
-    codes_b, len_b = pad_codes(seq_b)
-    pair_scores = substitution[np.maximum(codes_a, 0)[:, :, None], np.maximum(codes_b, 0)[:, None, :]]
-    score = needleman_wunsch(torch.from_numpy(pair_scores), float(gap), torch.from_numpy(len_a),
+    sequences = []
+    for batch in (batch_a, batch_b):
+        cells, _ = grid_codes(batch, screen_size, grid)
+        repeats = temporal_repeats(batch.duration, cells >= 0, temporal_bin_ms)
+        sequences.append(repeat_padded(cells, repeats))
+    (codes_a, len_a), (codes_b, len_b) = sequences
+    # Scores in units of max(S) = threshold, so that identical sequences give exactly 1.
+    scale = substitution.max()
+    pair_scores = substitution[np.maximum(codes_a, 0)[:, :, None], np.maximum(codes_b, 0)[:, None, :]] / scale
+    score = needleman_wunsch(torch.from_numpy(pair_scores), float(gap) / scale, torch.from_numpy(len_a),
                              torch.from_numpy(len_b)).numpy()
     longest = np.maximum(len_a, len_b)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        # Two empty scanpaths are identical: score 1 by convention (documented in gaze.scanmatch).
-        return np.where(longest > 0, score / (substitution.max() * longest), 1.0)
+    # Two empty scanpaths are identical: score 1 by convention (documented in gaze.scanmatch).
+    return np.where(longest > 0, score / np.maximum(longest, 1), 1.0)

@@ -15,34 +15,33 @@ of shape (n_pairs,) (MultiMatch: (n_pairs, 5)).
 All pairs of a call go through one batched dynamic programme on the
 anti-diagonal wavefront in :mod:`cogmodels.kernels.alignment`.
 
-**Undefined values.** A pair that is too short for a metric (MultiMatch: fewer
-than 2 fixations; ScanMatch: one empty scanpath against a non-empty one is
-fine, but see below) follows ``on_short``:
+**Short and empty scanpaths** have fixed, tested behaviour, never a silent NaN:
 
-- ``"raise"`` raises a :class:`~cogmodels.errors.DataFormatError`. This is
-  the default for a single pair.
-- ``"nan"`` returns NaN for that pair and emits one warning giving the count
-  and the reason. This is the default for sequences.
-
-DTW and Fréchet of an empty scanpath always raise: a distance to nothing
-does not exist. String metrics define the empty cases: two empty scanpaths
-have edit distance 0 and sequence score and ScanMatch 1 (identical). One
-empty scanpath against a non-empty one has edit distance = the other length,
-and sequence score and ScanMatch 0.
+- MultiMatch needs at least 2 fixations (one saccade) in both scanpaths.
+  A shorter pair follows ``on_short``:
+  - ``"raise"`` raises :class:`~cogmodels.errors.DataFormatError`; this is
+    the default for a single pair;
+  - ``"nan"`` gives a NaN row with one warning that states the count and the
+    reason; this is the default for sequences.
+- DTW and Fréchet of an empty scanpath always raise: a distance to nothing
+  does not exist.
+- The string metrics define the empty cases:
+  - two empty scanpaths: edit distance 0 (also when normalised), sequence
+    score 1 and ScanMatch 1 (identical);
+  - one empty and one non-empty scanpath: edit distance equal to the other
+    string's length, sequence score 0 and ScanMatch 0 (with gap = 0).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-
 import numpy as np
 import torch
 
-from cogmodels.data import Scanpath
-from cogmodels.errors import ConfigError, DataFormatError, ShapeError, format_problem
+from cogmodels.errors import ConfigError, DataFormatError, format_problem
 from cogmodels.kernels import alignment
 from cogmodels.metrics import _multimatch, _regions, _scanmatch
+from cogmodels.metrics._paths import collect, pair_batches
 
 DEFAULT_GROUPING = {"direction_deg": 45.0, "duration_ms": 300.0, "amplitude_px": 147.0}
 DEFAULT_GRID = (8, 12)  # (n_rows, n_cols); our default, about 3 deg cells on an 800 x 600 image
@@ -53,50 +52,6 @@ __all__ = ["multimatch", "scanmatch", "sequence_score", "edit_distance", "dtw", 
 
 
 # -- input handling ------------------------------------------------------------------------------------
-def _as_path(obj, where: str, need_duration: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    if isinstance(obj, Scanpath):
-        return obj.xy, obj.duration
-    array = np.asarray(obj, dtype=float)
-    if array.ndim != 2 or array.shape[1] not in ((3,) if need_duration else (2, 3)):
-        columns = "3 columns (x, y, duration_ms)" if need_duration else "2 or 3 columns (x, y[, duration_ms])"
-        raise ShapeError(format_problem(where, f"a Scanpath or an array of shape (n_fixations, {columns[0]}) "
-                                               f"with {columns}", f"shape {array.shape}",
-                                        "pass cogmodels.data.Scanpath objects"))
-    if not np.isfinite(array).all():
-        raise DataFormatError(format_problem(where, "finite coordinates and durations",
-                                             f"{int((~np.isfinite(array)).sum())} NaN/inf values",
-                                             "drop missing fixations first"))
-    return array[:, :2], (array[:, 2] if array.shape[1] == 3 else None)
-
-
-def _is_single(obj) -> bool:
-    return isinstance(obj, Scanpath) or (isinstance(obj, np.ndarray) and obj.ndim == 2)
-
-
-def _pairs(a, b, need_duration: bool = False):
-    """Returns (xy_a, dur_a, xy_b, dur_b, single) as lists, one entry per pair."""
-    single = _is_single(a)
-    if single != _is_single(b):
-        raise ShapeError(format_problem("a, b", "two scanpaths or two sequences of scanpaths",
-                                        f"{type(a).__name__} and {type(b).__name__}",
-                                        "wrap single scanpaths in lists to compare them pairwise"))
-    if single:
-        a, b = [a], [b]
-    if not isinstance(a, Sequence) or not isinstance(b, Sequence):
-        raise ShapeError(format_problem("a, b", "Scanpath objects or lists of them",
-                                        f"{type(a).__name__} and {type(b).__name__}", "pass lists of Scanpath"))
-    if len(a) != len(b):
-        raise ShapeError(format_problem("a, b", "sequences of equal length (a[i] is compared with b[i])",
-                                        f"lengths {len(a)} and {len(b)}", "pair the scanpaths one to one"))
-    out = [], [], [], []
-    for i, (pa, pb) in enumerate(zip(a, b)):
-        for offset, (path, name) in enumerate(((pa, "a"), (pb, "b"))):
-            xy, duration = _as_path(path, f"{name}[{i}]" if not single else name, need_duration)
-            out[2 * offset].append(xy)
-            out[2 * offset + 1].append(duration)
-    return (*out, single)
-
-
 def _short_policy(on_short, single: bool) -> str:
     policy = on_short or ("raise" if single else "nan")
     if policy not in ("raise", "nan"):
@@ -155,21 +110,22 @@ def multimatch(a, b, screen_size, grouping=None, *, on_short=None) -> np.ndarray
     similarity : array of shape (5,) for one pair, (n_pairs, 5) for sequences
         Vector, direction, length, position, duration; each in [0, 1], 1 = identical.
     """
-    xy_a, dur_a, xy_b, dur_b, single = _pairs(a, b, need_duration=True)
+    batch_a, batch_b, single = pair_batches(a, b, need_duration=True)
     screen = _regions.check_screen(screen_size)
     thresholds = _check_grouping(grouping)
     policy = _short_policy(on_short, single)
-    short = np.array([min(len(p), len(q)) < 2 for p, q in zip(xy_a, xy_b)], dtype=bool)
+    short = np.minimum(batch_a.length, batch_b.length) < 2
     _handle_short(short, policy, "multimatch", "at least 2 fixations (1 saccade) in both scanpaths",
                   "drop scanpaths with fewer than 2 fixations, or pass on_short='nan'")
     out = np.full((len(short), 5), np.nan)
     keep = np.flatnonzero(~short)
     if len(keep):
-        tables = [_multimatch.SaccadeTable.from_fixations([xy[k] for k in keep], [dur[k] for k in keep])
-                  for xy, dur in ((xy_a, dur_a), (xy_b, dur_b))]
-        if thresholds is not None:
-            tables = [_multimatch.simplify(t, thresholds["direction_deg"], thresholds["duration_ms"],
-                                           thresholds["amplitude_px"]) for t in tables]
+        tables = [_multimatch.SaccadeTable.from_fixations(batch.xy[keep], batch.duration[keep], batch.length[keep])
+                  for batch in (batch_a, batch_b)]
+        if thresholds is not None:  # both sides in one batch
+            both = _multimatch.simplify(_multimatch.stack(*tables), thresholds["direction_deg"],
+                                        thresholds["duration_ms"], thresholds["amplitude_px"])
+            tables = _multimatch.split(both, len(keep))
         out[keep] = _multimatch.compare(tables[0], tables[1], screen)
     return out[0] if single else out
 
@@ -202,31 +158,27 @@ def scanmatch(a, b, screen_size, *, grid=DEFAULT_GRID, temporal_bin_ms: float | 
         ``NW score / (threshold x longer length)``; in [0, 1] for gap = 0.
         Two empty scanpaths score 1.
     """
-    xy_a, dur_a, xy_b, dur_b, single = _pairs(a, b, need_duration=temporal_bin_ms is not None)
-    scores = _scanmatch.scanmatch_scores(xy_a, dur_a, xy_b, dur_b, _regions.check_screen(screen_size),
+    batch_a, batch_b, single = pair_batches(a, b, need_duration=temporal_bin_ms is not None)
+    scores = _scanmatch.scanmatch_scores(batch_a, batch_b, _regions.check_screen(screen_size),
                                          _regions.check_grid(grid), temporal_bin_ms, threshold, gap)
     return float(scores[0]) if single else scores
 
 
 def scanmatch_threshold(scanpaths, screen_size, grid=DEFAULT_GRID) -> float:
     """The default ScanMatch threshold from a set of scanpaths: 2 x SD of saccade amplitudes in grid cells."""
-    paths = [_as_path(p, f"scanpaths[{i}]", False)[0] for i, p in enumerate(scanpaths)]
-    return _scanmatch.saccade_threshold(paths, screen_size, grid)
+    return _scanmatch.saccade_threshold(collect(list(scanpaths), "scanpaths", False).paths_xy(), screen_size, grid)
 
 
 # -- string metrics ------------------------------------------------------------------------------------
-def _codes(xy_a, xy_b, groups, screen_size, grid, centres, n_clusters, seed):
-    codes = _regions.region_codes(xy_a + xy_b, groups + groups, screen_size, grid, centres, n_clusters, seed)
-    codes_a, len_a = _regions.pad_codes(codes[:len(xy_a)])
-    codes_b, len_b = _regions.pad_codes(codes[len(xy_a):])
-    return codes_a, len_a, codes_b, len_b
-
-
-def _groups(a, single: bool) -> list:
-    """k-means group of each pair: its stimulus (all pairs on one image share clusters), else the pair itself."""
-    paths = [a] if single else a
-    return [p.stimulus_id if isinstance(p, Scanpath) and p.stimulus_id is not None else ("pair", i)
-            for i, p in enumerate(paths)]
+def _codes(batch_a, batch_b, screen_size, grid, centres, n_clusters, seed):
+    """Padded region codes of both sides, shape (n_pairs, n_max), and their lengths."""
+    # k-means groups: a pair's stimulus (all pairs on one image share clusters), else the pair itself.
+    groups = [sid if sid is not None else ("pair", i) for i, sid in enumerate(batch_a.stimulus_id)]
+    if centres is None and n_clusters is None:
+        return (*_regions.grid_codes(batch_a, screen_size, grid), *_regions.grid_codes(batch_b, screen_size, grid))
+    codes = _regions.region_codes(batch_a.paths_xy() + batch_b.paths_xy(), groups + groups, screen_size, grid,
+                                  centres, n_clusters, seed)
+    return (*_regions.pad_codes(codes[:len(batch_a)]), *_regions.pad_codes(codes[len(batch_a):]))
 
 
 def edit_distance(a, b, screen_size=None, *, grid=DEFAULT_GRID, centres=None, n_clusters=None, seed=0,
@@ -253,9 +205,8 @@ def edit_distance(a, b, screen_size=None, *, grid=DEFAULT_GRID, centres=None, n_
     -------
     distance : int (float if normalised) for one pair, array of shape (n_pairs,) for sequences
     """
-    xy_a, _, xy_b, _, single = _pairs(a, b)
-    codes_a, len_a, codes_b, len_b = _codes(xy_a, xy_b, _groups(a, single), screen_size, grid, centres,
-                                            n_clusters, seed)
+    batch_a, batch_b, single = pair_batches(a, b)
+    codes_a, len_a, codes_b, len_b = _codes(batch_a, batch_b, screen_size, grid, centres, n_clusters, seed)
     distance = alignment.levenshtein(torch.from_numpy(codes_a), torch.from_numpy(codes_b),
                                      torch.from_numpy(len_a), torch.from_numpy(len_b)).numpy()
     if normalise:
@@ -279,9 +230,8 @@ def sequence_score(a, b, screen_size=None, *, grid=DEFAULT_GRID, centres=None, n
     """
     if not match > 0:
         raise ConfigError(format_problem("match", "a positive score", repr(match), "use e.g. match=1.0"))
-    xy_a, _, xy_b, _, single = _pairs(a, b)
-    codes_a, len_a, codes_b, len_b = _codes(xy_a, xy_b, _groups(a, single), screen_size, grid, centres,
-                                            n_clusters, seed)
+    batch_a, batch_b, single = pair_batches(a, b)
+    codes_a, len_a, codes_b, len_b = _codes(batch_a, batch_b, screen_size, grid, centres, n_clusters, seed)
     substitution = np.where(codes_a[:, :, None] == codes_b[:, None, :], float(match), float(mismatch))
     score = alignment.needleman_wunsch(torch.from_numpy(substitution), float(gap), torch.from_numpy(len_a),
                                        torch.from_numpy(len_b)).numpy()
@@ -292,28 +242,22 @@ def sequence_score(a, b, screen_size=None, *, grid=DEFAULT_GRID, centres=None, n
 
 def cluster_centres(scanpaths, n_clusters: int, seed=0) -> np.ndarray:
     """Seeded k-means centres (n_clusters, 2) of the pooled fixations, e.g. of all viewers of one image."""
-    points = [_as_path(p, f"scanpaths[{i}]", False)[0] for i, p in enumerate(scanpaths)]
+    points = collect(list(scanpaths), "scanpaths", False).paths_xy()
     return _regions.kmeans(np.concatenate(points) if points else np.zeros((0, 2)), n_clusters, seed)
 
 
 # -- geometric alignments ------------------------------------------------------------------------------
 def _distance_batch(a, b, kernel, name: str):
-    xy_a, _, xy_b, _, single = _pairs(a, b)
-    empty = np.array([min(len(p), len(q)) == 0 for p, q in zip(xy_a, xy_b)], dtype=bool)
+    batch_a, batch_b, single = pair_batches(a, b)
+    empty = np.minimum(batch_a.length, batch_b.length) == 0
     if empty.any():
         raise DataFormatError(format_problem(f"{name} pair {int(np.argmax(empty))}", "non-empty scanpaths",
                                              f"{int(empty.sum())} pair(s) with an empty scanpath",
                                              "drop empty scanpaths before comparing them"))
-    len_a = np.array([len(p) for p in xy_a], dtype=np.int64)
-    len_b = np.array([len(p) for p in xy_b], dtype=np.int64)
-    pa = np.zeros((len(xy_a), len_a.max(initial=1), 2))
-    pb = np.zeros((len(xy_b), len_b.max(initial=1), 2))
-    for k, (p, q) in enumerate(zip(xy_a, xy_b)):
-        pa[k, :len(p)], pb[k, :len(q)] = p, q
-    offset = pa[:, :, None, :] - pb[:, None, :, :]
+    offset = batch_a.xy[:, :, None, :] - batch_b.xy[:, None, :, :]
     cost = np.sqrt(offset[..., 0] ** 2 + offset[..., 1] ** 2)
-    values = kernel(torch.from_numpy(cost), torch.from_numpy(len_a), torch.from_numpy(len_b)).numpy()
-    return float(values[0]) if single else values
+    values = kernel(torch.from_numpy(cost), torch.from_numpy(batch_a.length), torch.from_numpy(batch_b.length))
+    return float(values[0]) if single else values.numpy()
 
 
 def dtw(a, b):

@@ -3,6 +3,8 @@
 ::
 
     cogmodels run experiment=quickstart [key=value ...]      # one Hydra run (add -m for a sweep)
+    cogmodels fit-subject [--model RUN_DIR|FILE] [--dataset D] [--root DIR] --subject S [--n-train N[,N...]]
+                          [--train-queries] [--no-scratch] [--output-root DIR] [key=value ...]
     cogmodels results [--experiment E] [--metric M] [--backbone B] [--where key=value] [--root DIR]
     cogmodels figures [--only NAME] [--root DIR] [--out DIR]
 """
@@ -81,6 +83,77 @@ def _figures(args) -> int:
     return 1 if failed or not built else 0
 
 
+def _quoted(path: Path) -> str:
+    """A path as a quoted Hydra override value (paths may hold characters of the override grammar)."""
+    text = str(Path(path).expanduser().resolve())
+    return f"'{text}'" if "'" not in text else f'"{text}"'
+
+
+def fit_subject_overrides(args) -> list[str]:
+    """The ``cogmodels run`` command line of ``cogmodels fit-subject``: experiment=fmri_new_subject + overrides.
+
+    ``fit-subject`` is a thin wrapper: the run is the ``fit_subject`` task of
+    :mod:`cogmodels.runner.fit_subject`, stored like any run.  Several ``--n-train``
+    values (comma-separated) make a sweep (a learning curve).
+    """
+    overrides = ["experiment=fmri_new_subject"]
+    if args.dataset:
+        overrides.append(f"dataset={args.dataset}")
+    if args.root is not None:
+        overrides.append(f"dataset.root={_quoted(args.root)}")
+    if args.subject:
+        overrides.append(f"dataset.subject={args.subject}")
+    if args.model is not None:
+        model = Path(args.model).expanduser()
+        if not model.exists():
+            raise ConfigError(format_problem("--model", "a run folder or a model file of a trained multi-subject "
+                                             "encoder", f"{model} (no such file or folder)",
+                                             "pass e.g. outputs/runs/fmri_new_subject/<run_id>"))
+        overrides.append(f"transfer.source={_quoted(model)}")
+    if args.n_train is not None:
+        overrides.append(f"transfer.n_train={args.n_train}")
+    if args.train_queries:
+        overrides.append("transfer.train_queries=true")
+    if args.no_scratch:
+        overrides.append("transfer.scratch=false")
+    if args.output_root is not None:
+        overrides.append(f"output_root={_quoted(args.output_root)}")
+    multirun = args.multirun or (args.n_train is not None and "," in args.n_train)
+    return (["-m"] if multirun else []) + overrides + list(args.overrides)
+
+
+def _fit_subject(args) -> int:
+    from cogmodels.runner.app import main as run_main
+
+    overrides = fit_subject_overrides(args)
+    logging.getLogger(__name__).info("fit-subject: cogmodels run %s", " ".join(overrides))
+    run_main(overrides)
+    return 0
+
+
+def _fit_subject_parser(commands) -> None:
+    fit = commands.add_parser(
+        "fit-subject", help="fit a trained multi-subject encoder to a new subject (transfer vs from scratch)",
+        description="Transfer a multi-subject routing transformer to a new subject: only the subject's readout "
+                    "(and, with --train-queries, the ROI queries) is fitted; a from-scratch encoder is fitted on "
+                    "the same images for comparison.  Runs `cogmodels run experiment=fmri_new_subject ...`; "
+                    "extra key=value arguments are passed to it.")
+    fit.add_argument("--model", help="run folder or model file of the trained multi-subject encoder "
+                                     "(default: train one on transfer.source_subjects, kept in <output root>/models)")
+    fit.add_argument("--dataset", help="the new subject's dataset config: nsd_sim (default), algonauts2023, "
+                                       "brain_folder")
+    fit.add_argument("--root", type=Path, help="dataset root folder (algonauts2023, brain_folder)")
+    fit.add_argument("--subject", help="the new subject (dataset.subject), e.g. subj04")
+    fit.add_argument("--n-train", dest="n_train",
+                     help="training images of the new subject; several (e.g. 50,100,300) make a learning curve")
+    fit.add_argument("--train-queries", action="store_true", help="also re-fit the ROI queries")
+    fit.add_argument("--no-scratch", action="store_true", help="skip the from-scratch comparison")
+    fit.add_argument("--output-root", type=Path, help=f"output root (default: ${OUTPUT_ROOT_ENV} or ./outputs)")
+    fit.add_argument("-m", "--multirun", action="store_true", help="run the overrides as a Hydra sweep")
+    fit.add_argument("overrides", nargs="*", metavar="key=value", help="more config overrides")
+    fit.set_defaults(handler=_fit_subject)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cogmodels", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -105,6 +178,7 @@ def _parser() -> argparse.ArgumentParser:
     figures.add_argument("--root", type=Path, default=default_root(), help="output root holding results.sqlite")
     figures.add_argument("--out", type=Path, default=None, help="folder for the figures (default paper_figures/out)")
     figures.set_defaults(handler=_figures)
+    _fit_subject_parser(commands)
     return parser
 
 

@@ -64,6 +64,9 @@ SCANPATH_METRICS = tuple(f"multimatch_{d}" for d in MULTIMATCH_DIMENSIONS) + (
 SALIENCY_METRICS = ("nss", "auc_judd", "auc_shuffled", "cc", "kld", "sim", "information_gain")
 LOWER_IS_BETTER = frozenset({"edit_distance", "dtw", "frechet", "kld"})
 HIGHER_IS_BETTER = {name: name not in LOWER_IS_BETTER for name in SCANPATH_METRICS + SALIENCY_METRICS}
+# Protocol defaults on top of the metric functions' own: the edit distance as a fraction of the longer string,
+# so that images with long and short scanpaths weigh alike.
+DEFAULT_METRIC_OPTIONS = {"edit_distance": {"normalise": True}}
 
 
 @dataclass
@@ -84,6 +87,10 @@ class ProtocolOptions:
         Test images whose densities and scanpaths are stored for the figures.
     example_downsample : int
         Block size (pixels) of the stored example densities.
+    saliency_block : int
+        Saliency metrics are computed on maps summed over blocks of this many
+        pixels squared (fixations in block units): 4 makes them 16 times cheaper
+        and, with sigma 1 deg = 24 px, keeps 6 blocks per sigma.  1: full resolution.
     multimatch_grouping : dict or None
         MultiMatch simplification thresholds (None: no simplification).
     metric_options : dict of str -> dict
@@ -97,6 +104,7 @@ class ProtocolOptions:
     sigma_deg: float = 1.0
     n_examples: int = 4
     example_downsample: int = 4
+    saliency_block: int = 4
     multimatch_grouping: dict | None = None
     metric_options: dict = field(default_factory=dict)
     seed: int = 0
@@ -112,9 +120,11 @@ class ProtocolOptions:
                                              "check the spelling in experiments/conf/experiment/scanpath_baselines.yaml"))
         values.setdefault("seed", seed)
         options = cls(**values)
-        if options.n_samples < 1 or (options.n_images is not None and options.n_images < 1):
-            raise ConfigError(format_problem("evaluation.n_samples / n_images", "positive integers",
-                                             f"{options.n_samples} / {options.n_images}", "use at least 1"))
+        counts = {"n_samples": options.n_samples, "n_images": options.n_images, "saliency_block": options.saliency_block,
+                  "example_downsample": options.example_downsample}
+        bad = {k: v for k, v in counts.items() if v is not None and (int(v) != v or v < 1)}
+        if bad:
+            raise ConfigError(format_problem("evaluation", "positive integers", f"{bad}", "use at least 1"))
         if not (options.px_per_deg > 0 and options.sigma_deg > 0):
             raise ConfigError(format_problem("evaluation.px_per_deg / sigma_deg", "positive numbers",
                                              f"{options.px_per_deg} / {options.sigma_deg}", "use the screen geometry"))
@@ -207,11 +217,19 @@ def _normalised_pool(humans: dict, sizes: dict) -> tuple[np.ndarray, np.ndarray]
     return np.concatenate(xy), np.concatenate(owner)
 
 
-def _downsample(density: np.ndarray, block: int) -> np.ndarray:
-    """Sum over block x block pixels (mass-preserving), float32; edges that do not fill a block are dropped."""
-    height, width = (density.shape[0] // block) * block, (density.shape[1] // block) * block
-    trimmed = density[:height, :width]
-    return trimmed.reshape(height // block, block, width // block, block).sum(axis=(1, 3)).astype(np.float32)
+def block_sum(maps: np.ndarray, block: int) -> np.ndarray:
+    """Sum over block x block pixels of maps of shape (..., H, W) -> (..., ceil(H / block), ceil(W / block)).
+
+    Mass-preserving: a density stays a density.  Edges that do not fill a block are zero-padded.
+    """
+    if block == 1:
+        return np.asarray(maps, float)
+    maps = np.asarray(maps, float)
+    height, width = maps.shape[-2:]
+    pad = [(0, 0)] * (maps.ndim - 2) + [(0, -height % block), (0, -width % block)]
+    padded = np.pad(maps, pad)
+    h, w = padded.shape[-2] // block, padded.shape[-1] // block
+    return padded.reshape(*maps.shape[:-2], h, block, w, block).sum(axis=(-3, -1))
 
 
 def _pack_scanpaths(groups: list[list]) -> dict:
@@ -238,7 +256,7 @@ def _example_arrays(stimuli, example_ids, densities, scanpaths, downsample) -> d
     out = {"example_stimulus_id": np.asarray(example_ids, dtype=str),
            "example_image_path": np.asarray([where[s] for s in example_ids], dtype=str),
            "example_image_size": np.asarray([stimuli[s].size for s in example_ids], dtype=np.int64),
-           "example_density": np.stack([_downsample(d, downsample) for d in densities]) if densities else
+           "example_density": block_sum(np.stack(densities), downsample).astype(np.float32) if densities else
            np.zeros((0, 0, 0), np.float32)}
     out.update({f"example_scanpath_{k}": v for k, v in packed.items()})
     return out
@@ -271,7 +289,7 @@ class _PairBatch:
         self.item += [item] * len(predicted)
         self.size += [tuple(size)] * len(predicted)
 
-    def score(self, options: ProtocolOptions, n_items: int) -> dict:
+    def score(self, options: ProtocolOptions, n_items: int, scanmatch_threshold: float) -> dict:
         """Metric name -> per-item mean, shape (n_items,).  Pairs are grouped by image size (screen size)."""
         item = np.asarray(self.item, dtype=np.int64)
         sizes = np.asarray(self.size, dtype=np.int64).reshape(-1, 2)
@@ -280,36 +298,61 @@ class _PairBatch:
             rows = np.flatnonzero((sizes == size).all(axis=1))
             a = [self.predicted[i] for i in rows]
             b = [self.human[i] for i in rows]
-            for name, values in _gaze_metrics(a, b, (int(size[0]), int(size[1])), options).items():
+            screen = (int(size[0]), int(size[1]))
+            for name, values in _gaze_metrics(a, b, screen, options, scanmatch_threshold).items():
                 pair_values[name][rows] = values
         return {name: _mean_per_item(values, item, n_items, name) for name, values in pair_values.items()}
 
 
-def _gaze_metrics(a: list, b: list, screen_size: tuple[int, int], options: ProtocolOptions) -> dict:
-    """Every scanpath metric of the pairs (a[i], b[i]): name -> array of shape (n_pairs,)."""
+def _metric_kwargs(options: ProtocolOptions, name: str) -> dict:
+    return {**DEFAULT_METRIC_OPTIONS.get(name, {}), **(options.metric_options or {}).get(name, {})}
+
+
+def _gaze_metrics(a: list, b: list, screen_size: tuple[int, int], options: ProtocolOptions,
+                  scanmatch_threshold: float) -> dict:
+    """Every scanpath metric of the pairs (a[i], b[i]): name -> array of shape (n_pairs,).
+
+    ``scanmatch_threshold`` (grid cells) is fixed by the protocol, not derived from the
+    compared scanpaths, so every model is scored with the same substitution matrix.
+    """
     from cogmodels.metrics import gaze
 
-    extra = options.metric_options
     out = {}
     multimatch = np.asarray(gaze.multimatch(a, b, screen_size, grouping=options.multimatch_grouping,
-                                            **extra.get("multimatch", {})))
+                                            **_metric_kwargs(options, "multimatch")))
     for k, dimension in enumerate(MULTIMATCH_DIMENSIONS):
         out[f"multimatch_{dimension}"] = multimatch[..., k]
-    for name in ("scanmatch", "sequence_score", "edit_distance"):
-        out[name] = np.asarray(getattr(gaze, name)(a, b, screen_size, **extra.get(name, {})), float)
+    out["scanmatch"] = gaze.scanmatch(a, b, screen_size, **{"threshold": scanmatch_threshold,
+                                                            **_metric_kwargs(options, "scanmatch")})
+    for name in ("sequence_score", "edit_distance"):
+        out[name] = getattr(gaze, name)(a, b, screen_size, **_metric_kwargs(options, name))
     for name in ("dtw", "frechet"):
-        out[name] = np.asarray(getattr(gaze, name)(a, b, **extra.get(name, {})), float)
-    return out
+        out[name] = getattr(gaze, name)(a, b, **_metric_kwargs(options, name))
+    return {name: np.asarray(values, float) for name, values in out.items()}
+
+
+def _scanmatch_threshold(train_paths: list, sizes: dict, options: ProtocolOptions) -> float:
+    """ScanMatch substitution threshold (grid cells) from the train-split human scanpaths.
+
+    Positions are scaled to a unit screen first: in grid cells this is the same for every image size.
+    """
+    from cogmodels.metrics import gaze
+
+    unit = [p.xy / np.asarray(sizes[p.stimulus_id], float) for p in train_paths if len(p)]
+    grid = _metric_kwargs(options, "scanmatch").get("grid", gaze.DEFAULT_GRID)
+    return float(gaze.scanmatch_threshold(unit, (1.0, 1.0), grid))
 
 
 def _saliency_metrics(densities: np.ndarray, humans: list, baseline: np.ndarray, negatives_xy: np.ndarray,
                       options: ProtocolOptions, rng: np.random.Generator) -> dict:
-    """Saliency metrics of one image, one value per held-out subject.
+    """Saliency metrics of one image, one value per held-out subject (each metric called once on the stack).
+
+    Every map is first summed over ``saliency_block`` x ``saliency_block`` pixel blocks and the
+    fixations are expressed in blocks (see :class:`ProtocolOptions`).
 
     Parameters
     ----------
-    densities : array of shape (n_subjects, H, W)
-        The prediction for each held-out subject (a model repeats its one density).
+    densities : array of shape (n_subjects, H, W), or (H, W) shared by all subjects (a model)
     humans : list of Scanpath, length n_subjects
     baseline : array of shape (H, W)
         Centre-bias density for the information gain.
@@ -318,21 +361,23 @@ def _saliency_metrics(densities: np.ndarray, humans: list, baseline: np.ndarray,
     """
     from cogmodels.metrics import saliency
 
-    height, width = densities.shape[1:]
-    out = {name: np.empty(len(humans)) for name in SALIENCY_METRICS}
-    for j, human in enumerate(humans):
-        fix = human.xy
-        target = saliency.fixation_density(fix, (width, height), sigma_deg=options.sigma_deg,
-                                           px_per_deg=options.px_per_deg)
-        sal = densities[j]
-        out["nss"][j] = saliency.nss(sal, fix)
-        out["auc_judd"][j] = saliency.auc_judd(sal, fix)
-        out["auc_shuffled"][j] = saliency.auc_shuffled(sal, fix, negatives_xy, seed=rng)
-        out["cc"][j] = saliency.cc(sal, target)
-        out["kld"][j] = saliency.kld(sal, target)
-        out["sim"][j] = saliency.sim(sal, target)
-        out["information_gain"][j] = saliency.information_gain(sal, baseline, fix)
-    return out
+    block = options.saliency_block
+    height, width = densities.shape[-2:]
+    full = [human.xy for human in humans]
+    targets = block_sum(np.stack([saliency.fixation_density(xy, (width, height), sigma_deg=options.sigma_deg,
+                                                            px_per_deg=options.px_per_deg) for xy in full]), block)
+    maps = block_sum(densities, block)
+    maps = np.broadcast_to(maps, targets.shape) if maps.ndim == 2 else maps
+    fixations = [xy / block for xy in full]
+    out = {"nss": saliency.nss(maps, fixations),
+           "auc_judd": saliency.auc_judd(maps, fixations),
+           "auc_shuffled": saliency.auc_shuffled(maps, fixations, negatives_xy / block, seed=rng,
+                                                 **_metric_kwargs(options, "auc_shuffled")),
+           "cc": saliency.cc(maps, targets),
+           "kld": saliency.kld(maps, targets),
+           "sim": saliency.sim(maps, targets),
+           "information_gain": saliency.information_gain(maps, block_sum(baseline, block), fixations)}
+    return {name: np.asarray(values, float) for name, values in out.items()}
 
 
 # -- the protocol ----------------------------------------------------------------------------------
@@ -340,17 +385,31 @@ def _no_stage(name):
     return contextlib.nullcontext()
 
 
-def _centre_bias_baseline(train_fixations, seed: int):
+@dataclass
+class _Reference:
+    """What the protocol takes from the train split, independent of the evaluated model."""
+
+    fixations: object  # Fixations of the train images
+    baseline: object  # centre-bias model: the information-gain reference
+    scanmatch_threshold: float
+
+
+def _train_reference(dataset, options: ProtocolOptions) -> _Reference:
     from cogmodels.scanpaths.baselines import CenterBiasModel
 
-    return CenterBiasModel(seed=seed).fit(train_fixations)
+    train = dataset.fixations.subset(stimulus_ids=list(dataset.splits["train"]))
+    sizes = {sid: dataset.stimuli[sid].size for sid in train.stimulus_ids}
+    return _Reference(train, CenterBiasModel(seed=options.seed).fit(train),
+                      _scanmatch_threshold(train.to_scanpaths(), sizes, options))
 
 
-def _run(name: str, dataset, humans: dict, options: ProtocolOptions, baseline, predict, stage) -> Evaluation:
+def _run(name: str, dataset, humans: dict, options: ProtocolOptions, reference: _Reference, predict,
+         stage) -> Evaluation:
     """Loop over test images: predictions, saliency metrics per image, scanpath pairs scored at the end.
 
     ``predict(stimulus, humans_of_image, rng) -> (predicted, densities, example_density, example_paths)``
-    with ``predicted[j]`` the scanpaths compared with subject j and ``densities`` of shape (n_subjects, H, W).
+    with ``predicted[j]`` the scanpaths compared with subject j and ``densities`` of shape (n_subjects, H, W)
+    (or (H, W): one density for every subject).
     """
     sizes = {sid: dataset.stimuli[sid].size for sid in humans}
     pool_xy, pool_owner = _normalised_pool(humans, sizes)
@@ -368,7 +427,8 @@ def _run(name: str, dataset, humans: dict, options: ProtocolOptions, baseline, p
             item_subject.append(human.subject)
         negatives = pool_xy[pool_owner != position] * np.asarray(stimulus.size, float)
         with stage("saliency_metrics"):
-            values = _saliency_metrics(densities, paths, baseline.density(stimulus), negatives, options, rng)
+            values = _saliency_metrics(densities, paths, reference.baseline.density(stimulus), negatives, options,
+                                       rng)
         for metric, v in values.items():
             saliency_values[metric].append(v)
         if position < options.n_examples:
@@ -376,7 +436,7 @@ def _run(name: str, dataset, humans: dict, options: ProtocolOptions, baseline, p
             example_densities.append(example_density)
             example_paths.append(sampled)
     with stage("scanpath_metrics"):
-        values = pairs.score(options, len(item_sid))
+        values = pairs.score(options, len(item_sid), reference.scanmatch_threshold)
     values.update({metric: np.concatenate(v) for metric, v in saliency_values.items()})
     examples = _example_arrays(dataset.stimuli, example_ids, example_densities, example_paths,
                                options.example_downsample)
@@ -408,21 +468,19 @@ def evaluate_model(model, dataset, options: ProtocolOptions | None = None, name:
     stage = stage or _no_stage
     name = name or type(model).__name__
     test_ids = _test_images(dataset, options)
-    train_ids = list(dataset.splits["train"])
-    train = dataset.fixations.subset(stimulus_ids=train_ids)
     with stage("fit"):
-        model.fit(train, dataset.stimuli.subset(train_ids))
-        baseline = _centre_bias_baseline(train, options.seed)
+        reference = _train_reference(dataset, options)
+        model.fit(reference.fixations, dataset.stimuli.subset(reference.fixations.stimulus_ids))
     humans = _human_scanpaths(dataset.fixations, test_ids)
 
     def predict(stimulus, paths, rng):
         samples = model.sample(stimulus, n=options.n_samples, seed=rng)
         density = model.density(stimulus)
-        return [samples] * len(paths), np.broadcast_to(density, (len(paths), *density.shape)), density, samples
+        return [samples] * len(paths), density, density, samples
 
     log.info("evaluating %s on %d test images x %d subjects, %d samples per image", name, len(humans),
              len(next(iter(humans.values()))), options.n_samples)
-    return _run(name, dataset, humans, options, baseline, predict, stage)
+    return _run(name, dataset, humans, options, reference, predict, stage)
 
 
 def evaluate_human_consistency(dataset, options: ProtocolOptions | None = None, model=None,
@@ -453,9 +511,8 @@ def evaluate_human_consistency(dataset, options: ProtocolOptions | None = None, 
                                          type(model).__name__, "evaluate other models with evaluate_model"))
     test_ids = _test_images(dataset, options)
     with stage("fit"):
+        reference = _train_reference(dataset, options)
         model.fit(dataset.fixations.subset(stimulus_ids=test_ids))
-        baseline = _centre_bias_baseline(dataset.fixations.subset(stimulus_ids=list(dataset.splits["train"])),
-                                         options.seed)
     humans = _human_scanpaths(dataset.fixations, test_ids)
 
     def predict(stimulus, paths, rng):
@@ -464,7 +521,7 @@ def evaluate_human_consistency(dataset, options: ProtocolOptions | None = None, 
         return others, densities, model.density(stimulus), paths
 
     log.info("human consistency (leave one subject out) on %d test images", len(humans))
-    return _run(HUMAN_CEILING, dataset, humans, options, baseline, predict, stage)
+    return _run(HUMAN_CEILING, dataset, humans, options, reference, predict, stage)
 
 
 # -- the runner task -------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from cogmodels.errors import ConfigError, DataFormatError, NotFittedError, Shape
 
 GRID = (6, 6)
 N_OBJ, N_RET = 8, 4
-FAST = dict(d_model=32, n_heads=2, max_epochs=40, patience=6, batch_size=32, progress=False)
+FAST = dict(d_model=32, max_epochs=40, patience=6, batch_size=32, progress=False)
 
 
 def make_routing_problem(n, seed=0, weights_seed=100, noise=0.3, n_features=6):
@@ -130,7 +130,7 @@ def test_same_seed_same_numbers_other_seed_other_numbers(toy):
 
 def test_early_stopping_restores_the_best_epoch():
     X, Y, rois, _ = make_routing_problem(100, noise=1.0)  # few noisy stimuli: the model overfits after a while
-    enc = RoutingTransformerEncoder(d_model=64, n_heads=2, lr=1e-2, max_epochs=60, patience=4, batch_size=8,
+    enc = RoutingTransformerEncoder(d_model=64, lr=1e-2, max_epochs=60, patience=4, batch_size=8,
                                     validation_fraction=0.3, progress=False).fit(X, Y, rois=rois, grid=GRID)
     history = enc.members_[0].history
     assert history.best_epoch >= 3 and history.best_score > history.val_score[0] + 0.1  # it did learn
@@ -142,7 +142,7 @@ def test_early_stopping_restores_the_best_epoch():
 
 def test_transfer_freezes_shared_weights_and_beats_training_from_scratch(toy, fitted):
     _, (Xt, _, _, _) = toy
-    Xs, Ys, rois, _ = make_routing_problem(50, seed=11, weights_seed=200)  # a new subject, few stimuli
+    Xs, Ys, rois, _ = make_routing_problem(30, seed=11, weights_seed=200)  # a new subject, few stimuli
     _, Yt_new, _, _ = make_routing_problem(200, seed=7, weights_seed=200)
     before = fitted.predict(Xt, grid=GRID)
     transferred = fitted.fit_new_subject(Xs, Ys, rois=rois, grid=GRID, subject="subj02")

@@ -1,0 +1,134 @@
+"""MultiMatch: cogmodels (batched) against the published peer ``multimatch-gaze`` on real OSIE scanpaths.
+
+Data: OSIE free viewing (Xu et al. 2014), ``fixations.mat`` from the shared data
+folder (``COGMODELS_SHARED_DATA``, default ../shared/data): 700 images x 15
+subjects, 800 x 600 px.  Pairs are two different subjects on the same image,
+drawn at random (seeded) from all such pairs.
+
+Both run in this process, on the same pairs. There are two conditions:
+without simplification, and with the default grouping (45 deg, 300 ms,
+147 px; the peer gets ``TDur = 0.3`` s, because it takes durations in
+seconds).
+- **Timing.** The peer goes through the pairs in a Python loop, one call per
+  pair, as it is meant to be used. We make one batched call; it runs once as
+  a warm-up, and we keep the best of three timed runs. torch uses one thread,
+  the same as the peer.
+- **Two clocks.** We report process CPU time (the headline), which is robust
+  on a shared machine, and wall-clock time.
+- **Comparison.** Where the peer returns numbers, we print the largest
+  absolute difference per dimension. Where the peer returns NaN (fewer than 3
+  fixations) or raises (IndexError when a lone short saccade folds), we count
+  those pairs and check that our values there are finite. See
+  ``cogmodels/metrics/_multimatch.py`` for why.
+
+Run:  .venv/bin/python benchmarks/multimatch_vs_peer.py [--pairs 2000] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+
+import numpy as np
+import scipy.io
+import torch
+
+from cogmodels.data import Scanpath
+from cogmodels.datasets import shared_data_root
+from cogmodels.metrics import gaze
+
+SCREEN = (800, 600)
+GROUPING = {"direction_deg": 45.0, "duration_ms": 300.0, "amplitude_px": 147.0}
+
+
+def osie_pairs(n_pairs: int, seed: int) -> tuple[list[Scanpath], list[Scanpath]]:
+    path = shared_data_root() / "osie" / "data" / "eye" / "fixations.mat"
+    if not path.exists():
+        sys.exit(f"OSIE fixations not found at {path}; set COGMODELS_SHARED_DATA to the shared data folder")
+    images = scipy.io.loadmat(path, squeeze_me=True, struct_as_record=False)["fixations"]
+    paths = [[Scanpath.from_arrays(x=np.atleast_1d(s.fix_x), y=np.atleast_1d(s.fix_y),
+                                   duration=np.atleast_1d(s.fix_duration).astype(float), stimulus_id=image.img,
+                                   subject=str(k)) for k, s in enumerate(image.subjects)] for image in images]
+    candidates = [(i, s, t) for i, group in enumerate(paths) for s in range(len(group)) for t in range(s + 1, len(group))]
+    chosen = np.random.default_rng(seed).choice(len(candidates), size=n_pairs, replace=False)
+    a = [paths[candidates[c][0]][candidates[c][1]] for c in chosen]
+    b = [paths[candidates[c][0]][candidates[c][2]] for c in chosen]
+    return a, b
+
+
+def run_peer(docomparison, a, b, grouping):
+    """The peer on each pair: (values (n, 5) with NaN rows where it fails, outcome per pair, cpu s, wall s)."""
+    def record(p):
+        return np.rec.fromarrays([p.x, p.y, p.duration / 1000.0], names=("start_x", "start_y", "duration"))
+
+    kwargs = {} if grouping is None else dict(grouping=True, TDir=grouping["direction_deg"],
+                                               TDur=grouping["duration_ms"] / 1000.0, TAmp=grouping["amplitude_px"])
+    records = [(record(p), record(q)) for p, q in zip(a, b)]
+    values, outcome = np.full((len(a), 5), np.nan), []
+    cpu, wall = time.process_time(), time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for k, (p, q) in enumerate(records):
+            try:
+                values[k] = docomparison(p, q, list(SCREEN), **kwargs)
+                outcome.append("nan" if np.isnan(values[k]).any() else "ok")
+            except Exception as error:  # the peer's documented crashes
+                outcome.append(type(error).__name__)
+    return values, np.array(outcome), time.process_time() - cpu, time.perf_counter() - wall
+
+
+def run_ours(a, b, grouping, repeats=3):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pairs with < 2 fixations are NaN by design (on_short="nan")
+        gaze.multimatch(a, b, SCREEN, grouping=grouping)
+        best_cpu = best_wall = np.inf
+        for _ in range(repeats):
+            cpu, wall = time.process_time(), time.perf_counter()
+            values = gaze.multimatch(a, b, SCREEN, grouping=grouping)
+            best_cpu = min(best_cpu, time.process_time() - cpu)
+            best_wall = min(best_wall, time.perf_counter() - wall)
+    return values, best_cpu, best_wall
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        from multimatch_gaze import docomparison
+    except ImportError:
+        sys.exit("the peer is not installed: .venv/bin/pip install -c constraints.txt multimatch-gaze")
+    torch.set_num_threads(1)
+    a, b = osie_pairs(args.pairs, args.seed)
+    print(f"OSIE: {len(a)} pairs of subjects on the same image (seed {args.seed}), screen {SCREEN[0]}x{SCREEN[1]}")
+    header = (f"{'condition':<12}{'compared':>9}{'peer NaN':>9}{'peer err':>9}  max |ours - peer| per dimension "
+              f"(vector direction length position duration)   {'ours cpu':>9}{'peer cpu':>9}{'ratio':>7}"
+              f"{'ours wall':>10}{'peer wall':>10}{'ratio':>7}")
+    print(header)
+    totals = np.zeros(4)
+    worst = 0.0
+    for name, grouping in (("no grouping", None), ("grouping", GROUPING)):
+        ours, our_cpu, our_wall = run_ours(a, b, grouping)
+        peer, outcome, peer_cpu, peer_wall = run_peer(docomparison, a, b, grouping)
+        ok = outcome == "ok"
+        diff = np.abs(ours[ok] - peer[ok]).max(0)
+        worst = max(worst, diff.max())
+        finite_elsewhere = int(np.isfinite(ours[~ok]).all(1).sum())
+        totals += [our_cpu, peer_cpu, our_wall, peer_wall]
+        print(f"{name:<12}{ok.sum():>9}{(outcome == 'nan').sum():>9}{(~ok & (outcome != 'nan')).sum():>9}  "
+              + " ".join(f"{d:.1e}" for d in diff) + " " * 20
+              + f"{our_cpu:>8.3f}s{peer_cpu:>8.3f}s{peer_cpu / our_cpu:>6.0f}x"
+              f"{our_wall:>9.3f}s{peer_wall:>9.3f}s{peer_wall / our_wall:>6.0f}x")
+        print(f"{'':<12}where the peer gives no number ({(~ok).sum()} pairs) ours is finite for {finite_elsewhere} "
+              "(pairs with < 2 fixations are NaN by design)")
+    print(f"total: ours {totals[0]:.3f} s cpu / {totals[2]:.3f} s wall, peer {totals[1]:.3f} s cpu / "
+          f"{totals[3]:.3f} s wall")
+    print(f"multimatch speedup vs multimatch-gaze: {totals[1] / totals[0]:.0f}x cpu, "
+          f"{totals[3] / totals[2]:.0f}x wall (max abs diff {worst:.0e})")
+
+
+if __name__ == "__main__":
+    main()

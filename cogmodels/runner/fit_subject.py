@@ -1,0 +1,359 @@
+"""Fit a trained multi-subject encoder to a new subject (task ``fit_subject``).
+
+``cogmodels fit-subject`` and ``cogmodels run experiment=fmri_new_subject`` run
+this task.  It follows the new-subject recipe of Adeli, Sun & Kriegeskorte
+(2025) for the attention-routing transformer: what is shared across subjects
+(input projection, decoder layers, and the ROI queries unless
+``transfer.train_queries``) stays frozen, and only the new subject's
+per-channel readout is fitted (:meth:`RoutingTransformerEncoder.fit_new_subject`).
+
+One run:
+
+1. **Source model.** ``transfer.source`` names a run folder or a model file of a
+   trained multi-subject encoder.  When it is null, the model is trained here on
+   ``transfer.source_subjects`` (the same dataset config with ``dataset.subject``
+   replaced, all of their training images) and kept in the model store
+   ``<output_root>/models/<key>.pt``; the key hashes the source data (features
+   cache keys, responses, channels), the backbone, the encoder config and the
+   encoder code, so every run of an ``n_train`` sweep reuses one source model.
+2. **New subject.** ``dataset`` (with its ``subject``) gives the new subject's
+   data in any layout (nsd_sim, algonauts2023, brain_folder).  ``transfer.n_train``
+   training images are drawn as the first n of a seeded permutation (nested
+   subsets, so a learning curve compares like with like).
+3. **Transfer vs scratch.** The transferred encoder and a from-scratch encoder
+   (the ``encoder`` config, fitted on the same images) are scored on the test
+   split: per-channel Pearson r and, with repeats, noise-normalised accuracy.
+   Rows: head ``transfer`` (``transfer+queries``) and ``scratch``.
+
+meta.json names the model files (``source_model``, ``transferred_model``), so a
+run folder can be the ``transfer.source`` of a later run.  Model files are
+pickles (``torch.save`` of the encoder object): load only files you trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from cogmodels.errors import ConfigError, DataFormatError, format_problem
+from cogmodels.runner import atomic
+from cogmodels.runner.cache import feature_key, implementation_hash
+from cogmodels.runner.tasks import (
+    RunContext, TaskOutput, accuracy_items, ceiling_outputs, channel_items, load_brain_dataset, metric_rows,
+    split_rows, weights_statement)
+
+log = logging.getLogger(__name__)
+
+MODELS_DIR = "models"
+MODEL_FORMAT = "cogmodels-encoder/1"
+
+
+# -- model files ----------------------------------------------------------------------
+def save_model(encoder, path: Path, spec: dict) -> dict:
+    """Write ``encoder`` with its ``spec`` to ``path`` atomically (and the spec as a JSON sidecar).
+
+    Returns the spec with the file's sha256 added.
+    """
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"format": MODEL_FORMAT, "encoder": encoder, "spec": spec}, buffer)
+    data = buffer.getvalue()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic.remove_stale_temps(path.parent)
+    atomic.write_bytes(path, data)
+    spec = {**spec, "sha256": hashlib.sha256(data).hexdigest()}
+    atomic.write_json(path.with_suffix(".json"), spec)  # written last: a sidecar means a complete model file
+    log.info("saved encoder (%s) to %s (%.1f MB)", spec.get("role", "model"), path, len(data) / 1e6)
+    return spec
+
+
+def load_model(path) -> tuple[object, dict]:
+    """Load an encoder saved by :func:`save_model` (or a bare ``torch.save(encoder, path)``).
+
+    Returns
+    -------
+    encoder, spec : the encoder and what is known about its training (empty for a bare file)
+    """
+    import torch
+
+    path = Path(path)
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError, ValueError) as err:
+        raise DataFormatError(format_problem(str(path), "an encoder file written by cogmodels (torch.save)",
+                                             f"an unreadable file ({type(err).__name__}: {err})",
+                                             "pass the model.pt of a training run, or its run folder")) from None
+    if isinstance(content, dict) and content.get("format") == MODEL_FORMAT:
+        encoder, spec = content["encoder"], dict(content.get("spec") or {})
+    elif isinstance(content, dict):
+        raise DataFormatError(format_problem(str(path), f"a {MODEL_FORMAT} file or a pickled encoder",
+                                             f"a dict with keys {sorted(content)[:8]} (a bare state_dict?)",
+                                             "save the whole encoder (torch.save(encoder, path)) or use a run's "
+                                             "model file"))
+    else:
+        encoder, spec = content, {}
+    sidecar = path.with_suffix(".json")
+    if sidecar.is_file():  # written by save_model: the same spec plus the file's sha256
+        spec.update(json.loads(sidecar.read_text()))
+    _check_transferable(encoder, str(path))
+    return encoder, spec
+
+
+def resolve_model_file(source) -> Path:
+    """The model file of ``source``: a model file, or a run folder (its model.pt or the file its meta.json names)."""
+    source = Path(str(source)).expanduser()
+    if source.is_file():
+        return source
+    if source.is_dir():
+        if (source / "model.pt").is_file():
+            return source / "model.pt"
+        meta_path = source / "meta.json"
+        if meta_path.is_file():
+            entry = json.loads(meta_path.read_text()).get("source_model") or {}
+            candidates = [Path(p) for p in (entry.get("file"), entry.get("file_absolute")) if p]
+            candidates = [p if p.is_absolute() else source.parents[2] / p for p in candidates]  # runs/<exp>/<id>
+            for candidate in candidates:
+                if candidate.is_file():
+                    return candidate
+            raise DataFormatError(format_problem(
+                f"{meta_path} source_model", "the path of an existing model file",
+                f"{[str(c) for c in candidates] or 'no source_model entry'}",
+                "pass the model file itself, or rerun the training run (its model store was moved or deleted)"))
+    raise DataFormatError(format_problem("transfer.source", "a model file or a run folder holding meta.json",
+                                         f"{source} (no such file or folder)",
+                                         "pass outputs/runs/fmri_new_subject/<run_id> or a model .pt file"))
+
+
+def _check_transferable(encoder, where: str) -> None:
+    if not (hasattr(encoder, "fit_new_subject") and hasattr(encoder, "subjects_")):
+        raise ConfigError(format_problem(where, "a fitted multi-subject encoder with fit_new_subject "
+                                         "(e.g. the routing transformer)", type(encoder).__name__,
+                                         "train encoder=routing on several subjects (experiment=fmri_new_subject)"))
+
+
+# -- data ---------------------------------------------------------------------------
+def layer_inputs(features: dict, rows: np.ndarray) -> dict:
+    """Features of the stimuli ``rows``, as a dict layer -> FeatureMap (the multi-layer input of the encoder)."""
+    from cogmodels.backbones.base import FeatureMap
+
+    return {layer: FeatureMap(np.ascontiguousarray(f.values[rows]), f.kind, f.grid) for layer, f in features.items()}
+
+
+def channel_labels(channels) -> dict:
+    """ROI labels and hemispheres of the channels (hemispheres None when the table has none)."""
+    hemispheres = list(channels["hemisphere"])
+    return {"rois": list(channels["rois"]), "hemispheres": hemispheres if any(hemispheres) else None}
+
+
+def training_subset(train_rows: np.ndarray, n_train, seed: int) -> np.ndarray:
+    """The first ``n_train`` rows of a seeded permutation of ``train_rows`` (all when None), sorted.
+
+    With one seed, a smaller n gives a subset of a larger n (nested learning-curve points).
+    """
+    if n_train is None:
+        return np.sort(train_rows)
+    if isinstance(n_train, bool) or int(n_train) != n_train or not 2 <= int(n_train) <= train_rows.size:
+        raise ConfigError(format_problem("transfer.n_train", f"an integer from 2 to {train_rows.size} "
+                                         f"(the training images of the new subject)", repr(n_train),
+                                         f"pass transfer.n_train <= {train_rows.size}, or null for all"))
+    order = np.random.default_rng(seed).permutation(train_rows.size)
+    return np.sort(train_rows[order[:int(n_train)]])
+
+
+def _data_hash(dataset, features: dict, rows: np.ndarray, stimuli_key: dict) -> str:
+    """Content hash of one subject's training data: features cache keys, stimulus ids, responses, channels."""
+    digest = hashlib.sha1()
+    for layer in sorted(stimuli_key):
+        digest.update(f"{layer}={stimuli_key[layer]}\n".encode())
+    digest.update("\n".join(dataset.stimuli.ids[i] for i in rows).encode())
+    digest.update(np.ascontiguousarray(dataset.responses.responses[rows]).tobytes())
+    table = dataset.responses.channels[["id", "hemisphere", "rois"]]
+    digest.update(table.to_json(orient="values").encode())
+    return digest.hexdigest()
+
+
+def _encoder_code_hash(encoder) -> str:
+    import sys
+
+    digest = hashlib.sha1(implementation_hash(encoder).encode())
+    training = sys.modules.get("cogmodels.encoders.training")
+    if training is not None and getattr(training, "__file__", None):
+        digest.update(Path(training.__file__).read_bytes())
+    return digest.hexdigest()
+
+
+# -- the source model -------------------------------------------------------------------
+def _subject_data(ctx: RunContext, backbone, layers: list, subject=None):
+    """Dataset (``subject`` replaces dataset.subject when given), its features and its data hash."""
+    options = {} if subject is None else {"subject": subject}
+    dataset = load_brain_dataset(ctx.cfg.dataset, "fit_subject", **options)
+    features = ctx.cache.features(backbone, dataset.stimuli, layers)
+    keys = {layer: feature_key(backbone, layer, dataset.stimuli) for layer in layers}
+    train = split_rows(dataset, "train")
+    return dataset, features, _data_hash(dataset, features, train, keys)
+
+
+def train_source_model(ctx: RunContext, backbone, layers: list, target_subject: str) -> tuple[object, dict, Path]:
+    """The multi-subject encoder of ``transfer.source_subjects``: from the model store, or trained and stored."""
+    cfg = ctx.cfg
+    subjects = [str(s) for s in cfg.transfer.source_subjects]
+    if not subjects or target_subject in subjects:
+        raise ConfigError(format_problem("transfer.source_subjects", "one or more subjects other than the new one",
+                                         f"{subjects} with dataset.subject={target_subject!r}",
+                                         "list the training subjects without the new subject"))
+    data = {s: _subject_data(ctx, backbone, layers, subject=s) for s in subjects}
+    encoder = instantiate(cfg.encoder)
+    spec = {"role": "source", "subjects": subjects, "dataset": cfg.dataset.name, "layers": layers,
+            "backbone": OmegaConf.to_container(cfg.backbone, resolve=True),
+            "backbone_fingerprints": {layer: backbone.fingerprint(layer) for layer in layers},
+            "encoder": OmegaConf.to_container(cfg.encoder, resolve=True), "encoder_code": _encoder_code_hash(encoder),
+            "data": {s: data_hash for s, (_, _, data_hash) in data.items()}}
+    key = hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    path = Path(str(cfg.output_root)) / MODELS_DIR / f"source-{key}.pt"
+    if path.with_suffix(".json").is_file():
+        log.info("model store hit: source encoder of %s loaded from %s (no training)", subjects, path)
+        model, stored = load_model(path)
+        return model, stored, path
+    if not hasattr(encoder, "fit_multi"):
+        raise ConfigError(format_problem("encoder", "an encoder that fits several subjects at once (fit_multi)",
+                                         type(encoder).__name__, "use encoder=routing"))
+    fit_data = {}
+    for subject, (dataset, features, _) in data.items():
+        train = split_rows(dataset, "train")
+        labels = channel_labels(dataset.responses.channels)
+        fit_data[subject] = (layer_inputs(features, train), dataset.responses.responses[train], labels["rois"],
+                             labels["hemispheres"])
+    log.info("training the source encoder on %s (%s stimuli)", subjects, [len(v[1]) for v in fit_data.values()])
+    with ctx.stage("source/fit"):
+        encoder.fit_multi(fit_data)
+    spec["test_r"] = _source_test_r(encoder, data)
+    return encoder, save_model(encoder, path, {**spec, "key": key}), path
+
+
+def _source_test_r(encoder, data: dict) -> dict:
+    """Mean test r of the source encoder on each source subject (for the record)."""
+    from cogmodels.metrics.brain import pearson_r
+
+    out = {}
+    for subject, (dataset, features, _) in data.items():
+        if "test" not in dataset.splits:
+            continue
+        test = split_rows(dataset, "test")
+        r = pearson_r(dataset.responses.responses[test], encoder.predict(layer_inputs(features, test), subject=subject))
+        out[subject] = float(np.nanmean(r))
+    return out
+
+
+def _check_backbone(spec: dict, backbone, layers: list, where: str) -> None:
+    """The new subject's features must come from the backbone and layers the source was trained on."""
+    stored = spec.get("backbone_fingerprints")
+    if not stored:
+        return  # a bare model file: the encoder checks grids and feature counts itself
+    found = {layer: backbone.fingerprint(layer) for layer in layers}
+    if found != stored:
+        trained = spec.get("backbone", {})
+        raise ConfigError(format_problem(
+            where, f"features of the backbone the model was trained on ({trained.get('name')}, layers "
+            f"{sorted(stored)})", f"backbone {backbone.name}, layers {layers} with other settings",
+            "run with the same backbone config (e.g. backbone=" f"{trained.get('name')}) as the source model"))
+
+
+def source_model(ctx: RunContext, backbone, layers: list, target_subject: str) -> tuple[object, dict, Path]:
+    """The source encoder, its spec and its file: loaded from ``transfer.source`` or trained (model store)."""
+    source = ctx.cfg.transfer.get("source")
+    if source is None:
+        return train_source_model(ctx, backbone, layers, target_subject)
+    path = resolve_model_file(source)
+    encoder, spec = load_model(path)
+    _check_backbone(spec, backbone, layers, f"transfer.source={path}")
+    if target_subject in encoder.subjects_:
+        log.warning("subject %s is one of the source model's training subjects %s: this is not a new subject",
+                    target_subject, encoder.subjects_)
+    log.info("source encoder of %s loaded from %s", encoder.subjects_, path)
+    return encoder, spec, path
+
+
+# -- the task ---------------------------------------------------------------------------
+def fit_new_subject(source, X, Y, channels, subject: str, train_queries: bool):
+    """Transfer ``source`` to a new subject: a copy whose shared part is frozen; ``source`` is left unchanged."""
+    _check_transferable(source, "transfer.source")
+    return source.fit_new_subject(X, Y, **channel_labels(channels), train_queries=bool(train_queries),
+                                  subject=subject)
+
+
+def _model_record(path: Path, spec: dict, root: Path) -> dict:
+    try:
+        relative = str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        relative = None
+    return {"file": relative or str(path.resolve()), "file_absolute": str(path.resolve()),
+            "sha256": spec.get("sha256"), "subjects": spec.get("subjects"), "test_r": spec.get("test_r")}
+
+
+def fit_subject(ctx: RunContext) -> TaskOutput:
+    """Transfer a multi-subject encoder to ``dataset.subject`` and compare it with a from-scratch fit.
+
+    Config keys: ``dataset`` (the new subject's data), ``backbone``, ``encoder``
+    (the from-scratch encoder, and the source's when it is trained here),
+    ``transfer`` (source, source_subjects, n_train, subset_seed, train_queries,
+    scratch, save_model).  See the module docstring.
+
+    Per-item arrays: ``pearson_r@<head>`` and ``normalized_accuracy@<head>`` per
+    channel (heads ``transfer`` / ``transfer+queries`` and ``scratch``),
+    ``noise_ceiling`` and true ceilings, channel labels, ``train_ids``.
+    """
+    cfg, transfer = ctx.cfg, ctx.cfg.transfer
+    root = Path(str(cfg.output_root))
+    with ctx.stage("backbone"):
+        backbone = instantiate(cfg.backbone)
+        layers = list(backbone.layers)
+    with ctx.stage("dataset"):
+        target, features, target_hash = _subject_data(ctx, backbone, layers)
+    responses = target.responses
+    subject = responses.subject
+    with ctx.stage("source"):
+        source, source_spec, source_path = source_model(ctx, backbone, layers, subject)
+    train = training_subset(split_rows(target, "train"), transfer.get("n_train"), int(transfer.get("subset_seed", 0)))
+    test = split_rows(target, "test")
+    X_train, X_test, Y = layer_inputs(features, train), layer_inputs(features, test), responses.responses
+    labels = {"dataset": cfg.dataset.name, "backbone": cfg.backbone.name, "subject": subject,
+              "layer": "+".join(layers)}
+    transfer_head = "transfer+queries" if transfer.get("train_queries") else "transfer"
+    log.info("fit-subject %s: %d training images, %d test images, %d channels; source subjects %s", subject,
+             train.size, test.size, Y.shape[1], source.subjects_)
+    with ctx.stage("transfer"):
+        heads = {transfer_head: fit_new_subject(source, X_train, Y[train], responses.channels, subject,
+                                                transfer.get("train_queries", False))}
+    if transfer.get("scratch", True):
+        with ctx.stage("scratch"):
+            heads["scratch"] = instantiate(cfg.encoder).fit(X_train, Y[train], **channel_labels(responses.channels))
+    with ctx.stage("score"):
+        items, rows, nc = ceiling_outputs(target, {**labels, "head": "", "layer": ""})
+        for head, encoder in heads.items():
+            for metric, values in accuracy_items(Y[test], encoder.predict(X_test), nc).items():
+                items[f"{metric}@{head}"] = values
+                rows += metric_rows(values, responses, {**labels, "head": head}, metric, labels["layer"])
+    items.update(channel_items(responses))
+    items["train_ids"] = np.asarray([target.stimuli.ids[i] for i in train], dtype=str)
+    provenance = {"weights": weights_statement(backbone), "backbone_layers": layers, "n_train": int(train.size),
+                  "n_test": int(test.size), "dataset_card": str(target.card.name),
+                  "simulated": bool(target.card.simulated),
+                  "source_model": _model_record(source_path, source_spec, root)}
+    if transfer.get("save_model", True):
+        key = hashlib.sha1(f"{source_spec.get('sha256')}|{target_hash}|{train.tobytes().hex()}|"
+                           f"{transfer_head}|{cfg.encoder}".encode()).hexdigest()[:20]
+        spec = {"role": "transferred", "subjects": [subject], "source": provenance["source_model"],
+                "n_train": int(train.size), "head": transfer_head, "layers": layers,
+                "backbone": OmegaConf.to_container(cfg.backbone, resolve=True),
+                "backbone_fingerprints": {layer: backbone.fingerprint(layer) for layer in layers}}
+        path = root / MODELS_DIR / f"transferred-{key}.pt"
+        provenance["transferred_model"] = _model_record(path, save_model(heads[transfer_head], path, spec), root)
+    return TaskOutput(rows=rows, items=items, provenance=provenance)

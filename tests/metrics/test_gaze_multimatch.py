@@ -1,0 +1,245 @@
+"""MultiMatch: hand-computed cases, properties, edge cases, and agreement with multimatch-gaze."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from cogmodels.data import Scanpath
+from cogmodels.errors import ConfigError, DataFormatError, ShapeError
+from cogmodels.metrics import _multimatch, gaze
+
+SCREEN = (800, 600)  # diagonal exactly 1000 px
+GROUPING = {"direction_deg": 45.0, "duration_ms": 300.0, "amplitude_px": 147.0}
+
+
+def path(points, durations):
+    x, y = np.asarray(points, dtype=float).T
+    return Scanpath.from_arrays(x=x, y=y, duration=np.asarray(durations, dtype=float))
+
+
+def random_path(rng, n):
+    """Saccades of 20-300 px, half of them short, turning a little or a lot (every simplification rule fires).
+
+    Steps that would leave the screen turn back towards its centre. Continuous values: no exact ties.
+    """
+    xy = [np.array([400.0, 300.0])]
+    heading = rng.uniform(0, 2 * np.pi)
+    for _ in range(n - 1):
+        heading += rng.uniform(-1, 1) if rng.random() < 0.5 else rng.uniform(0, 2 * np.pi)
+        step = rng.uniform(20, 140) if rng.random() < 0.5 else rng.uniform(160, 300)
+        point = xy[-1] + step * np.array([np.cos(heading), np.sin(heading)])
+        if not (0 <= point[0] < SCREEN[0] and 0 <= point[1] < SCREEN[1]):  # turn back towards the centre
+            heading = np.arctan2(300 - xy[-1][1], 400 - xy[-1][0]) + rng.uniform(-0.3, 0.3)
+            point = xy[-1] + step * np.array([np.cos(heading), np.sin(heading)])
+        xy.append(point)
+    return path(xy, rng.choice([100.0, 200.0, 400.0, 500.0], n))
+
+
+L_PATH = path([(0, 0), (100, 0), (100, 100)], [200, 300, 400])
+
+
+# -- hand-computed values --------------------------------------------------------------------------------
+def test_identical_scanpaths_score_one():
+    rng = np.random.default_rng(1)
+    for p in [L_PATH] + [random_path(rng, n) for n in (2, 5, 9)]:
+        np.testing.assert_allclose(gaze.multimatch(p, p, SCREEN), np.ones(5), rtol=0, atol=1e-15)
+        np.testing.assert_allclose(gaze.multimatch(p, p, SCREEN, grouping=GROUPING), np.ones(5), atol=1e-15)
+
+
+def test_shift_changes_position_only():
+    shifted = path([(50, 0), (150, 0), (150, 100)], [200, 300, 400])
+    # Both aligned pairs have start points 50 px apart: position = 1 - 50 / 1000.
+    np.testing.assert_allclose(gaze.multimatch(L_PATH, shifted, SCREEN), [1, 1, 1, 0.95, 1], atol=1e-15)
+
+
+def test_longer_first_saccade():
+    other = path([(0, 0), (200, 0), (200, 100)], [200, 300, 400])
+    # vector |(200,0)-(100,0)| = 100 and 0 -> median 50 / (2 * 1000); length 100, 0 -> 50 / 1000;
+    # position (0,0)-(0,0) = 0 and (200,0)-(100,0) = 100 -> 50 / 1000.
+    np.testing.assert_allclose(gaze.multimatch(L_PATH, other, SCREEN), [0.975, 1, 0.95, 0.95, 1], atol=1e-15)
+
+
+def test_duration_and_direction():
+    slower = path([(0, 0), (100, 0), (100, 100)], [400, 300, 400])
+    # |200 - 400| / 400 = 0.5 and 0 -> median 0.25; the last fixation's duration is not compared.
+    np.testing.assert_allclose(gaze.multimatch(L_PATH, slower, SCREEN)[4], 0.75, atol=1e-15)
+    c, s = np.cos(np.radians(10)), np.sin(np.radians(10))
+    turned = path([(0, 0), (100 * c, 100 * s), (100 * c, 100 * s + 100)], [200, 300, 400])
+    # angle differences 10 and 0 degrees -> median 5 degrees / 180.
+    assert gaze.multimatch(L_PATH, turned, SCREEN)[1] == pytest.approx(1 - 5 / 180, abs=1e-12)
+
+
+def test_one_saccade_pairs_are_defined():
+    """Two fixations each (the peer returns NaN here; the comparison of the single pair is well defined)."""
+    a = path([(0, 0), (100, 0)], [200, 50])
+    b = path([(0, 0), (0, 100)], [100, 50])
+    expected = [1 - np.sqrt(2) * 100 / 2000, 0.5, 1.0, 1.0, 0.5]
+    np.testing.assert_allclose(gaze.multimatch(a, b, SCREEN), expected, atol=1e-15)
+
+
+def test_zero_durations_are_identical():
+    a = path([(0, 0), (100, 0), (100, 100)], [0, 0, 0])
+    assert gaze.multimatch(a, a, SCREEN)[4] == 1.0  # 0 ms vs 0 ms: the peer gives 0/0 = NaN here
+
+
+def test_roughly_symmetric_on_continuous_data():
+    rng = np.random.default_rng(2)
+    a = [random_path(rng, n) for n in rng.integers(2, 12, 50)]
+    b = [random_path(rng, n) for n in rng.integers(2, 12, 50)]
+    np.testing.assert_allclose(gaze.multimatch(a, b, SCREEN), gaze.multimatch(b, a, SCREEN), atol=1e-12)
+
+
+def test_batch_equals_single_pairs():
+    rng = np.random.default_rng(3)
+    a = [random_path(rng, n) for n in rng.integers(2, 25, 30)]
+    b = [random_path(rng, n) for n in rng.integers(2, 25, 30)]
+    batch = gaze.multimatch(a, b, SCREEN, grouping=GROUPING)
+    singles = np.stack([gaze.multimatch(p, q, SCREEN, grouping=GROUPING) for p, q in zip(a, b)])
+    np.testing.assert_array_equal(batch, singles)
+    assert np.all((batch >= 0) & (batch <= 1))
+
+
+def test_arrays_with_durations_are_accepted():
+    array = np.array([[0, 0, 200], [100, 0, 300], [100, 100, 400]], dtype=float)
+    np.testing.assert_array_equal(gaze.multimatch(array, array, SCREEN), np.ones(5))
+    with pytest.raises(ShapeError, match="duration"):
+        gaze.multimatch(array[:, :2], array[:, :2], SCREEN)
+
+
+# -- simplification ----------------------------------------------------------------------------------------
+def test_simplification_merges_short_saccades_with_peer_quirks():
+    """Three short saccades turning by 90 degrees, short fixations (all ms):
+
+    amplitude pass: s0 + s1 merge; the last saccade folds back, and the
+    previous output becomes input s1 + s2 (quirk (a)), starting at s0's start;
+    durations [110, 120, 140]. A second iteration keeps the lone saccade.
+    """
+    p = path([(100, 100), (160, 100), (160, 170), (80, 170)], [110, 120, 130, 140])
+    table = _multimatch.SaccadeTable.from_fixations(p.xy[None], p.duration[None], np.array([4]))
+    out = _multimatch.simplify(table, 45.0, 300.0, 147.0)
+    assert out.count.tolist() == [1]
+    np.testing.assert_array_equal(out.start[0, 0], [100, 100])
+    np.testing.assert_array_equal(out.vector[0, 0], [-80, 70])
+    np.testing.assert_array_equal(out.duration[0, :out.duration_count[0]], [110, 140])
+
+
+def test_direction_merge_needs_short_middle_fixation():
+    straight = [(0, 0), (200, 0), (400, 10), (400, 300)]
+    for middle, merged in ((100.0, True), (300.0, False)):  # strict: 300 ms is not below 300 ms
+        p = path(straight, [500, middle, 500, 500])
+        table = _multimatch.SaccadeTable.from_fixations(p.xy[None], p.duration[None], np.array([4]))
+        out = _multimatch.simplify(table, 45.0, 300.0, 147.0)
+        assert out.count[0] == (2 if merged else 3)
+
+
+def test_grouping_is_validated():
+    with pytest.raises(ConfigError, match="unknown key"):
+        gaze.multimatch(L_PATH, L_PATH, SCREEN, grouping={"angle": 45})
+    with pytest.raises(ConfigError, match="screen_size"):
+        gaze.multimatch(L_PATH, L_PATH, (800, 0))
+    # Missing keys take the defaults.
+    np.testing.assert_array_equal(gaze.multimatch(L_PATH, L_PATH, SCREEN, grouping={"amplitude_px": 100}),
+                                  np.ones(5))
+
+
+# -- short scanpaths --------------------------------------------------------------------------------------
+def test_single_short_pair_raises():
+    one = path([(10, 10)], [100])
+    with pytest.raises(DataFormatError, match="at least 2 fixations"):
+        gaze.multimatch(one, L_PATH, SCREEN)
+
+
+def test_batch_short_pairs_are_nan_with_a_warning():
+    one = path([(10, 10)], [100])
+    empty = path(np.zeros((0, 2)), [])
+    with pytest.warns(UserWarning, match="2 of 3 pair"):
+        out = gaze.multimatch([L_PATH, one, L_PATH], [L_PATH, L_PATH, empty], SCREEN)
+    assert np.isnan(out[1:]).all() and (out[0] == 1).all()
+    with pytest.raises(DataFormatError):
+        gaze.multimatch([L_PATH, one], [L_PATH, L_PATH], SCREEN, on_short="raise")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning when nothing is short
+        gaze.multimatch([L_PATH], [L_PATH], SCREEN)
+
+
+def test_mismatched_inputs():
+    with pytest.raises(ShapeError, match="equal length"):
+        gaze.multimatch([L_PATH, L_PATH], [L_PATH], SCREEN)
+    with pytest.raises(ShapeError):
+        gaze.multimatch(L_PATH, [L_PATH], SCREEN)
+    with pytest.raises(ConfigError, match="on_short"):
+        gaze.multimatch(L_PATH, L_PATH, SCREEN, on_short="skip")
+
+
+# -- agreement with the published peer ----------------------------------------------------------------------
+def _peer(mm, a, b, grouping):
+    """multimatch-gaze on one pair (durations in seconds), or the exception type name."""
+    def record(p):
+        return np.rec.fromarrays([p.x, p.y, p.duration / 1000.0], names=("start_x", "start_y", "duration"))
+
+    kwargs = {}
+    if grouping:
+        kwargs = dict(grouping=True, TDir=grouping["direction_deg"], TDur=grouping["duration_ms"] / 1000.0,
+                      TAmp=grouping["amplitude_px"])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return np.asarray(mm.docomparison(record(a), record(b), list(SCREEN), **kwargs), dtype=float)
+    except Exception as error:  # the peer crashes on some inputs (documented in _multimatch)
+        return type(error).__name__
+
+
+def _check_against_peer(mm, a, b, grouping):
+    ours = gaze.multimatch(a, b, SCREEN, grouping=grouping, on_short="nan")
+    compared = 0
+    for k, (p, q) in enumerate(zip(a, b)):
+        peer = _peer(mm, p, q, grouping)
+        if isinstance(peer, str):
+            assert peer == "IndexError" and grouping  # the fold of a lone short saccade
+            assert np.isfinite(ours[k]).all()
+            continue
+        if min(len(p), len(q)) < 3:  # the peer refuses fewer than 3 fixations; we compare from 2
+            assert np.isnan(peer).all()
+            assert np.isfinite(ours[k]).all() == (min(len(p), len(q)) >= 2)
+            continue
+        np.testing.assert_allclose(ours[k], peer, rtol=0, atol=1e-9, err_msg=f"pair {k}")
+        compared += 1
+    return compared
+
+
+@pytest.mark.parametrize("grouping", [None, GROUPING])
+def test_agrees_with_multimatch_gaze_on_random_scanpaths(grouping):
+    mm = pytest.importorskip("multimatch_gaze", reason="the peer multimatch-gaze is not installed (dev extra)")
+    rng = np.random.default_rng(4)
+    a = [random_path(rng, n) for n in rng.integers(2, 14, 250)]
+    b = [random_path(rng, n) for n in rng.integers(2, 14, 250)]
+    assert _check_against_peer(mm, a, b, grouping) > 150
+
+
+def test_peer_crash_case_is_kept():
+    """The lone short saccade that crashes the peer (IndexError) is kept here."""
+    mm = pytest.importorskip("multimatch_gaze", reason="the peer multimatch-gaze is not installed (dev extra)")
+    p = path([(100, 100), (160, 100), (160, 170), (80, 170)], [110, 120, 130, 140])
+    assert _peer(mm, p, L_PATH, GROUPING) == "IndexError"
+    assert np.isfinite(gaze.multimatch(p, L_PATH, SCREEN, grouping=GROUPING)).all()
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("grouping", [None, GROUPING])
+def test_agrees_with_multimatch_gaze_on_osie(shared_data, grouping):
+    mm = pytest.importorskip("multimatch_gaze", reason="the peer multimatch-gaze is not installed (dev extra)")
+    scipy_io = pytest.importorskip("scipy.io")
+    mat = shared_data / "osie" / "data" / "eye" / "fixations.mat"
+    if not mat.exists():
+        pytest.skip(f"OSIE fixations not found at {mat}")
+    images = scipy_io.loadmat(mat, squeeze_me=True, struct_as_record=False)["fixations"]
+    rng = np.random.default_rng(5)
+    a, b = [], []
+    for _ in range(120):
+        image = images[rng.integers(len(images))]
+        for side, subject in zip((a, b), rng.choice(len(image.subjects), 2, replace=False)):
+            s = image.subjects[subject]
+            side.append(Scanpath.from_arrays(x=np.atleast_1d(s.fix_x), y=np.atleast_1d(s.fix_y),
+                                             duration=np.atleast_1d(s.fix_duration).astype(float)))
+    assert _check_against_peer(mm, a, b, grouping) > 100
