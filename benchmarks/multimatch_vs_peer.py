@@ -21,7 +21,7 @@ seconds).
   those pairs and check that our values there are finite. See
   ``cogmodels/metrics/_multimatch.py`` for why.
 
-Run:  .venv/bin/python benchmarks/multimatch_vs_peer.py [--pairs 2000] [--seed 0]
+Run:  .venv/bin/python benchmarks/multimatch_vs_peer.py [--pairs 5000] [--seed 0]
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def osie_pairs(n_pairs: int, seed: int) -> tuple[list[Scanpath], list[Scanpath]]
     paths = [[Scanpath.from_arrays(x=np.atleast_1d(s.fix_x), y=np.atleast_1d(s.fix_y),
                                    duration=np.atleast_1d(s.fix_duration).astype(float), stimulus_id=image.img,
                                    subject=str(k)) for k, s in enumerate(image.subjects)] for image in images]
-    candidates = [(i, s, t) for i, group in enumerate(paths) for s in range(len(group)) for t in range(s + 1, len(group))]
+    candidates = [(i, s, t) for i, group in enumerate(paths)
+                  for s in range(len(group)) for t in range(s + 1, len(group))]
     chosen = np.random.default_rng(seed).choice(len(candidates), size=n_pairs, replace=False)
     a = [paths[candidates[c][0]][candidates[c][1]] for c in chosen]
     b = [paths[candidates[c][0]][candidates[c][2]] for c in chosen]
@@ -94,7 +95,7 @@ def run_ours(a, b, grouping, repeats=3):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=2000)
+    parser.add_argument("--pairs", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:

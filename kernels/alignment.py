@@ -7,11 +7,14 @@ all fill an (n + 1) x (m + 1) table ``T`` in which ``T[i, j]`` depends only on
 All cells of one anti-diagonal ``i + j = d`` are independent, so one diagonal
 of a whole padded batch is computed by a handful of tensor operations.
 
-The table is stored *skewed*, ``S[:, d, i] = T[:, i, d - i]``, so that the
-three predecessors of a diagonal are plain slices of the two previous ones:
-``T[i-1, j-1] = S[d-2, i-1]``, ``T[i-1, j] = S[d-1, i-1]``, ``T[i, j-1] = S[d-1, i]``.
-Pairs of different lengths share the padded tensors: a valid cell never
-depends on a padded one, and each pair reads its result at ``T[n_b, m_b]``.
+The table is stored *skewed* and batch-last, ``S[d, i, b] = T_b[i, d - i]``,
+so that the three predecessors of a diagonal are contiguous slices of the two
+previous ones: ``T[i-1, j-1] = S[d-2, i-1]``, ``T[i-1, j] = S[d-1, i-1]`` and
+``T[i, j-1] = S[d-1, i]``. Pairs of different lengths share the padded
+tensors: a valid cell never depends on a padded one, and each pair reads its
+result at ``T[n_b, m_b]``. Pairs run in buckets of similar length
+(:func:`length_buckets`), so one long pair does not make the whole batch pay
+for its padding.
 
 Each public function has a plain per-pair loop beside it in
 :mod:`cogmodels.kernels.alignment_reference`; the tests check that the two agree.
@@ -25,7 +28,7 @@ import torch
 
 MOVES = ("diag", "up", "left")
 # Pairs are run in buckets of similar length (max of the two) so that padding wastes little work.
-BUCKET_EDGES = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
+BUCKET_EDGES = (4, 6, 8, 10, 12, 14, 16, 20, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 
 
 def levenshtein(a: torch.Tensor, b: torch.Tensor, len_a: torch.Tensor, len_b: torch.Tensor) -> torch.Tensor:
@@ -75,7 +78,7 @@ def needleman_wunsch(substitution: torch.Tensor, gap, len_a: torch.Tensor, len_b
         block_gap = gap[rows][:, None]
         row0 = torch.arange(m + 1, dtype=torch.float64, device=device)[None, :] * block_gap
         col0 = torch.arange(n + 1, dtype=torch.float64, device=device)[None, :] * block_gap
-        table = _wavefront(substitution[rows, :n, :m].to(torch.float64), row0, col0, gap=block_gap[:, 0],
+        table = _wavefront(_block(substitution, rows, n, m), row0, col0, gap=block_gap[:, 0],
                            reduce="max")
         out[rows] = _corner(table, len_a[rows], len_b[rows])
     return out
@@ -97,7 +100,7 @@ def dtw(cost: torch.Tensor, len_a: torch.Tensor, len_b: torch.Tensor) -> torch.T
     """
     out = torch.empty(len(cost), dtype=torch.float64, device=cost.device)
     for rows, n, m in length_buckets(len_a, len_b):
-        block = cost[rows, :n, :m].to(torch.float64)
+        block = _block(cost, rows, n, m)
         table = _wavefront(block, *_open_corner(block, origin=0.0), gap=None, reduce="min")
         out[rows] = _corner(table, len_a[rows], len_b[rows])
     return out
@@ -118,7 +121,7 @@ def frechet(cost: torch.Tensor, len_a: torch.Tensor, len_b: torch.Tensor) -> tor
     """
     out = torch.empty(len(cost), dtype=torch.float64, device=cost.device)
     for rows, n, m in length_buckets(len_a, len_b):
-        block = cost[rows, :n, :m].to(torch.float64)
+        block = _block(cost, rows, n, m)
         table = _wavefront(block, *_open_corner(block, origin=-torch.inf), gap=None, reduce="min",
                            accumulate="max")
         out[rows] = _corner(table, len_a[rows], len_b[rows])
@@ -155,7 +158,7 @@ def min_cost_path(cost: torch.Tensor, len_a: torch.Tensor, len_b: torch.Tensor,
     path_i = torch.full((batch, max(n_max + m_max - 1, 1)), -1, dtype=torch.int64, device=device)
     path_j = torch.full_like(path_i, -1)
     for rows, n, m in length_buckets(len_a, len_b):
-        block = cost[rows, :n, :m].to(torch.float64)
+        block = _block(cost, rows, n, m)
         row0, col0 = _open_corner(block, origin=0.0)
         row0[:, 0] = col0[:, 0] = -block[:, 0, 0]      # T[0, 0] = -cost[0, 0]: the first cell is free (-c + c == 0)
         table, wins = _wavefront(block, row0, col0, gap=None, reduce="min", tie_order=tie_order)
@@ -164,6 +167,17 @@ def min_cost_path(cost: torch.Tensor, len_a: torch.Tensor, len_b: torch.Tensor,
         path_i[rows, :block_i.shape[1]] = torch.from_numpy(block_i).to(device)
         path_j[rows, :block_j.shape[1]] = torch.from_numpy(block_j).to(device)
     return total, path_i, path_j
+
+
+def _block(weights: torch.Tensor, rows: torch.Tensor, n: int, m: int) -> torch.Tensor:
+    """The bucket's weights (B', n, m) as float64; no copy when the bucket is the whole batch.
+
+    Callers may pass a batch-last tensor, ``w.permute(2, 0, 1)`` of a contiguous (n, m, B) array: the
+    skew below then reads it without a transposition.
+    """
+    if len(rows) == len(weights):
+        return weights[:, :n, :m].to(torch.float64)
+    return weights[rows, :n, :m].to(torch.float64)
 
 
 def length_buckets(len_a, len_b):
@@ -205,8 +219,9 @@ def _skew(weights: torch.Tensor) -> torch.Tensor:
     j = d - i
     valid = (i >= 1) & (j >= 1) & (j <= m)
     index = torch.where(valid, (i - 1) * m + (j - 1), torch.full_like(j, n * m)).reshape(-1)
-    by_cell = torch.cat([weights.permute(1, 2, 0).reshape(n * m, batch),
-                         torch.zeros(1, batch, dtype=weights.dtype, device=weights.device)])
+    by_cell = torch.empty((n * m + 1, batch), dtype=weights.dtype, device=weights.device)
+    by_cell[:n * m].view(n, m, batch).copy_(weights.permute(1, 2, 0))   # one pass; cheap if batch-last already
+    by_cell[n * m] = 0
     return by_cell[index].reshape(n + m + 1, n + 1, batch)
 
 
@@ -216,9 +231,11 @@ def _wavefront(weights, row0, col0, *, gap, reduce, accumulate="add", tie_order=
     ``gap=None``: every move into a cell adds (or, for ``accumulate="max"``,
     takes the max with) that cell's weight (DTW, Fréchet, MultiMatch);
     otherwise up/left moves add ``gap`` (edit distance, Needleman-Wunsch).
-    With ``tie_order`` the chosen moves are returned too, as indices into
-    ``tie_order`` (int8, same shape); candidates are compared as full sums,
-    so a later move must be strictly better to win a tie.
+    With ``tie_order``, two bool planes ``wins`` (2, n+m+1, n+1, B) are
+    returned too: whether the first, and the second, move in tie order attain
+    the minimum (the first that does is the chosen one). Candidates are
+    compared as full sums, so a later move must be strictly better to win a tie,
+    exactly as with sequential strict "<" updates.
     """
     batch, n, m = weights.shape
     device = weights.device
@@ -242,30 +259,36 @@ def _wavefront(weights, row0, col0, *, gap, reduce, accumulate="add", tie_order=
         lo, hi = max(1, d - m), min(n, d - 1)          # rows i of the cells (i, d - i) with i, j >= 1
         k = hi - lo + 1
         w = skewed[d, lo:hi + 1]
-        diag, up, left = table[d - 2, lo - 1:hi], table[d - 1, lo - 1:hi], table[d - 1, lo:hi + 1]
         out = table[d, lo:hi + 1]
         if tie_order is not None:                      # full sums, compared in tie order (MultiMatch)
             for slot, name in enumerate(tie_order):
                 dd, di = source[name]
                 torch.add(table[d - dd, lo + di:hi + 1 + di], w, out=candidates[slot, :k])
-            first, second, third = candidates[0, :k], candidates[1, :k], candidates[2, :k]
-            tmp = scratch[:k]
-            torch.minimum(first, second, out=tmp)
-            torch.minimum(tmp, third, out=out)
-            # The first candidate (in tie order) that attains the minimum wins, as with strict "<" updates.
-            torch.eq(first, out, out=wins[0, d, lo:hi + 1])
-            torch.eq(second, out, out=wins[1, d, lo:hi + 1])
-        elif gap is None:                              # same weight on every move: reduce first (exact)
-            tmp = scratch[:k]
+            _min_with_ties(candidates[:, :k], scratch[:k], out, wins[:, d, lo:hi + 1])
+            continue
+        diag, up, left = table[d - 2, lo - 1:hi], table[d - 1, lo - 1:hi], table[d - 1, lo:hi + 1]
+        tmp = scratch[:k]
+        if gap is None:                                # same weight on every move: reduce first (exact)
             pick(diag, up, out=tmp)
             pick(tmp, left, out=tmp)
             (torch.add if accumulate == "add" else torch.maximum)(tmp, w, out=out)
         else:                                          # diagonal weight vs gap
-            tmp = scratch[:k]
             pick(up, left, out=tmp)
             tmp.add_(gap)
             pick(diag + w, tmp, out=out)
     return (table, wins) if tie_order is not None else table
+
+
+def _min_with_ties(candidates, scratch, out, wins) -> None:
+    """out = min of the three candidate rows; wins[0] / wins[1]: the first / second attains it.
+
+    The first candidate (in tie order) that attains the minimum is the chosen
+    move, as with sequential strict "<" updates.
+    """
+    torch.minimum(candidates[0], candidates[1], out=scratch)
+    torch.minimum(scratch, candidates[2], out=out)
+    torch.eq(candidates[0], out, out=wins[0])
+    torch.eq(candidates[1], out, out=wins[1])
 
 
 def _corner(table: torch.Tensor, len_a: torch.Tensor, len_b: torch.Tensor) -> torch.Tensor:

@@ -517,7 +517,7 @@ class RoutingTransformerEncoder(BaseEncoder):
         """Per-channel Pearson r of shape (n_channels,); NaN (with a warning) where Y has no variance."""
         return score_prediction(Y, self.predict(X, grid=grid, subject=subject))
 
-    def attention_maps(self, X, grid=None, layer: int = 0):
+    def attention_maps(self, X, grid=None, layer: int = 0, queries=None):
         """Last-layer cross-attention of each query over the feature grid, averaged over heads and runs.
 
         Parameters
@@ -526,14 +526,22 @@ class RoutingTransformerEncoder(BaseEncoder):
         grid : (H, W), optional
         layer : int
             Which feature layer's members to use.
+        queries : list of str, optional
+            Names (from ``query_names_``) of the queries to return; default: all, in ``query_names_`` order.
 
         Returns
         -------
         maps : array of shape (n_stimuli, n_queries, H, W), each map summing to 1; for images, maps
             upsampled (bilinear) to the image size (n_stimuli, n_queries, H_img, W_img) and renormalised
-            (a list of (n_queries, H_img, W_img) arrays when image sizes differ).  Query order: ``query_names_``.
+            (a list of (n_queries, H_img, W_img) arrays when image sizes differ).
         """
         self._check_fitted("members_")
+        names = list(self.query_names_ if queries is None else queries)
+        unknown = [q for q in names if q not in self.query_names_]
+        if unknown:
+            raise ConfigError(format_problem("queries", f"names from query_names_ ({self.query_names_[:12]})",
+                                             f"unknown {unknown[:10]}", "pick query names of this model"))
+        selected = [self.query_names_.index(q) for q in names]
         images = X if looks_like_images(X) else None
         tokens = self._features(X, grid, "X")[layer]
         members = [m for m in self.members_ if m.layer == layer]
@@ -543,6 +551,6 @@ class RoutingTransformerEncoder(BaseEncoder):
             for member in members:
                 member.network.eval()
                 total = total + torch.cat([member.network.encode(torch.from_numpy(tokens[i:i + batch]), True)[1]
-                                           for i in range(0, len(tokens), batch)])
-        maps = (total / len(members)).reshape(len(tokens), len(self.query_names_), *self.grids_[layer])
+                                           for i in range(0, len(tokens), batch)])[:, selected]
+        maps = (total / len(members)).reshape(len(tokens), len(selected), *self.grids_[layer])
         return maps.numpy() if images is None else upsample_maps(maps, image_sizes(images))

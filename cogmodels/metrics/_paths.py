@@ -68,20 +68,27 @@ def _columns(obj, where: str):
 
 def collect(paths: Sequence, name: str, single: bool) -> PathBatch:
     """Pad a list of scanpaths (Scanpath objects or (n, 2|3) arrays) into a :class:`PathBatch`."""
-    columns = [_columns(p, name if single else f"{name}[{i}]") for i, p in enumerate(paths)]
-    length = np.fromiter((len(c[0]) for c in columns), dtype=np.int64, count=len(columns))
-    has_duration = np.fromiter((c[2] is not None for c in columns), dtype=bool, count=len(columns))
+    if all(isinstance(p, Scanpath) for p in paths):  # the common case, validated already: no per-path checks
+        xs, ys, ds = [p.x for p in paths], [p.y for p in paths], [p.duration for p in paths]
+        stimulus_id = [p.stimulus_id for p in paths]
+        has_duration = np.ones(len(paths), dtype=bool)
+    else:
+        columns = [_columns(p, name if single else f"{name}[{i}]") for i, p in enumerate(paths)]
+        xs, ys = [c[0] for c in columns], [c[1] for c in columns]
+        ds = [c[2] if c[2] is not None else np.zeros(len(c[0])) for c in columns]
+        stimulus_id = [c[3] for c in columns]
+        has_duration = np.array([c[2] is not None for c in columns], dtype=bool)
+    length = np.array([len(x) for x in xs], dtype=np.int64)
     n_max = max(int(length.max(initial=0)), 1)
-    rows = np.repeat(np.arange(len(columns)), length)
-    cols = np.arange(int(length.sum())) - np.repeat(np.cumsum(length) - length, length)
-    xy = np.zeros((len(columns), n_max, 2))
-    duration = np.zeros((len(columns), n_max))
-    if len(rows):
-        xy[rows, cols, 0] = np.concatenate([c[0] for c in columns])
-        xy[rows, cols, 1] = np.concatenate([c[1] for c in columns])
-        duration[rows, cols] = np.concatenate([c[2] if c[2] is not None else np.zeros(len(c[0]))
-                                               for c in columns])
-    return PathBatch(xy, duration, length, has_duration, [c[3] for c in columns])
+    xy = np.zeros((len(xs), n_max, 2))
+    duration = np.zeros((len(xs), n_max))
+    if length.sum():
+        rows = np.repeat(np.arange(len(xs)), length)
+        cols = np.arange(int(length.sum())) - np.repeat(np.cumsum(length) - length, length)
+        xy[rows, cols, 0] = np.concatenate(xs)
+        xy[rows, cols, 1] = np.concatenate(ys)
+        duration[rows, cols] = np.concatenate(ds)
+    return PathBatch(xy, duration, length, has_duration, stimulus_id)
 
 
 def is_single(obj) -> bool:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import torch
 
 from cogmodels.errors import ConfigError, ShapeError, format_problem
+from cogmodels.kernels.alignment import length_buckets, needleman_wunsch
 
 
 def check_grid(grid, where: str = "grid") -> tuple[int, int]:
@@ -144,7 +146,10 @@ def region_codes(paths_xy: list[np.ndarray], groups: list, screen_size, grid, ce
 
 
 def grid_codes(batch, screen_size, grid) -> tuple[np.ndarray, np.ndarray]:
-    """Grid cells of a padded :class:`~cogmodels.metrics._paths.PathBatch`: codes (n_paths, n_max), -1 padded, and lengths."""
+    """Grid cells of a padded :class:`~cogmodels.metrics._paths.PathBatch`.
+
+    Returns codes of shape (n_paths, n_max), padded with -1, and the lengths (n_paths,).
+    """
     valid = np.arange(batch.xy.shape[1])[None, :] < batch.length[:, None]
     codes = np.full(valid.shape, -1, dtype=np.int64)
     codes[valid] = grid_cells(batch.xy[valid], screen_size, grid)
@@ -169,3 +174,19 @@ def pad_codes(codes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     for row, c in enumerate(codes):
         out[row, :len(c)] = c
     return out, lengths
+
+
+def needleman_wunsch_codes(codes_a, len_a, codes_b, len_b, score_of, gap: float) -> np.ndarray:
+    """Needleman-Wunsch score of each pair of padded region strings, shape (n_pairs,).
+
+    ``score_of(a, b)`` maps codes (B', n) and (B', m) to substitution scores
+    (B', n, m). The scores are built bucket by bucket, as the kernel runs them,
+    so one long string never makes the whole batch allocate its padding.
+    """
+    out = np.empty(len(codes_a))
+    for rows, n, m in length_buckets(len_a, len_b):
+        rows = rows.numpy()
+        scores = score_of(codes_a[rows, :max(n, 1)], codes_b[rows, :max(m, 1)])
+        out[rows] = needleman_wunsch(torch.from_numpy(scores), gap, torch.from_numpy(len_a[rows]),
+                                     torch.from_numpy(len_b[rows])).numpy()
+    return out

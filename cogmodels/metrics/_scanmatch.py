@@ -29,11 +29,10 @@ Written from the paper's description. The public entry point is
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from cogmodels.errors import ConfigError, format_problem
-from cogmodels.kernels.alignment import needleman_wunsch
-from cogmodels.metrics._regions import check_grid, check_screen, grid_codes, repeat_padded
+from cogmodels.metrics._regions import (check_grid, check_screen, grid_codes, needleman_wunsch_codes,
+                                        repeat_padded)
 
 
 def substitution_matrix(grid, threshold: float) -> np.ndarray:
@@ -84,9 +83,12 @@ def scanmatch_scores(batch_a, batch_b, screen_size, grid, temporal_bin_ms, thres
     (codes_a, len_a), (codes_b, len_b) = sequences
     # Scores in units of max(S) = threshold, so that identical sequences give exactly 1.
     scale = substitution.max()
-    pair_scores = substitution[np.maximum(codes_a, 0)[:, :, None], np.maximum(codes_b, 0)[:, None, :]] / scale
-    score = needleman_wunsch(torch.from_numpy(pair_scores), float(gap) / scale, torch.from_numpy(len_a),
-                             torch.from_numpy(len_b)).numpy()
+    unit = substitution / scale
+
+    def score_of(a, b):
+        return unit[np.maximum(a, 0)[:, :, None], np.maximum(b, 0)[:, None, :]]
+
+    score = needleman_wunsch_codes(codes_a, len_a, codes_b, len_b, score_of, float(gap) / scale)
     longest = np.maximum(len_a, len_b)
     # Two empty scanpaths are identical: score 1 by convention (documented in gaze.scanmatch).
     return np.where(longest > 0, score / np.maximum(longest, 1), 1.0)

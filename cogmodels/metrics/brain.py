@@ -327,7 +327,8 @@ def _roi_masks(rois, n_channels: int) -> dict:
         elif np.issubdtype(mask.dtype, np.integer) and mask.ndim == 1:
             if mask.size and (mask.min() < -n_channels or mask.max() >= n_channels):
                 raise ShapeError(format_problem(f"rois[{name!r}]", f"channel indices in [0, {n_channels - 1}]",
-                                                f"indices in [{mask.min()}, {mask.max()}]", "index the scored channels"))
+                                                f"indices in [{mask.min()}, {mask.max()}]",
+                                                "index the scored channels"))
             mask = np.isin(np.arange(n_channels), np.arange(n_channels)[mask])
         else:
             raise DataFormatError(format_problem(f"rois[{name!r}]", "a boolean mask or an int index array",

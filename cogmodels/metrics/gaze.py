@@ -35,6 +35,7 @@ anti-diagonal wavefront in :mod:`cogmodels.kernels.alignment`.
 from __future__ import annotations
 
 import warnings
+
 import numpy as np
 import torch
 
@@ -44,14 +45,14 @@ from cogmodels.metrics import _multimatch, _regions, _scanmatch
 from cogmodels.metrics._paths import collect, pair_batches
 
 DEFAULT_GROUPING = {"direction_deg": 45.0, "duration_ms": 300.0, "amplitude_px": 147.0}
-DEFAULT_GRID = (8, 12)  # (n_rows, n_cols); our default, about 3 deg cells on an 800 x 600 image
+DEFAULT_GRID = (8, 12)  # (n_rows, n_cols), our default: ~3 deg cells on OSIE's 800 x 600 px at 24 px/deg
 MULTIMATCH_DIMENSIONS = _multimatch.DIMENSIONS
 
 __all__ = ["multimatch", "scanmatch", "sequence_score", "edit_distance", "dtw", "frechet",
            "scanmatch_threshold", "cluster_centres", "MULTIMATCH_DIMENSIONS", "DEFAULT_GROUPING"]
 
 
-# -- input handling ------------------------------------------------------------------------------------
+# -- shared checks -------------------------------------------------------------------------------------
 def _short_policy(on_short, single: bool) -> str:
     policy = on_short or ("raise" if single else "nan")
     if policy not in ("raise", "nan"):
@@ -88,9 +89,12 @@ def _check_grouping(grouping) -> dict | None:
 def multimatch(a, b, screen_size, grouping=None, *, on_short=None) -> np.ndarray:
     """MultiMatch similarities (Jarodzka et al. 2010; Dewhurst et al. 2012).
 
-    The numbers match the ``multimatch-gaze`` package (to about 1e-15). The
-    module docstring of ``cogmodels.metrics._multimatch`` lists, precisely,
-    where we deliberately differ.
+    The numbers match the ``multimatch-gaze`` package (0.1.3) to about 1e-15
+    (``benchmarks/multimatch_vs_peer.py``). The module docstring of
+    ``cogmodels.metrics._multimatch`` describes the algorithm step by step,
+    and lists exactly where we differ from the peer: its NaN for scanpaths
+    with 2 fixations, its crashes, its NaN for 0 ms against 0 ms, and its
+    tie-breaking between equally short alignment paths.
 
     Parameters
     ----------
@@ -108,7 +112,9 @@ def multimatch(a, b, screen_size, grouping=None, *, on_short=None) -> np.ndarray
     Returns
     -------
     similarity : array of shape (5,) for one pair, (n_pairs, 5) for sequences
-        Vector, direction, length, position, duration; each in [0, 1], 1 = identical.
+        Vector, direction, length, position, duration; 1 = identical. Each is
+        in [0, 1] for fixations on the screen (the normalisers are the
+        largest possible differences there).
     """
     batch_a, batch_b, single = pair_batches(a, b, need_duration=True)
     screen = _regions.check_screen(screen_size)
@@ -232,9 +238,10 @@ def sequence_score(a, b, screen_size=None, *, grid=DEFAULT_GRID, centres=None, n
         raise ConfigError(format_problem("match", "a positive score", repr(match), "use e.g. match=1.0"))
     batch_a, batch_b, single = pair_batches(a, b)
     codes_a, len_a, codes_b, len_b = _codes(batch_a, batch_b, screen_size, grid, centres, n_clusters, seed)
-    substitution = np.where(codes_a[:, :, None] == codes_b[:, None, :], float(match), float(mismatch))
-    score = alignment.needleman_wunsch(torch.from_numpy(substitution), float(gap), torch.from_numpy(len_a),
-                                       torch.from_numpy(len_b)).numpy()
+    def score_of(codes_a, codes_b):
+        return np.where(codes_a[:, :, None] == codes_b[:, None, :], float(match), float(mismatch))
+
+    score = _regions.needleman_wunsch_codes(codes_a, len_a, codes_b, len_b, score_of, float(gap))
     longest = np.maximum(len_a, len_b)
     score = np.where(longest > 0, score / (match * np.maximum(longest, 1)), 1.0)
     return float(score[0]) if single else score
@@ -254,10 +261,17 @@ def _distance_batch(a, b, kernel, name: str):
         raise DataFormatError(format_problem(f"{name} pair {int(np.argmax(empty))}", "non-empty scanpaths",
                                              f"{int(empty.sum())} pair(s) with an empty scanpath",
                                              "drop empty scanpaths before comparing them"))
-    offset = batch_a.xy[:, :, None, :] - batch_b.xy[:, None, :, :]
-    cost = np.sqrt(offset[..., 0] ** 2 + offset[..., 1] ** 2)
-    values = kernel(torch.from_numpy(cost), torch.from_numpy(batch_a.length), torch.from_numpy(batch_b.length))
-    return float(values[0]) if single else values.numpy()
+    values = np.empty(len(batch_a))
+    # Distance matrices bucket by bucket (as the kernel runs them), so padding never fills memory.
+    for rows, n, m in alignment.length_buckets(batch_a.length, batch_b.length):
+        rows = rows.numpy()
+        a_xy, b_xy = batch_a.xy[rows, :n].transpose(1, 2, 0), batch_b.xy[rows, :m].transpose(1, 2, 0)
+        dx = a_xy[:, None, 0] - b_xy[None, :, 0]          # (n, m, B'): batch-last, as the kernel stores it
+        dy = a_xy[:, None, 1] - b_xy[None, :, 1]
+        cost = torch.from_numpy(np.sqrt(dx ** 2 + dy ** 2)).permute(2, 0, 1)
+        values[rows] = kernel(cost, torch.from_numpy(batch_a.length[rows]),
+                              torch.from_numpy(batch_b.length[rows])).numpy()
+    return float(values[0]) if single else values
 
 
 def dtw(a, b):

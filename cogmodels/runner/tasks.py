@@ -218,11 +218,16 @@ def accuracy_items(y_true: np.ndarray, y_pred: np.ndarray, nc: np.ndarray | None
 
 
 def ceiling_outputs(dataset, labels: dict) -> tuple[dict, list[dict], np.ndarray | None]:
-    """Items and rows of the estimated noise ceiling and of the true ceilings; also returns the estimate."""
+    """Items and rows of the estimated noise ceiling and of the true ceilings; also returns the estimate.
+
+    Metrics: ``noise_ceiling`` (fraction of variance, from the repeats), ``noise_ceiling_r``
+    (its square root), ``true_noise_ceiling`` and ``true_ceiling_r`` (simulators).
+    """
     responses = dataset.responses
     nc = estimated_noise_ceiling(responses)
     items, rows = {}, []
-    estimates = {"noise_ceiling": nc} if nc is not None else {}
+    # noise_ceiling_r = sqrt(NC): the largest test r reachable, on the scale of pearson_r
+    estimates = {"noise_ceiling": nc, "noise_ceiling_r": np.sqrt(nc)} if nc is not None else {}
     for name, values in {**estimates, **true_ceilings(dataset)}.items():
         items[name] = values
         rows += metric_rows(values, responses, labels, name)

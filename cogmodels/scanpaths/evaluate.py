@@ -229,7 +229,8 @@ def block_sum(maps: np.ndarray, block: int) -> np.ndarray:
     pad = [(0, 0)] * (maps.ndim - 2) + [(0, -height % block), (0, -width % block)]
     padded = np.pad(maps, pad)
     h, w = padded.shape[-2] // block, padded.shape[-1] // block
-    return padded.reshape(*maps.shape[:-2], h, block, w, block).sum(axis=(-3, -1))
+    # One axis at a time: every block is summed in the same order, so a constant map stays exactly constant.
+    return padded.reshape(*maps.shape[:-2], h, block, w, block).sum(axis=-1).sum(axis=-2)
 
 
 def _pack_scanpaths(groups: list[list]) -> dict:
@@ -377,7 +378,14 @@ def _saliency_metrics(densities: np.ndarray, humans: list, baseline: np.ndarray,
            "kld": saliency.kld(maps, targets),
            "sim": saliency.sim(maps, targets),
            "information_gain": saliency.information_gain(maps, block_sum(baseline, block), fixations)}
-    return {name: np.asarray(values, float) for name, values in out.items()}
+    out = {name: np.asarray(values, float) for name, values in out.items()}
+    constant = np.ptp(maps.reshape(len(maps), -1), axis=1) == 0
+    if constant.any():
+        # z-scores and correlations of a constant map are 0 / 0; rounding in the map's mean can hide that.
+        warnings.warn(f"nss and cc: {int(constant.sum())} of {len(constant)} maps are constant (e.g. a uniform "
+                      f"model): undefined, set to NaN", stacklevel=2)
+        out["nss"][constant] = out["cc"][constant] = np.nan
+    return out
 
 
 # -- the protocol ----------------------------------------------------------------------------------
@@ -407,7 +415,7 @@ def _run(name: str, dataset, humans: dict, options: ProtocolOptions, reference: 
          stage) -> Evaluation:
     """Loop over test images: predictions, saliency metrics per image, scanpath pairs scored at the end.
 
-    ``predict(stimulus, humans_of_image, rng) -> (predicted, densities, example_density, example_paths)``
+    ``predict(stimulus, humans_of_image, rng, example) -> (predicted, densities, example_density, example_paths)``
     with ``predicted[j]`` the scanpaths compared with subject j and ``densities`` of shape (n_subjects, H, W)
     (or (H, W): one density for every subject).
     """
@@ -419,8 +427,9 @@ def _run(name: str, dataset, humans: dict, options: ProtocolOptions, reference: 
     for position, (sid, paths) in enumerate(tqdm(humans.items(), desc=f"{name}: test images", unit="image")):
         stimulus = dataset.stimuli[sid]
         rng = _image_seed(options, position)
+        example = position < options.n_examples
         with stage("predict"):
-            predicted, densities, example_density, sampled = predict(stimulus, paths, rng)
+            predicted, densities, example_density, sampled = predict(stimulus, paths, rng, example)
         for j, human in enumerate(paths):
             pairs.add(predicted[j], human, len(item_sid), stimulus.size)
             item_sid.append(sid)
@@ -431,7 +440,7 @@ def _run(name: str, dataset, humans: dict, options: ProtocolOptions, reference: 
                                        rng)
         for metric, v in values.items():
             saliency_values[metric].append(v)
-        if position < options.n_examples:
+        if example:
             example_ids.append(sid)
             example_densities.append(example_density)
             example_paths.append(sampled)
@@ -473,7 +482,7 @@ def evaluate_model(model, dataset, options: ProtocolOptions | None = None, name:
         model.fit(reference.fixations, dataset.stimuli.subset(reference.fixations.stimulus_ids))
     humans = _human_scanpaths(dataset.fixations, test_ids)
 
-    def predict(stimulus, paths, rng):
+    def predict(stimulus, paths, rng, example):
         samples = model.sample(stimulus, n=options.n_samples, seed=rng)
         density = model.density(stimulus)
         return [samples] * len(paths), density, density, samples
@@ -515,10 +524,10 @@ def evaluate_human_consistency(dataset, options: ProtocolOptions | None = None, 
         model.fit(dataset.fixations.subset(stimulus_ids=test_ids))
     humans = _human_scanpaths(dataset.fixations, test_ids)
 
-    def predict(stimulus, paths, rng):
+    def predict(stimulus, paths, rng, example):
         others = [model.sample(stimulus, n=len(paths) - 1, seed=rng, exclude_subject=p.subject) for p in paths]
         densities = np.stack([model.density(stimulus, exclude_subject=p.subject) for p in paths])
-        return others, densities, model.density(stimulus), paths
+        return others, densities, model.density(stimulus) if example else None, paths
 
     log.info("human consistency (leave one subject out) on %d test images", len(humans))
     return _run(HUMAN_CEILING, dataset, humans, options, reference, predict, stage)

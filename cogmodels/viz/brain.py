@@ -60,7 +60,9 @@ def roi_accuracy_bars(roi_names: Sequence[str], accuracy: Mapping[str, Sequence[
     ax.axhline(0, color="0.6", linewidth=0.8)
     ax.set_xticks(positions, names)
     ax.set(ylabel=ylabel, title=title)
-    ax.legend(frameon=False, fontsize="small", ncol=2)
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high + 0.25 * (high - low))  # room for the legend above bars and ceilings
+    ax.legend(frameon=False, fontsize="small", ncol=3, loc="upper left")
     return figure
 
 
@@ -237,7 +239,7 @@ def surface_map(values_by_hemisphere: Mapping[str, np.ndarray], views=("lateral"
         Colour range.
     cmap : str
     title : str
-        Written over the first panel.
+        Written left of the first panel (a row label).
     colorbar : bool
 
     Returns
@@ -268,8 +270,9 @@ def surface_map(values_by_hemisphere: Mapping[str, np.ndarray], views=("lateral"
                                     engine="matplotlib", axes=ax, figure=ax.figure, cmap=cmap, vmin=vmin, vmax=vmax,
                                     colorbar=colorbar, symmetric_cbar=False, bg_on_data=False, threshold=None)
         ax.set_title(f"{hemi} {view}", fontsize="small")
-    if title:
-        axes[0].text2D(0.0, 1.08, title, transform=axes[0].transAxes, fontsize="medium", ha="left")
+    if title:  # a row label left of the first panel
+        axes[0].text2D(-0.08, 0.5, title, transform=axes[0].transAxes, fontsize="medium", ha="right",
+                       va="center", rotation=90)
     return axes[0].figure
 
 

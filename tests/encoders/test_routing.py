@@ -75,6 +75,9 @@ def test_contract_shapes_and_registry(toy, fitted):
     maps = fitted.attention_maps(Xt, grid=GRID)
     assert maps.shape == (len(Xt), 2, *GRID)
     np.testing.assert_allclose(maps.sum(axis=(2, 3)), 1.0, rtol=1e-4)
+    np.testing.assert_array_equal(fitted.attention_maps(Xt, grid=GRID, queries=["V1"])[:, 0], maps[:, 1])
+    with pytest.raises(ConfigError, match="queries"):
+        fitted.attention_maps(Xt, grid=GRID, queries=["FFA"])
     # a FeatureMap and a spatial array give the same predictions as tokens + grid
     spatial = FeatureMap(Xt, "tokens", GRID).as_spatial()
     np.testing.assert_allclose(fitted.predict(FeatureMap(Xt, "tokens", GRID)), fitted.predict(Xt, grid=GRID))
@@ -251,3 +254,21 @@ def test_position_encoding_distinguishes_every_cell():
     assert code.shape == (20, 16)
     distances = torch.cdist(code, code) + torch.eye(20)
     assert distances.min() > 1e-3
+
+
+@pytest.mark.slow
+def test_nsd_sim_routing_beats_ridge_where_responses_are_routed():
+    """Issue #3 must-show on the NSD-like simulator (a few minutes on one core); see benchmarks/routing_nsd_sim.py."""
+    import importlib.util
+    from pathlib import Path
+
+    pytest.importorskip("cogmodels.datasets.nsd_sim")
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "routing_nsd_sim.py"
+    spec = importlib.util.spec_from_file_location("routing_nsd_sim", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    result = bench.measure(progress=False)
+    diffs = bench.group_diffs(result)
+    assert diffs["category"] >= 0.05
+    assert diffs["retinotopic"] >= -0.03
+    assert min(mass / chance for mass, chance in result["boxes"].values()) >= 2.0

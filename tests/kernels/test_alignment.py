@@ -42,7 +42,8 @@ def test_levenshtein_known_values():
 
     ours = alignment.levenshtein(torch.tensor([codes(a) for a, _, _ in words]),
                                  torch.tensor([codes(b) for _, b, _ in words]),
-                                 torch.tensor([len(a) for a, _, _ in words]), torch.tensor([len(b) for _, b, _ in words]))
+                                 torch.tensor([len(a) for a, _, _ in words]),
+                                 torch.tensor([len(b) for _, b, _ in words]))
     assert ours.tolist() == [d for _, _, d in words]
 
 

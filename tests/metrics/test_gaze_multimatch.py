@@ -196,7 +196,7 @@ def _check_against_peer(mm, a, b, grouping):
     for k, (p, q) in enumerate(zip(a, b)):
         peer = _peer(mm, p, q, grouping)
         if isinstance(peer, str):
-            assert peer == "IndexError" and grouping  # the fold of a lone short saccade
+            assert peer in ("IndexError", "ValueError") and grouping  # documented peer crashes
             assert np.isfinite(ours[k]).all()
             continue
         if min(len(p), len(q)) < 3:  # the peer refuses fewer than 3 fixations; we compare from 2
@@ -223,6 +223,19 @@ def test_peer_crash_case_is_kept():
     p = path([(100, 100), (160, 100), (160, 170), (80, 170)], [110, 120, 130, 140])
     assert _peer(mm, p, L_PATH, GROUPING) == "IndexError"
     assert np.isfinite(gaze.multimatch(p, L_PATH, SCREEN, grouping=GROUPING)).all()
+
+
+def test_parallel_saccades_merge_where_the_peer_crashes():
+    """Collinear saccades: rounding puts the peer's cosine just above 1 (math domain error); we clip it."""
+    mm = pytest.importorskip("multimatch_gaze", reason="the peer multimatch-gaze is not installed (dev extra)")
+    p = path([(191.1, 80.9), (99.3, -15.799999999999997), (-84.29999999999998, -209.20000000000002)],
+             [500, 100, 500])
+    other = path([(100, 100), (400, 100), (400, 400), (100, 400)], [500, 500, 500, 500])
+    grouping = {"direction_deg": 45.0, "duration_ms": 300.0, "amplitude_px": 10.0}
+    assert _peer(mm, p, other, grouping) == "ValueError"
+    table = _multimatch.SaccadeTable.from_fixations(p.xy[None], p.duration[None], np.array([3]))
+    assert _multimatch.simplify(table, 45.0, 300.0, 10.0).count.tolist() == [1]  # merged: angle 0
+    assert np.isfinite(gaze.multimatch(p, other, SCREEN, grouping=grouping)).all()
 
 
 @pytest.mark.shared_data
