@@ -4,6 +4,10 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# pytest-xdist runs one worker per core; more BLAS/torch threads per worker only oversubscribe
+# the cores (a 768x768 eigendecomposition took 7 s with 2 threads per worker, 0.4 s with 1).
+for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
 
 import pytest  # noqa: E402
 

@@ -71,7 +71,7 @@ Where we differ from the peer (the first four are covered by tests):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -83,16 +83,19 @@ TIE_ORDER = ("left", "up", "diag")
 SIMPLIFY_BUCKETS = (6, 10, 14, 20, 30, 50)  # saccade-count edges of the simplification buckets
 
 
+CHANNELS = ("start_x", "start_y", "dx", "dy")
+
+
 @dataclass
 class SaccadeTable:
-    """Saccades of many scanpaths, padded.
+    """Saccades of many scanpaths, padded; one contiguous (n_paths, n_max) array per channel.
 
     Attributes
     ----------
-    start : float array of shape (n_paths, n_max, 2)
-        Start point (x, y) of each saccade, in pixels.
-    vector : float array of shape (n_paths, n_max, 2)
-        Saccade vector (dx, dy), in pixels.
+    start_x, start_y : float arrays of shape (n_paths, n_max)
+        Start point of each saccade, in pixels.
+    dx, dy : float arrays of shape (n_paths, n_max)
+        Saccade vector, in pixels.
     count : int array of shape (n_paths,)
         Number of saccades of each path.
     duration : float array of shape (n_paths, n_max + 1)
@@ -103,8 +106,10 @@ class SaccadeTable:
     Entries past ``count`` (``duration_count``) are padding; nothing reads them.
     """
 
-    start: np.ndarray
-    vector: np.ndarray
+    start_x: np.ndarray
+    start_y: np.ndarray
+    dx: np.ndarray
+    dy: np.ndarray
     count: np.ndarray
     duration: np.ndarray
     duration_count: np.ndarray
@@ -122,9 +127,26 @@ class SaccadeTable:
         if xy.shape[1] < 2:  # room for one saccade keeps the shapes uniform
             xy = np.concatenate([xy, np.zeros((len(xy), 2 - xy.shape[1], 2))], 1)
             duration = np.concatenate([duration, np.zeros((len(duration), 2 - duration.shape[1]))], 1)
-        vector = xy[:, 1:] - xy[:, :-1]
-        vector[np.arange(vector.shape[1])[None, :] >= (n_fixations - 1)[:, None]] = 0.0
-        return cls(xy[:, :-1].copy(), vector, n_fixations - 1, duration.copy(), n_fixations.copy())
+        x, y = np.ascontiguousarray(xy[..., 0]), np.ascontiguousarray(xy[..., 1])
+        padding = np.arange(x.shape[1] - 1)[None, :] >= (n_fixations - 1)[:, None]
+        dx, dy = np.where(padding, 0.0, x[:, 1:] - x[:, :-1]), np.where(padding, 0.0, y[:, 1:] - y[:, :-1])
+        return cls(x[:, :-1].copy(), y[:, :-1].copy(), dx, dy, n_fixations - 1, np.array(duration, dtype=float),
+                   n_fixations.copy())
+
+    def take(self, rows, width: int | None = None, duration_width: int | None = None) -> "SaccadeTable":
+        """Rows ``rows``, cropped to ``width`` saccades and ``duration_width`` durations (contiguous copies)."""
+        channels = [np.ascontiguousarray(getattr(self, c)[rows, :width]) for c in CHANNELS]
+        return SaccadeTable(*channels, self.count[rows], np.ascontiguousarray(self.duration[rows, :duration_width]),
+                            self.duration_count[rows])
+
+    def put(self, rows, part: "SaccadeTable") -> None:
+        """Write ``part`` (from :meth:`take`) back into rows ``rows``."""
+        width, duration_width = part.dx.shape[1], part.duration.shape[1]
+        for c in CHANNELS:
+            getattr(self, c)[rows, :width] = getattr(part, c)
+        self.duration[rows, :duration_width] = part.duration
+        self.count[rows] = part.count
+        self.duration_count[rows] = part.duration_count
 
 
 # -- simplification ------------------------------------------------------------------------------------
@@ -133,51 +155,37 @@ def simplify(table: SaccadeTable, direction_deg: float, duration_ms: float, ampl
 
     Paths run in buckets of similar length, so that short paths do not pay for the padding of long ones.
     """
-    table = replace(table, start=table.start.copy(), vector=table.vector.copy(), count=table.count.copy(),
-                    duration=table.duration.copy(), duration_count=table.duration_count.copy())
+    table = table.take(slice(None))
     bucket = np.searchsorted(SIMPLIFY_BUCKETS, table.count)
     for value in np.unique(bucket):
-        _simplify_rows(table, np.flatnonzero(bucket == value), direction_deg, duration_ms, amplitude_px)
+        rows = np.flatnonzero(bucket == value)
+        while len(rows):  # iterate on the paths not yet converged
+            # Only the columns still in use (duration_count >= count + 1 always).
+            part = table.take(rows, int(table.count[rows].max()), int(table.duration_count[rows].max()))
+            before = part.duration_count.copy()
+            part = _amplitude_pass(_direction_pass(part, direction_deg, duration_ms), amplitude_px, duration_ms)
+            table.put(rows, part)
+            rows = rows[part.duration_count != before]
     return table
-
-
-def _simplify_rows(table: SaccadeTable, rows: np.ndarray, direction_deg, duration_ms, amplitude_px) -> None:
-    """Simplify the paths ``rows`` of ``table`` in place, iterating on those not yet converged."""
-    while len(rows):
-        # Only the columns still in use by these rows (duration_count >= count + 1 always).
-        width, duration_width = int(table.count[rows].max()), int(table.duration_count[rows].max())
-        part = SaccadeTable(table.start[rows, :width], table.vector[rows, :width], table.count[rows],
-                            table.duration[rows, :duration_width], table.duration_count[rows])
-        before = part.duration_count.copy()
-        part = _amplitude_pass(_direction_pass(part, direction_deg, duration_ms), amplitude_px, duration_ms)
-        table.start[rows, :width] = part.start
-        table.vector[rows, :width] = part.vector
-        table.duration[rows, :duration_width] = part.duration
-        table.count[rows] = part.count
-        table.duration_count[rows] = part.duration_count
-        rows = rows[part.duration_count != before]
 
 
 def stack(first: SaccadeTable, second: SaccadeTable) -> SaccadeTable:
     """Both tables in one, paths of ``first`` then ``second`` (to simplify both sides in one batch)."""
-    width = max(first.vector.shape[1], second.vector.shape[1])
+    width = max(first.dx.shape[1], second.dx.shape[1])
 
     def padded(array, size):
-        extra = size - array.shape[1]
-        return np.pad(array, [(0, 0), (0, extra)] + [(0, 0)] * (array.ndim - 2)) if extra else array
+        return np.pad(array, [(0, 0), (0, size - array.shape[1])])
 
-    return SaccadeTable(np.concatenate([padded(first.start, width), padded(second.start, width)]),
-                        np.concatenate([padded(first.vector, width), padded(second.vector, width)]),
-                        np.concatenate([first.count, second.count]),
+    channels = [np.concatenate([padded(getattr(first, c), width), padded(getattr(second, c), width)])
+                for c in CHANNELS]
+    return SaccadeTable(*channels, np.concatenate([first.count, second.count]),
                         np.concatenate([padded(first.duration, width + 1), padded(second.duration, width + 1)]),
                         np.concatenate([first.duration_count, second.duration_count]))
 
 
 def split(table: SaccadeTable, n_first: int) -> tuple[SaccadeTable, SaccadeTable]:
     """Inverse of :func:`stack`."""
-    parts = [slice(0, n_first), slice(n_first, None)]
-    return tuple(SaccadeTable(table.start[p], table.vector[p], table.count[p], table.duration[p],
-                              table.duration_count[p]) for p in parts)
+    return table.take(slice(0, n_first)), table.take(slice(n_first, None))
 
 
 def _greedy_scan(pair_ok: np.ndarray, count: np.ndarray, last_ok: np.ndarray | None = None):
@@ -201,73 +209,78 @@ def _greedy_scan(pair_ok: np.ndarray, count: np.ndarray, last_ok: np.ndarray | N
     return starts, merged, folded
 
 
+def _next(array: np.ndarray) -> np.ndarray:
+    """The next saccade's value at each position (zero after the last column)."""
+    return np.concatenate([array[:, 1:], np.zeros_like(array[:, :1])], 1)
+
+
 def _direction_pass(table: SaccadeTable, direction_deg: float, duration_ms: float) -> SaccadeTable:
-    n_max = table.vector.shape[1]
+    n_max = table.dx.shape[1]
     k = np.arange(n_max)[None, :]
-    first, second = table.vector, np.concatenate([table.vector[:, 1:], np.zeros_like(table.vector[:, :1])], 1)
-    pair_ok = (k < (table.count - 1)[:, None]) & (_angle_deg(first, second) < direction_deg) \
+    next_dx, next_dy = _next(table.dx), _next(table.dy)
+    pair_ok = (k < (table.count - 1)[:, None]) & (_angle_deg(table.dx, table.dy, next_dx, next_dy) < direction_deg) \
         & (table.duration[:, 1:n_max + 1] < duration_ms)
     starts, merged, _ = _greedy_scan(pair_ok, table.count)
-    vector = np.where(merged[..., None], first + second, first)
-    entries = table.duration[:, :n_max]
-    return _assemble(table, starts, vector, entries, folded=None)
+    dx, dy = np.where(merged, table.dx + next_dx, table.dx), np.where(merged, table.dy + next_dy, table.dy)
+    return _assemble(table, starts, (table.start_x, table.start_y, dx, dy), table.duration[:, :n_max], folded=None)
 
 
 def _amplitude_pass(table: SaccadeTable, amplitude_px: float, duration_ms: float) -> SaccadeTable:
-    n_max = table.vector.shape[1]
+    n_max = table.dx.shape[1]
     k = np.arange(n_max)[None, :]
     count = table.count[:, None]
-    amplitude = np.sqrt(table.vector[..., 0] ** 2 + table.vector[..., 1] ** 2)
+    amplitude = np.sqrt(table.dx ** 2 + table.dy ** 2)
     short_fixation = (table.duration[:, :n_max] < duration_ms) | (table.duration[:, 1:n_max + 1] < duration_ms)
     ok = (amplitude < amplitude_px) & short_fixation & (k < count)
     # The last saccade folds back into the previous output; with no previous one it is kept (the peer crashes).
     starts, merged, folded = _greedy_scan(ok & (k < count - 1), table.count, ok & (k == count - 1) & (count >= 2))
-    second = np.concatenate([table.vector[:, 1:], np.zeros_like(table.vector[:, :1])], 1)
-    vector = np.where(merged[..., None], table.vector + second, table.vector)
+    next_dx, next_dy = _next(table.dx), _next(table.dy)
+    dx, dy = np.where(merged, table.dx + next_dx, table.dx), np.where(merged, table.dy + next_dy, table.dy)
     # A folded step adds the duration of fixation n-2 to the list (quirk (a)).
     previous = np.concatenate([table.duration[:, :1], table.duration[:, :n_max - 1]], 1)
     entries = np.where(folded, previous, table.duration[:, :n_max])
-    return _assemble(table, starts, vector, entries, folded=folded)
+    return _assemble(table, starts, (table.start_x, table.start_y, dx, dy), entries, folded=folded)
 
 
-def _compact(mask: np.ndarray, values: np.ndarray, out: np.ndarray) -> None:
-    """Copy the entries of ``values`` (n_paths, n_max, ...) where ``mask`` is True to the front of each row of ``out``.
+def _compact(mask: np.ndarray, arrays, width: int) -> list[np.ndarray]:
+    """Move the entries of each (n_paths, n_max) array where ``mask`` is True to the front of its row.
 
-    ``out`` (n_paths, width >= n_max, ...) must be C-contiguous: it is written through a flat view.
+    Returns new zero-padded arrays of shape (n_paths, width).
     """
-    n_paths, n_max = mask.shape
-    kept = mask.reshape(-1)
-    destination = (np.cumsum(mask, axis=1) - 1 + (np.arange(n_paths) * out.shape[1])[:, None]).reshape(-1)[kept]
-    flat_out = out.reshape((n_paths * out.shape[1],) + out.shape[2:])
-    assert np.shares_memory(flat_out, out)
-    flat_out[destination] = values.reshape((n_paths * n_max,) + values.shape[2:])[kept]
+    n_paths = len(mask)
+    source = np.flatnonzero(mask)
+    destination = (np.cumsum(mask, axis=1) - 1 + (np.arange(n_paths) * width)[:, None]).reshape(-1).take(source)
+    out = []
+    for array in arrays:
+        compacted = np.zeros(n_paths * width)
+        compacted[destination] = np.ascontiguousarray(array).reshape(-1).take(source)
+        out.append(compacted.reshape(n_paths, width))
+    return out
 
 
-def _assemble(table, starts, vector, entries, folded):
+def _assemble(table, starts, channels, entries, folded):
     """Compact the output steps to the left and append the last duration entry."""
     n_paths, n_max = starts.shape
     keeps = starts if folded is None else starts & ~folded
-    packed = np.zeros(table.start.shape[:2] + (4,))
-    _compact(keeps, np.concatenate([table.start, vector], axis=2), packed)
-    out_start, out_vector = packed[..., :2], packed[..., 2:]
+    start_x, start_y, dx, dy = _compact(keeps, channels, n_max)
     count = keeps.sum(1)
     if folded is not None and folded.any():
         # Quirk (a): the previous output saccade becomes input saccade n-2 + input saccade n-1.
         rows = np.flatnonzero(folded.any(1))
         last = table.count[rows] - 1
-        out_vector[rows, count[rows] - 1] = table.vector[rows, last - 1] + table.vector[rows, last]
-    out_duration = np.zeros(table.duration.shape)
-    _compact(starts, entries, out_duration)
+        dx[rows, count[rows] - 1] = table.dx[rows, last - 1] + table.dx[rows, last]
+        dy[rows, count[rows] - 1] = table.dy[rows, last - 1] + table.dy[rows, last]
+    (duration,) = _compact(starts, (entries,), table.duration.shape[1])
     n_steps = starts.sum(1)
     every = np.arange(n_paths)
-    out_duration[every, n_steps] = table.duration[every, table.duration_count - 1]  # quirk (b)
-    return SaccadeTable(out_start, out_vector, count, out_duration, n_steps + 1)
+    duration[every, n_steps] = table.duration[every, table.duration_count - 1]  # quirk (b)
+    return SaccadeTable(start_x, start_y, dx, dy, count, duration, n_steps + 1)
 
 
-def _angle_deg(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """Angle between saccade vectors in degrees, (n_paths, n_max); NaN where one has zero length (never merges)."""
-    dot = first[..., 0] * second[..., 0] + first[..., 1] * second[..., 1]
-    norms = np.sqrt(first[..., 0] ** 2 + first[..., 1] ** 2) * np.sqrt(second[..., 0] ** 2 + second[..., 1] ** 2)
+def _angle_deg(dx: np.ndarray, dy: np.ndarray, next_dx: np.ndarray, next_dy: np.ndarray) -> np.ndarray:
+    """Angle between consecutive saccade vectors in degrees; NaN where one has zero length (never merges)."""
+    dot = dx * next_dx + dy * next_dy
+    norms = np.sqrt(dx ** 2 + dy ** 2) * np.sqrt(next_dx ** 2 + next_dy ** 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         cosine = dot / norms
     return np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
@@ -281,8 +294,12 @@ def compare(a: SaccadeTable, b: SaccadeTable, screen_size: tuple[float, float]) 
     normaliser = np.array([2 * diagonal, np.pi, diagonal, diagonal, 1.0])
     for rows, na, nb in length_buckets(torch.from_numpy(a.count), torch.from_numpy(b.count)):
         rows = rows.numpy()
-        medians = _path_medians(a.vector[rows, :na], a.start[rows, :na], a.duration[rows, :na], a.count[rows],
-                                b.vector[rows, :nb], b.start[rows, :nb], b.duration[rows, :nb], b.count[rows])
+        va = np.stack([a.dx[rows, :na], a.dy[rows, :na]], -1)
+        vb = np.stack([b.dx[rows, :nb], b.dy[rows, :nb]], -1)
+        pa = np.stack([a.start_x[rows, :na], a.start_y[rows, :na]], -1)
+        pb = np.stack([b.start_x[rows, :nb], b.start_y[rows, :nb]], -1)
+        medians = _path_medians(va, pa, a.duration[rows, :na], a.count[rows],
+                                vb, pb, b.duration[rows, :nb], b.count[rows])
         out[rows] = 1.0 - medians / normaliser
     return out
 

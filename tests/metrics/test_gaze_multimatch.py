@@ -119,8 +119,8 @@ def test_simplification_merges_short_saccades_with_peer_quirks():
     table = _multimatch.SaccadeTable.from_fixations(p.xy[None], p.duration[None], np.array([4]))
     out = _multimatch.simplify(table, 45.0, 300.0, 147.0)
     assert out.count.tolist() == [1]
-    np.testing.assert_array_equal(out.start[0, 0], [100, 100])
-    np.testing.assert_array_equal(out.vector[0, 0], [-80, 70])
+    np.testing.assert_array_equal([out.start_x[0, 0], out.start_y[0, 0]], [100, 100])
+    np.testing.assert_array_equal([out.dx[0, 0], out.dy[0, 0]], [-80, 70])
     np.testing.assert_array_equal(out.duration[0, :out.duration_count[0]], [110, 140])
 
 
