@@ -107,7 +107,8 @@ def main():
     for row in rows:
         grid = f"{row['grid'][0]}x{row['grid'][1]}x{row['channels']}"
         print(f"{row['backbone']:<26} {grid:>12} {row['extract_s']:>12.2f}s {row['cached_s']:>12.2f}s "
-              f"{row['recompute_s']:>15.2f}s {row['recompute_s'] / row['cached_s']:>6.1f}x {row['max_diff']:>11.1e} {row['update']:>11.1e}")
+              f"{row['recompute_s']:>15.2f}s {row['recompute_s'] / row['cached_s']:>6.1f}x "
+              f"{row['max_diff']:>11.1e} {row['update']:>11.1e}")
     print("epoch time, recompute / cached: " + ", ".join(
         f"{row['backbone']} {row['recompute_s'] / row['cached_s']:.1f}x" for row in rows))
 

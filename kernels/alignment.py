@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from cogmodels.errors import ConfigError, format_problem
+
 MOVES = ("diag", "up", "left")
 # Pairs are run in buckets of similar length (max of the two) so that padding wastes little work.
 BUCKET_EDGES = (4, 6, 8, 10, 12, 14, 16, 20, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
@@ -151,7 +153,8 @@ def min_cost_path(cost: torch.Tensor, len_a: torch.Tensor, len_b: torch.Tensor,
         Cells on each path, from the end back to (0, 0); -1 after the path ends.
     """
     if sorted(tie_order) != sorted(MOVES):
-        raise ValueError(f"tie_order must be a permutation of {MOVES}, got {tie_order!r}")
+        raise ConfigError(format_problem("tie_order", f"a permutation of {MOVES}", repr(tie_order),
+                                         'use e.g. ("left", "up", "diag")'))
     batch, n_max, m_max = cost.shape
     device = cost.device
     total = torch.empty(batch, dtype=torch.float64, device=device)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,8 +40,8 @@ from torch.nn import functional as F
 from cogmodels.data.checks import check_array
 from cogmodels.encoders.base import BaseEncoder
 from cogmodels.encoders.training import (
-    ENSEMBLE_WEIGHTINGS, TrainingHistory, as_token_layers, channel_query_names, check_hemispheres, check_query_per, check_rois,
-    columnwise_r, ensemble_weights, feature_standardizer, image_sizes, looks_like_images, mean_defined,
+    ENSEMBLE_WEIGHTINGS, TrainingHistory, as_token_layers, channel_query_names, check_hemispheres, check_query_per,
+    check_rois, columnwise_r, ensemble_weights, feature_standardizer, image_sizes, looks_like_images, mean_defined,
     resolve_backbone, response_standardizer, score_prediction, shuffled_batches, train_with_early_stopping,
     upsample_maps, validation_split)
 from cogmodels.errors import ConfigError, ShapeError, format_problem
@@ -316,6 +316,8 @@ class RoutingTransformerEncoder(BaseEncoder):
         self.subjects_ = [d.name for d in data]
         self.query_names_ = list(dict.fromkeys(q for d in data for names in d.query_names for q in names))
         self.members_ = []
+        logger.info("routing encoder: %d subject(s), %d queries, %d layer(s) x %d run(s)", len(data),
+                    len(self.query_names_), len(self.grids_), self.n_runs)
         for layer in range(len(self.grids_)):
             mean, scale = feature_standardizer([d.layers[layer] for d in data], [d.train_idx for d in data])
             for run in range(self.n_runs):

@@ -294,41 +294,28 @@ def compare(a: SaccadeTable, b: SaccadeTable, screen_size: tuple[float, float]) 
     normaliser = np.array([2 * diagonal, np.pi, diagonal, diagonal, 1.0])
     for rows, na, nb in length_buckets(torch.from_numpy(a.count), torch.from_numpy(b.count)):
         rows = rows.numpy()
-        va = np.stack([a.dx[rows, :na], a.dy[rows, :na]], -1)
-        vb = np.stack([b.dx[rows, :nb], b.dy[rows, :nb]], -1)
-        pa = np.stack([a.start_x[rows, :na], a.start_y[rows, :na]], -1)
-        pb = np.stack([b.start_x[rows, :nb], b.start_y[rows, :nb]], -1)
-        medians = _path_medians(va, pa, a.duration[rows, :na], a.count[rows],
-                                vb, pb, b.duration[rows, :nb], b.count[rows])
-        out[rows] = 1.0 - medians / normaliser
+        out[rows] = 1.0 - _path_medians(a.take(rows, na, na), b.take(rows, nb, nb)) / normaliser
     return out
 
 
-def _path_medians(va, pa, da, na, vb, pb, db, nb) -> np.ndarray:
+def _path_medians(a: SaccadeTable, b: SaccadeTable) -> np.ndarray:
     """Align each pair and take the median of the five raw differences along the path, shape (n_pairs, 5)."""
-    va_t, vb_t = va.transpose(1, 2, 0), vb.transpose(1, 2, 0)
-    dx = va_t[:, None, 0] - vb_t[None, :, 0]              # (n, m, B): batch-last, as the kernel stores it
-    dy = va_t[:, None, 1] - vb_t[None, :, 1]
-    cost_t = torch.from_numpy(np.sqrt(dx ** 2 + dy ** 2))
-    _, path_i, path_j = min_cost_path(cost_t.permute(2, 0, 1), torch.from_numpy(na), torch.from_numpy(nb),
-                                      tie_order=TIE_ORDER)
-    cost = cost_t.numpy().transpose(2, 0, 1)
+    dx = a.dx.T[:, None, :] - b.dx.T[None, :, :]           # (n, m, B): batch-last, as the kernel stores it
+    dy = a.dy.T[:, None, :] - b.dy.T[None, :, :]
+    cost = np.sqrt(dx ** 2 + dy ** 2)
+    _, path_i, path_j = min_cost_path(torch.from_numpy(cost).permute(2, 0, 1), torch.from_numpy(a.count),
+                                      torch.from_numpy(b.count), tie_order=TIE_ORDER)
     path_i, path_j = path_i.numpy(), path_j.numpy()
     on_path = path_i >= 0
-    rows = np.arange(len(na))[:, None]
+    rows = np.arange(len(a.count))[:, None]
     i, j = np.where(on_path, path_i, 0), np.where(on_path, path_j, 0)
 
-    vector = cost[rows, i, j]
-    theta_a = np.arctan2(va[..., 1], va[..., 0])
-    theta_b = np.arctan2(vb[..., 1], vb[..., 0])
-    direction = np.abs(theta_a[rows, i] - theta_b[rows, j])
+    vector = cost[i, j, rows]
+    direction = np.abs(np.arctan2(a.dy, a.dx)[rows, i] - np.arctan2(b.dy, b.dx)[rows, j])
     direction = np.where(direction > np.pi, 2 * np.pi - direction, direction)
-    rho_a = np.sqrt(va[..., 0] ** 2 + va[..., 1] ** 2)
-    rho_b = np.sqrt(vb[..., 0] ** 2 + vb[..., 1] ** 2)
-    length = np.abs(rho_a[rows, i] - rho_b[rows, j])
-    offset = pa[rows, i] - pb[rows, j]
-    position = np.sqrt(offset[..., 0] ** 2 + offset[..., 1] ** 2)
-    dur_a, dur_b = da[rows, i], db[rows, j]
+    length = np.abs(np.sqrt(a.dx ** 2 + a.dy ** 2)[rows, i] - np.sqrt(b.dx ** 2 + b.dy ** 2)[rows, j])
+    position = np.sqrt((a.start_x[rows, i] - b.start_x[rows, j]) ** 2 + (a.start_y[rows, i] - b.start_y[rows, j]) ** 2)
+    dur_a, dur_b = a.duration[rows, i], b.duration[rows, j]
     longest = np.maximum(dur_a, dur_b)
     with np.errstate(invalid="ignore", divide="ignore"):
         duration = np.where(longest > 0, np.abs(dur_a - dur_b) / longest, 0.0)  # 0 ms vs 0 ms: identical

@@ -1,26 +1,29 @@
 """ScanMatch (Cristino, Mathôt, Theeuwes & Gilchrist 2010, Behav Res Methods 42:692-700), batched.
 
-Written from the paper's description. The public entry point is
-:func:`cogmodels.metrics.gaze.scanmatch`.
+Written from the paper's description of the method; no other implementation
+was consulted. Every default below is stated, and those that are our own
+choices say so. The public entry point is :func:`cogmodels.metrics.gaze.scanmatch`.
 
 1. **Spatial binning.** The screen is cut into a grid of ``n_rows x n_cols``
    regions, and each fixation becomes the symbol of the region it falls in.
 2. **Temporal binning.** Each symbol is repeated once per ``temporal_bin_ms``
    of its fixation's duration. We round to the nearest whole number of bins
    (halves round up), with at least one bin per fixation, so no fixation
-   disappears. ``temporal_bin_ms=None`` switches temporal binning off.
-3. **Substitution matrix.** It comes from the distance between region
-   centres, in grid cells: ``S[r, s] = threshold - distance(r, s)``. Regions
-   closer than ``threshold`` score positive and farther ones score negative.
-   The paper ties the threshold to the spread of saccade amplitudes. Our
+   disappears (this rounding rule is ours). Our default bin is 50 ms.
+   ``temporal_bin_ms=None`` switches temporal binning off.
+3. **Substitution matrix.** As in the paper, it is built from the distance
+   between regions and a threshold. Ours is ``S[r, s] = threshold -
+   distance(r, s)``, with the distance between region centres in grid cells.
+   Regions closer than ``threshold`` score positive and farther ones score
+   negative. The paper ties the threshold to the spread of saccade amplitudes. Our
    default (``threshold=None``) is twice the standard deviation (ddof=0) of
    the saccade amplitudes, in grid cells, pooled over all the scanpaths in
    the call. This default is our choice; pass an explicit value, for example
    from :func:`saccade_threshold` on a whole dataset, to make scores
    comparable across calls.
 4. **Alignment.** A Needleman-Wunsch global alignment with a linear gap score
-   ``gap`` (default 0, so gaps cost nothing and only mismatches are
-   penalised, as in the paper).
+   ``gap``. The default is 0: gaps cost nothing, and only the negative
+   substitution scores penalise mismatches.
 5. **Normalisation.** Score / (``max(S)`` x length of the longer sequence).
    With ``gap = 0`` the result lies in [0, 1], and 1 means identical
    sequences.
@@ -28,11 +31,15 @@ Written from the paper's description. The public entry point is
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from cogmodels.errors import ConfigError, format_problem
 from cogmodels.metrics._regions import (check_grid, check_screen, grid_codes, needleman_wunsch_codes,
                                         repeat_padded)
+
+logger = logging.getLogger(__name__)
 
 
 def substitution_matrix(grid, threshold: float) -> np.ndarray:
@@ -71,6 +78,8 @@ def scanmatch_scores(batch_a, batch_b, screen_size, grid, temporal_bin_ms, thres
                                          repr(temporal_bin_ms), "use e.g. 50.0"))
     if threshold is None:
         threshold = saccade_threshold(batch_a.paths_xy() + batch_b.paths_xy(), screen_size, grid)
+        logger.info("scanmatch: threshold %.4g grid cells (2 x SD of %d scanpaths' saccade amplitudes)",
+                    threshold, 2 * len(batch_a))
     if not threshold > 0:
         raise ConfigError(format_problem("threshold", "a positive distance in grid cells", repr(threshold),
                                          "use e.g. threshold=2.0"))

@@ -150,13 +150,13 @@ def scanmatch(a, b, screen_size, *, grid=DEFAULT_GRID, temporal_bin_ms: float | 
         Spatial bins over the screen (default (8, 12), our choice).
     temporal_bin_ms : float or None
         Each fixation is repeated once per bin of its duration (nearest whole
-        number, at least 1; 50 ms as in the paper's examples). None: one symbol per fixation.
+        number, at least 1; default 50 ms). None: one symbol per fixation.
     threshold : float, optional
         Substitution threshold in grid cells: regions closer than this align
         with a positive score. Default: 2 x SD of the saccade amplitudes pooled
         over this call's scanpaths; see :func:`scanmatch_threshold`.
     gap : float
-        Score of a gap (default 0, as in the paper).
+        Score of a gap (default 0: only negative substitution scores penalise).
 
     Returns
     -------

@@ -121,6 +121,25 @@ def test_multi_roi_channel_sums_the_readouts_of_its_rois(toy):
     torch.testing.assert_close(prediction[:, 1], single)
 
 
+def test_readout_dense_and_pairwise_paths_agree_with_the_formula():
+    from cogmodels.encoders.routing import ChannelReadout
+
+    rng = np.random.default_rng(0)
+    membership = rng.random((30, 40)) < 0.05
+    membership[np.arange(30), rng.integers(0, 40, 30)] = True  # every channel reads >= 1 query
+    readout = ChannelReadout(membership, 8)
+    assert readout.pairwise  # 40 queries, ~3 per channel: the pair path is cheaper
+    tokens = torch.randn(5, 40, 8)
+    with torch.no_grad():
+        pairwise = readout(tokens)
+        readout.pairwise = False
+        dense = readout(tokens)
+        expected = torch.stack([(tokens[:, membership[c]] @ readout.weight[c]).sum(1) + readout.bias[c]
+                                for c in range(30)], dim=1)
+    torch.testing.assert_close(pairwise, expected)
+    torch.testing.assert_close(dense, expected)
+
+
 def test_same_seed_same_numbers_other_seed_other_numbers(toy):
     (X, Y, rois, _), (Xt, _, _, _) = toy
     params = {**FAST, "max_epochs": 3}
