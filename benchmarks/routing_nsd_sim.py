@@ -68,11 +68,12 @@ def split_rows(ds) -> tuple[np.ndarray, np.ndarray]:
     return tuple(np.array([index[s] for s in ds.splits[name]]) for name in ("train", "test"))
 
 
-def primary_rois(ds) -> list[tuple[str]]:
-    """One ROI per channel.  The simulator also labels channels with groups of ROIs ("early", "faces",
-    "ventral", ...); as extra queries they would split a ROI's routing across several tokens, so that no
-    single query's attention would be the ROI's routing map."""
-    return [(name,) for name in ds.ground_truth["channel_roi"]]
+def grouping_labels(ds) -> tuple[str, ...]:
+    """Channel labels other than the ROIs above.  The simulator also labels channels with groups of ROIs
+    ("early", "faces", "ventral", ...); as extra queries they would split a ROI's routing across several
+    tokens, so that no single query's attention would be the ROI's routing map: they get no query."""
+    labels = {label for rois in ds.responses.channels["rois"] for label in rois}
+    return tuple(sorted(labels - {*RETINOTOPIC, *CATEGORY}))
 
 
 def measure(subject="subj01", n_train=1000, n_test=200, max_epochs=100, patience=10, n_runs=1, seed=0,
@@ -91,8 +92,9 @@ def measure(subject="subj01", n_train=1000, n_test=200, max_epochs=100, patience
 
     start = time.perf_counter()
     params = routing_params(max_epochs, patience, n_runs, seed, progress)
-    encoder = RoutingTransformerEncoder(**params, backbone=backbone, layers=["complex"])
-    encoder.fit(FeatureMap(features.values[train], "spatial"), Y[train], rois=primary_rois(ds),
+    encoder = RoutingTransformerEncoder(**params, ignore_rois=grouping_labels(ds), backbone=backbone,
+                                        layers=["complex"])
+    encoder.fit(FeatureMap(features.values[train], "spatial"), Y[train], rois=ds.responses.channels["rois"],
                 hemispheres=ds.responses.channels["hemisphere"])
     r_routing = encoder.score(FeatureMap(features.values[test], "spatial"), Y[test])
     t_routing = time.perf_counter() - start
@@ -119,12 +121,12 @@ def transfer(result, n_small: int, subject: str = "subj02", seed: int = 0) -> tu
     small = train[:n_small]
     keep = np.isin(np.asarray(ds.ground_truth["channel_roi"]), list(CATEGORY))
     Y = ds.responses.responses[:, keep]
-    rois = [r for r, k in zip(primary_rois(ds), keep) if k]
+    rois = list(np.asarray(ds.responses.channels["rois"], dtype=object)[keep])
     hemis = list(np.asarray(ds.responses.channels["hemisphere"])[keep])
     X = result["features"].values
     moved = result["encoder"].fit_new_subject(FeatureMap(X[small], "spatial"), Y[small], rois=rois,
                                               hemispheres=hemis, subject=subject)
-    scratch = RoutingTransformerEncoder(**routing_params(100, 10, 1, seed, False))
+    scratch = RoutingTransformerEncoder(**routing_params(100, 10, 1, seed, False), ignore_rois=grouping_labels(ds))
     scratch.fit(FeatureMap(X[small], "spatial"), Y[small], rois=rois, hemispheres=hemis)
     return tuple(float(np.mean(model.score(FeatureMap(X[test], "spatial"), Y[test]))) for model in (moved, scratch))
 

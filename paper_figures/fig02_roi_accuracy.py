@@ -12,8 +12,6 @@ Build it with ``cogmodels figures --only roi_accuracy``.
 
 from __future__ import annotations
 
-import numpy as np
-
 from cogmodels.errors import DataFormatError, format_problem
 from cogmodels.runner.store import load_items
 from cogmodels.viz.brain import roi_accuracy_bars

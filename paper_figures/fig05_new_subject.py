@@ -47,7 +47,8 @@ def make(results, store_root):
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     learning_curve(n_values, {h: means.loc[h].reindex(n_values).to_numpy() for h in heads},
                    errors={h: sds.loc[h].reindex(n_values).fillna(0).to_numpy() for h in heads},
-                   ceiling=float(ceiling.mean()) if len(ceiling) else None, ax=left, ylabel="mean test r (all channels)",
+                   ceiling=float(ceiling.mean()) if len(ceiling) else None, ax=left,
+                   ylabel="mean test r (all channels)",
                    title=f"A  new subject {', '.join(subjects)}: transfer vs from scratch")
     transfer = "transfer" if "transfer" in heads else heads[0]
     labels = load_items(store_root, runs["run_id"].iloc[-1])["rois"]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -226,6 +227,9 @@ class RoutingTransformerEncoder(BaseEncoder):
         retinotopic ROIs: ``{"V1": "channel_group", "*": "roi_hemisphere"}``
         with ``group_size=1`` (see :func:`~cogmodels.encoders.training.channel_query_names`).
     group_size : int
+    ignore_rois : sequence of str
+        ROI labels that get no query (e.g. labels that only group other ROIs, such as
+        "ventral"); every channel must keep at least one label.
     lr, weight_decay : float
         AdamW settings.
     batch_size, max_epochs, patience : int
@@ -256,9 +260,10 @@ class RoutingTransformerEncoder(BaseEncoder):
 
     def __init__(self, d_model: int = 64, n_heads: int = 1, n_layers: int = 1, self_attention: bool = True,
                  mlp_ratio: float = 2.0, dropout: float = 0.0, query_per: str = "roi_hemisphere",
-                 group_size: int = 16, lr: float = 1e-2, weight_decay: float = 1e-2, batch_size: int = 32,
-                 max_epochs: int = 100, patience: int = 10, validation_fraction: float = 0.15, n_runs: int = 1,
-                 ensemble_weighting: str = "r_proportional", ensemble_temperature: float = 0.05,
+                 group_size: int = 16, ignore_rois=(), lr: float = 1e-2, weight_decay: float = 1e-2,
+                 batch_size: int = 32, max_epochs: int = 100, patience: int = 10,
+                 validation_fraction: float = 0.15, n_runs: int = 1, ensemble_weighting: str = "r_proportional",
+                 ensemble_temperature: float = 0.05,
                  backbone=None, layers=None, seed: int = 0, progress: bool = True):
         self.d_model = d_model
         self.n_heads = n_heads
@@ -268,6 +273,7 @@ class RoutingTransformerEncoder(BaseEncoder):
         self.dropout = dropout
         self.query_per = query_per
         self.group_size = group_size
+        self.ignore_rois = ignore_rois
         self.lr = lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -397,7 +403,11 @@ class RoutingTransformerEncoder(BaseEncoder):
             raise ShapeError(format_problem(f"{where} X/Y", "the same number of rows (stimuli)",
                                             f"X has {layers[0].shape[0]}, Y has {Y.shape[0]}",
                                             "align features and responses on the same stimuli"))
-        rois = check_rois(rois, Y.shape[1], f"{where} rois")
+        where_rois = f"{where} rois"
+        if self.ignore_rois and rois is not None:
+            rois = [tuple(r for r in ((c,) if isinstance(c, str) else c) if r not in self.ignore_rois) for c in rois]
+            where_rois += " (without ignore_rois)"
+        rois = check_rois(rois, Y.shape[1], where_rois)
         hemispheres = check_hemispheres(hemispheres, Y.shape[1], f"{where} hemispheres")
         query_names = channel_query_names(rois, hemispheres, self.query_per, self.group_size)
         if known_queries is not None:
@@ -459,6 +469,11 @@ class RoutingTransformerEncoder(BaseEncoder):
             standardized = self._predict_standardized([layer[d.val_idx] for layer in d.layers], d.name)
             self.validation_r_[d.name] = columnwise_r(torch.from_numpy(d.Y[d.val_idx]),
                                                       torch.from_numpy(standardized)).numpy()
+            undefined = int(np.isnan(self.validation_r_[d.name]).sum())
+            if undefined:
+                warnings.warn(f"subject {d.name!r}: validation r undefined (NaN) for {undefined} of "
+                              f"{len(self.validation_r_[d.name])} channels (no variance on the validation "
+                              f"stimuli or a constant prediction)", stacklevel=3)
 
     # -- features ------------------------------------------------------------
     def _features(self, X, grid, where: str, fitting: bool = False) -> list:

@@ -7,6 +7,9 @@
 - :func:`columnwise_r` is a torch Pearson r used as the early-stopping criterion.
 - :func:`train_with_early_stopping` runs AdamW over mini-batches, keeps the
   weights of the epoch with the best validation score and restores them.
+- :func:`ensemble_weights` turns members' validation r into per-channel weights.
+- :func:`check_rois` / :func:`channel_query_names` validate the ROI labels of
+  channels and name the query (or queries) each channel reads.
 """
 
 from __future__ import annotations

@@ -31,8 +31,10 @@ holds the algorithm.  It reproduces the numbers of the reference Python port
      (b) Every pass then appends the last entry of its input duration list.
 3. **Alignment.** ``M[i, j] = |v_i - w_j|``. The shortest right/down/diagonal
    path from (0, 0) to (n-1, m-1) is found, where a path's cost is the sum of
-   the cells it enters. A DP on the anti-diagonal wavefront does this, in
-   :func:`cogmodels.kernels.alignment.min_cost_path`.
+   the cells it enters. A DP on the anti-diagonal wavefront does this
+   (:func:`align`; the same recurrence as
+   :func:`cogmodels.kernels.alignment.min_cost_path`, in numpy, which costs less
+   than torch per operation on these small arrays).
 4. **Similarities.** Along the path, for each aligned pair:
    - vector: ``|v - w|``;
    - direction: the absolute angle difference, wrapped to [0, pi];
@@ -67,214 +69,222 @@ Where we differ from the peer (the first four are covered by tests):
 * The peer's duration threshold is in seconds (``TDur``); ours is
   ``duration_ms``. Durations are compared in ms, so 300 ms against 0.3 s
   gives the same strict comparisons for whole-millisecond durations.
-"""
 
+**Speed.** Everything runs on flat (ragged) arrays, all pairs at once: the
+saccades of all paths are concatenated (:class:`Saccades`), a simplification
+pass is a few whole-array operations (:func:`merge_starts` finds the greedy
+merges without a loop), the alignment runs one wavefront per bucket of
+similar lengths, the backtrack walks all pairs together, and the medians sort
+the paths grouped by length.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
-import torch
-
-from cogmodels.kernels.alignment import length_buckets, min_cost_path
 
 DIMENSIONS = ("vector", "direction", "length", "position", "duration")
 TIE_ORDER = ("left", "up", "diag")
-SIMPLIFY_BUCKETS = (6, 10, 14, 20, 30, 50)  # saccade-count edges of the simplification buckets
-
-
-CHANNELS = ("start_x", "start_y", "dx", "dy")
+# Pairs are aligned in buckets of max(n_saccades_a, n_saccades_b): each bucket pays for its own padding and
+# for one pass over its diagonals, so the edges trade padding against per-diagonal overhead.
+ALIGN_BUCKETS = (3, 5, 7, 9, 11, 13, 16, 20, 26, 34, 48, 64, 96, 128, 192, 256, 384, 512)
 
 
 @dataclass
-class SaccadeTable:
-    """Saccades of many scanpaths, padded; one contiguous (n_paths, n_max) array per channel.
+class Saccades:
+    """The saccades of many scanpaths, concatenated: path p owns entries ``offset[p] : offset[p] + count[p]``.
 
     Attributes
     ----------
-    start_x, start_y : float arrays of shape (n_paths, n_max)
+    start_x, start_y : float arrays of shape (n_saccades_total,)
         Start point of each saccade, in pixels.
-    dx, dy : float arrays of shape (n_paths, n_max)
+    dx, dy : float arrays of shape (n_saccades_total,)
         Saccade vector, in pixels.
+    duration : float array of shape (n_saccades_total,)
+        Duration (ms) of the fixation each saccade leaves: entry k of the peer's duration list.
     count : int array of shape (n_paths,)
-        Number of saccades of each path.
-    duration : float array of shape (n_paths, n_max + 1)
-        The fixation-duration list, in ms; ``duration[p, k]`` goes with saccade k.
+        Number of saccades of each path (>= 1).
+    last_duration : float array of shape (n_paths,)
+        The last entry of the peer's duration list (at first, the duration of the last fixation).
     duration_count : int array of shape (n_paths,)
-        Length of each duration list (``count + 1`` unless quirk (a) of the module docstring applied).
-
-    Entries past ``count`` (``duration_count``) are padding; nothing reads them.
+        Length of the peer's duration list: ``count + 1``, or ``count + 2`` right after the last saccade
+        was folded (quirk (a) of the module docstring). Simplification stops when it no longer changes.
     """
 
     start_x: np.ndarray
     start_y: np.ndarray
     dx: np.ndarray
     dy: np.ndarray
-    count: np.ndarray
     duration: np.ndarray
+    count: np.ndarray
+    last_duration: np.ndarray
     duration_count: np.ndarray
 
+    PER_SACCADE = ("start_x", "start_y", "dx", "dy", "duration")
+    PER_PATH = ("count", "last_duration", "duration_count")
+
     @classmethod
-    def from_fixations(cls, xy: np.ndarray, duration: np.ndarray, n_fixations: np.ndarray) -> "SaccadeTable":
-        """Saccades between consecutive fixations of padded scanpaths.
+    def from_fixations(cls, x: np.ndarray, y: np.ndarray, duration: np.ndarray, length: np.ndarray) -> "Saccades":
+        """Saccades between consecutive fixations.
 
         Parameters
         ----------
-        xy : float array of shape (n_paths, n_max, 2)
-        duration : float array of shape (n_paths, n_max), ms
-        n_fixations : int array of shape (n_paths,)
+        x, y, duration : float arrays of shape (n_fixations_total,)
+            The fixations of all paths, path after path (durations in ms).
+        length : int array of shape (n_paths,)
+            Fixations per path, each >= 2.
         """
-        if xy.shape[1] < 2:  # room for one saccade keeps the shapes uniform
-            xy = np.concatenate([xy, np.zeros((len(xy), 2 - xy.shape[1], 2))], 1)
-            duration = np.concatenate([duration, np.zeros((len(duration), 2 - duration.shape[1]))], 1)
-        x, y = np.ascontiguousarray(xy[..., 0]), np.ascontiguousarray(xy[..., 1])
-        padding = np.arange(x.shape[1] - 1)[None, :] >= (n_fixations - 1)[:, None]
-        dx, dy = np.where(padding, 0.0, x[:, 1:] - x[:, :-1]), np.where(padding, 0.0, y[:, 1:] - y[:, :-1])
-        return cls(x[:, :-1].copy(), y[:, :-1].copy(), dx, dy, n_fixations - 1, np.array(duration, dtype=float),
-                   n_fixations.copy())
+        last = np.cumsum(length) - 1
+        leaves = np.ones(len(x), dtype=bool)        # fixations that a saccade leaves: all but the last of a path
+        leaves[last] = False
+        moves = leaves[:-1]
+        return cls(x[leaves], y[leaves], (x[1:] - x[:-1])[moves], (y[1:] - y[:-1])[moves], duration[leaves],
+                   length - 1, duration[last], length.copy())
 
-    def take(self, rows, width: int | None = None, duration_width: int | None = None) -> "SaccadeTable":
-        """Rows ``rows``, cropped to ``width`` saccades and ``duration_width`` durations (contiguous copies)."""
-        channels = [np.ascontiguousarray(getattr(self, c)[rows, :width]) for c in CHANNELS]
-        return SaccadeTable(*channels, self.count[rows], np.ascontiguousarray(self.duration[rows, :duration_width]),
-                            self.duration_count[rows])
+    @property
+    def offset(self) -> np.ndarray:
+        """Index of the first saccade of each path, shape (n_paths,)."""
+        return np.cumsum(self.count) - self.count
 
-    def put(self, rows, part: "SaccadeTable") -> None:
-        """Write ``part`` (from :meth:`take`) back into rows ``rows``."""
-        width, duration_width = part.dx.shape[1], part.duration.shape[1]
-        for c in CHANNELS:
-            getattr(self, c)[rows, :width] = getattr(part, c)
-        self.duration[rows, :duration_width] = part.duration
-        self.count[rows] = part.count
-        self.duration_count[rows] = part.duration_count
+    def __len__(self) -> int:
+        return len(self.count)
+
+    def select(self, paths: np.ndarray) -> "Saccades":
+        """The paths where the bool array ``paths`` (n_paths,) is True."""
+        if paths.all():
+            return self
+        entries = np.repeat(paths, self.count)
+        return Saccades(*(getattr(self, name)[entries] for name in self.PER_SACCADE),
+                        *(getattr(self, name)[paths] for name in self.PER_PATH))
+
+    @classmethod
+    def concatenate(cls, parts: list["Saccades"]) -> "Saccades":
+        """The paths of ``parts``, one after the other."""
+        return cls(*(np.concatenate([getattr(part, f.name) for part in parts]) for f in fields(cls)))
+
+    def paths(self, start: int, stop: int) -> "Saccades":
+        """Paths ``start`` to ``stop - 1``."""
+        first, end = self.count[:start].sum(), self.count[:stop].sum()
+        return Saccades(*(getattr(self, name)[first:end] for name in self.PER_SACCADE),
+                        *(getattr(self, name)[start:stop] for name in self.PER_PATH))
 
 
 # -- simplification ------------------------------------------------------------------------------------
-def simplify(table: SaccadeTable, direction_deg: float, duration_ms: float, amplitude_px: float) -> SaccadeTable:
+def simplify(saccades: Saccades, direction_deg: float, duration_ms: float, amplitude_px: float) -> Saccades:
     """Repeat (direction pass, amplitude pass) until an iteration leaves the duration-list length unchanged.
 
-    Paths run in buckets of similar length, so that short paths do not pay for the padding of long ones.
+    Every path runs its own number of iterations: a converged path leaves the batch.
     """
-    table = table.take(slice(None))
-    bucket = np.searchsorted(SIMPLIFY_BUCKETS, table.count)
-    for value in np.unique(bucket):
-        rows = np.flatnonzero(bucket == value)
-        while len(rows):  # iterate on the paths not yet converged
-            # Only the columns still in use (duration_count >= count + 1 always).
-            part = table.take(rows, int(table.count[rows].max()), int(table.duration_count[rows].max()))
-            before = part.duration_count.copy()
-            part = _amplitude_pass(_direction_pass(part, direction_deg, duration_ms), amplitude_px, duration_ms)
-            table.put(rows, part)
-            rows = rows[part.duration_count != before]
-    return table
+    active, converged_parts, converged_ids = saccades, [], []
+    ids = np.arange(len(saccades))
+    while len(ids):
+        before = active.duration_count
+        active = _amplitude_pass(_direction_pass(active, direction_deg, duration_ms), amplitude_px, duration_ms)
+        done = active.duration_count == before
+        converged_parts.append(active.select(done))
+        converged_ids.append(ids[done])
+        active, ids = active.select(~done), ids[~done]
+    return _in_order(converged_parts, np.concatenate(converged_ids))
 
 
-def stack(first: SaccadeTable, second: SaccadeTable) -> SaccadeTable:
-    """Both tables in one, paths of ``first`` then ``second`` (to simplify both sides in one batch)."""
-    width = max(first.dx.shape[1], second.dx.shape[1])
-
-    def padded(array, size):
-        return np.pad(array, [(0, 0), (0, size - array.shape[1])])
-
-    channels = [np.concatenate([padded(getattr(first, c), width), padded(getattr(second, c), width)])
-                for c in CHANNELS]
-    return SaccadeTable(*channels, np.concatenate([first.count, second.count]),
-                        np.concatenate([padded(first.duration, width + 1), padded(second.duration, width + 1)]),
-                        np.concatenate([first.duration_count, second.duration_count]))
-
-
-def split(table: SaccadeTable, n_first: int) -> tuple[SaccadeTable, SaccadeTable]:
-    """Inverse of :func:`stack`."""
-    return table.take(slice(0, n_first)), table.take(slice(n_first, None))
+def _in_order(parts: list[Saccades], ids: np.ndarray) -> Saccades:
+    """Concatenated ``parts`` with their paths put back in the order of the path indices ``ids``."""
+    merged = Saccades.concatenate(parts)
+    if (ids[1:] > ids[:-1]).all():
+        return merged
+    order = np.argsort(ids)
+    # Each path's saccades keep their order; the paths move to where ``order`` puts them.
+    entries = np.repeat(merged.offset[order] - np.cumsum(merged.count[order]) + merged.count[order],
+                        merged.count[order]) + np.arange(len(merged.dx))
+    return Saccades(*(getattr(merged, name)[entries] for name in Saccades.PER_SACCADE),
+                    *(getattr(merged, name)[order] for name in Saccades.PER_PATH))
 
 
-def _greedy_scan(pair_ok: np.ndarray, count: np.ndarray, last_ok: np.ndarray | None = None):
-    """Left-to-right scan: a saccade that starts a merged pair consumes the next one.
+def merge_starts(mergeable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The peer's left-to-right greedy merging, without a loop.
 
-    Returns ``starts`` (saccades that open an output step), ``merged`` (steps
-    that swallow the next saccade) and ``folded`` (last saccades folded back),
-    each a bool array of shape (n_paths, n_max).
+    The scan merges saccade k with k + 1 when ``mergeable[k]`` and then jumps
+    past both. Within a run of consecutive mergeable saccades, the 1st, 3rd,
+    5th, ... therefore merge, and the saccade after a merging one is consumed.
+
+    Parameters
+    ----------
+    mergeable : bool array of shape (n_saccades_total,)
+        False at the last saccade of every path, so runs never cross paths.
+
+    Returns
+    -------
+    merges : bool array of shape (n_saccades_total,)
+        Saccades that absorb the next one.
+    starts : bool array of shape (n_saccades_total,)
+        Saccades that open an output saccade (those not absorbed).
     """
-    n_paths, n_max = pair_ok.shape
-    pair_ok = np.ascontiguousarray(pair_ok.T)          # one contiguous row per column k
-    starts = np.empty((n_max, n_paths), dtype=bool)
-    merged = np.empty_like(starts)
-    free = np.ones(n_paths, dtype=bool)
-    for k in range(n_max):
-        np.logical_and(free, k < count, out=starts[k])
-        np.logical_and(starts[k], pair_ok[k], out=merged[k])
-        np.logical_not(merged[k], out=free)
-    starts, merged = starts.T, merged.T
-    folded = starts & last_ok if last_ok is not None else None
-    return starts, merged, folded
+    index = np.arange(len(mergeable))
+    run_start = np.maximum.accumulate(np.where(mergeable & ~_previous(mergeable), index, 0))
+    merges = mergeable & ((index - run_start) % 2 == 0)
+    return merges, ~_previous(merges)
 
 
-def _next(array: np.ndarray) -> np.ndarray:
-    """The next saccade's value at each position (zero after the last column)."""
-    return np.concatenate([array[:, 1:], np.zeros_like(array[:, :1])], 1)
-
-
-def _direction_pass(table: SaccadeTable, direction_deg: float, duration_ms: float) -> SaccadeTable:
-    n_max = table.dx.shape[1]
-    k = np.arange(n_max)[None, :]
-    next_dx, next_dy = _next(table.dx), _next(table.dy)
-    pair_ok = (k < (table.count - 1)[:, None]) & (_angle_deg(table.dx, table.dy, next_dx, next_dy) < direction_deg) \
-        & (table.duration[:, 1:n_max + 1] < duration_ms)
-    starts, merged, _ = _greedy_scan(pair_ok, table.count)
-    dx, dy = np.where(merged, table.dx + next_dx, table.dx), np.where(merged, table.dy + next_dy, table.dy)
-    return _assemble(table, starts, (table.start_x, table.start_y, dx, dy), table.duration[:, :n_max], folded=None)
-
-
-def _amplitude_pass(table: SaccadeTable, amplitude_px: float, duration_ms: float) -> SaccadeTable:
-    n_max = table.dx.shape[1]
-    k = np.arange(n_max)[None, :]
-    count = table.count[:, None]
-    amplitude = np.sqrt(table.dx ** 2 + table.dy ** 2)
-    short_fixation = (table.duration[:, :n_max] < duration_ms) | (table.duration[:, 1:n_max + 1] < duration_ms)
-    ok = (amplitude < amplitude_px) & short_fixation & (k < count)
-    # The last saccade folds back into the previous output; with no previous one it is kept (the peer crashes).
-    starts, merged, folded = _greedy_scan(ok & (k < count - 1), table.count, ok & (k == count - 1) & (count >= 2))
-    next_dx, next_dy = _next(table.dx), _next(table.dy)
-    dx, dy = np.where(merged, table.dx + next_dx, table.dx), np.where(merged, table.dy + next_dy, table.dy)
-    # A folded step adds the duration of fixation n-2 to the list (quirk (a)).
-    previous = np.concatenate([table.duration[:, :1], table.duration[:, :n_max - 1]], 1)
-    entries = np.where(folded, previous, table.duration[:, :n_max])
-    return _assemble(table, starts, (table.start_x, table.start_y, dx, dy), entries, folded=folded)
-
-
-def _compact(mask: np.ndarray, arrays, width: int) -> list[np.ndarray]:
-    """Move the entries of each (n_paths, n_max) array where ``mask`` is True to the front of its row.
-
-    Returns new zero-padded arrays of shape (n_paths, width).
-    """
-    n_paths = len(mask)
-    source = np.flatnonzero(mask)
-    destination = (np.cumsum(mask, axis=1) - 1 + (np.arange(n_paths) * width)[:, None]).reshape(-1).take(source)
-    out = []
-    for array in arrays:
-        compacted = np.zeros(n_paths * width)
-        compacted[destination] = np.ascontiguousarray(array).reshape(-1).take(source)
-        out.append(compacted.reshape(n_paths, width))
+def _previous(array: np.ndarray) -> np.ndarray:
+    """The previous entry's value (False before the first)."""
+    out = np.zeros_like(array)
+    out[1:] = array[:-1]
     return out
 
 
-def _assemble(table, starts, channels, entries, folded):
-    """Compact the output steps to the left and append the last duration entry."""
-    n_paths, n_max = starts.shape
-    keeps = starts if folded is None else starts & ~folded
-    start_x, start_y, dx, dy = _compact(keeps, channels, n_max)
-    count = keeps.sum(1)
+def _next(array: np.ndarray) -> np.ndarray:
+    """The next entry's value (0 after the last); entries of the next path are masked by the callers."""
+    out = np.zeros_like(array)
+    out[:-1] = array[1:]
+    return out
+
+
+def _direction_pass(sac: Saccades, direction_deg: float, duration_ms: float) -> Saccades:
+    last = np.cumsum(sac.count) - 1
+    next_dx, next_dy = _next(sac.dx), _next(sac.dy)
+    mergeable = (_angle_deg(sac.dx, sac.dy, next_dx, next_dy) < direction_deg) & (_next(sac.duration) < duration_ms)
+    mergeable[last] = False
+    merges, starts = merge_starts(mergeable)
+    return _output(sac, starts, merges, next_dx, next_dy, folded=None)
+
+
+def _amplitude_pass(sac: Saccades, amplitude_px: float, duration_ms: float) -> Saccades:
+    # At this pass the duration list has count + 1 entries: the direction pass always leaves it so.
+    last = np.cumsum(sac.count) - 1
+    next_duration = _next(sac.duration)
+    next_duration[last] = sac.last_duration
+    short = (np.sqrt(sac.dx ** 2 + sac.dy ** 2) < amplitude_px) \
+        & ((sac.duration < duration_ms) | (next_duration < duration_ms))
+    mergeable = short.copy()
+    mergeable[last] = False
+    merges, starts = merge_starts(mergeable)
+    # The last saccade, if not absorbed and short, folds back into the previous output saccade;
+    # with no previous one (a one-saccade path) it is kept, where the peer crashes.
+    folded = starts[last] & short[last] & (sac.count >= 2)
+    return _output(sac, starts, merges, _next(sac.dx), _next(sac.dy), folded=folded)
+
+
+def _output(sac: Saccades, starts, merges, next_dx, next_dy, folded) -> Saccades:
+    """The output saccades of a pass: one per start, merged ones summed; quirks (a) and (b) applied."""
+    keeps = starts
     if folded is not None and folded.any():
-        # Quirk (a): the previous output saccade becomes input saccade n-2 + input saccade n-1.
-        rows = np.flatnonzero(folded.any(1))
-        last = table.count[rows] - 1
-        dx[rows, count[rows] - 1] = table.dx[rows, last - 1] + table.dx[rows, last]
-        dy[rows, count[rows] - 1] = table.dy[rows, last - 1] + table.dy[rows, last]
-    (duration,) = _compact(starts, (entries,), table.duration.shape[1])
-    n_steps = starts.sum(1)
-    every = np.arange(n_paths)
-    duration[every, n_steps] = table.duration[every, table.duration_count - 1]  # quirk (b)
-    return SaccadeTable(start_x, start_y, dx, dy, count, duration, n_steps + 1)
+        keeps = starts.copy()
+        keeps[(np.cumsum(sac.count) - 1)[folded]] = False
+    dx = np.where(merges, sac.dx + next_dx, sac.dx)[keeps]
+    dy = np.where(merges, sac.dy + next_dy, sac.dy)[keeps]
+    last = np.cumsum(sac.count) - 1
+    count = np.diff(np.cumsum(keeps)[last], prepend=0)
+    duration_count = count + 1
+    if folded is not None and folded.any():
+        # Quirk (a): the previous output saccade becomes input saccade n-2 + input saccade n-1,
+        # and the duration list gains an entry (a step that adds no saccade).
+        out_last = (np.cumsum(count) - 1)[folded]
+        dx[out_last] = sac.dx[last[folded] - 1] + sac.dx[last[folded]]
+        dy[out_last] = sac.dy[last[folded] - 1] + sac.dy[last[folded]]
+        duration_count = duration_count + folded
+    # Quirk (b): the last entry of the duration list carries over unchanged.
+    return Saccades(sac.start_x[keeps], sac.start_y[keeps], dx, dy, sac.duration[keeps], count,
+                    sac.last_duration, duration_count)
 
 
 def _angle_deg(dx: np.ndarray, dy: np.ndarray, next_dx: np.ndarray, next_dy: np.ndarray) -> np.ndarray:
@@ -286,50 +296,153 @@ def _angle_deg(dx: np.ndarray, dy: np.ndarray, next_dx: np.ndarray, next_dy: np.
     return np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
 
 
+# -- alignment -----------------------------------------------------------------------------------------
+# Backtrack moves, indexed by the code stored per cell: 0 left, 1 up, 2 and 3 diagonal, 4 stay (the start).
+MOVE_DI = np.array([0, 1, 1, 1, 0])      # rows (saccades of a) a move steps back
+MOVE_DJ = np.array([1, 0, 1, 1, 0])      # columns (saccades of b) a move steps back
+
+
+def align(a: Saccades, b: Saccades) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shortest alignment path of every pair (a[p], b[p]) through ``M[i, j] = |v_i - w_j|``.
+
+    Returns
+    -------
+    cells_a, cells_b : int arrays of shape (n_cells_total,)
+        Aligned saccades, as indices into the arrays of ``a`` and ``b``; each
+        pair's path runs from its last cell back to (0, 0).
+    length : int array of shape (n_pairs,)
+        Cells on each pair's path.
+    """
+    offset_a, offset_b = a.offset, b.offset
+    bucket = np.searchsorted(ALIGN_BUCKETS, np.maximum(a.count, b.count))
+    tables, base, step_d, step_i, rank = [], np.empty(len(a), np.int64), np.empty(len(a), np.int64), \
+        np.empty(len(a), np.int64), np.empty(len(a), np.int64)
+    size = 0
+    for value in np.unique(bucket):
+        rows = np.flatnonzero(bucket == value)
+        n, m = int(a.count[rows].max()), int(b.count[rows].max())
+        codes = _wavefront(_columns(a, offset_a[rows], n), _columns(b, offset_b[rows], m))
+        # Flat position of cell (i, j) of pair rows[t]: base + ((i + j) * n + i) * B + t.
+        base[rows], step_d[rows], step_i[rows], rank[rows] = size, n * len(rows), len(rows), np.arange(len(rows))
+        tables.append(codes.reshape(-1))
+        size += codes.size
+    return _backtrack(np.concatenate(tables), base, step_d, step_i, rank, a.count, b.count, offset_a, offset_b)
+
+
+def _columns(sac: Saccades, offset: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """dx, dy of the first n saccades of the paths starting at ``offset``, shape (n, B) (batch last).
+
+    Entries past a path's end hold other saccades' values; no valid cell reads them.
+    """
+    index = offset[None, :] + np.arange(n)[:, None]
+    return sac.dx.take(index, mode="clip"), sac.dy.take(index, mode="clip")
+
+
+def _wavefront(a_vectors, b_vectors) -> np.ndarray:
+    """Fill the node-weighted shortest-path table of a bucket, one anti-diagonal at a time.
+
+    ``T[i, j] = M[i, j] + min(T[i, j-1], T[i-1, j], T[i-1, j-1])`` with
+    ``T[0, 0] = 0`` (the start cell is free). Candidates are compared as full
+    sums with strict ``<`` in the order left, up, diagonal, as sequential
+    relaxations would (a later one must be strictly smaller to win a tie).
+
+    Parameters
+    ----------
+    a_vectors, b_vectors : pairs (dx, dy) of float arrays of shape (n, B) and (m, B)
+
+    Returns
+    -------
+    codes : uint8 array of shape (n + m - 1, n, B)
+        ``codes[i + j, i, t]``: the move into cell (i, j) of pair t (see MOVE_DI).
+    """
+    (ax, ay), (bx, by) = a_vectors, b_vectors
+    n, batch = ax.shape
+    m = bx.shape[0]
+    # M[i, j] for all pairs, flattened to rows i * m + j: the cells of diagonal d are rows d + i * (m - 1).
+    cost = np.sqrt((ax[:, None] - bx[None]) ** 2 + (ay[:, None] - by[None]) ** 2).reshape(n * m, batch)
+    # table[d + 1, i + 1] = T[i, d - i]; the extra first diagonal and first row stay inf (no predecessor).
+    table = np.full((n + m, n + 1, batch), np.inf)
+    table[1, 1] = 0.0
+    up_wins = np.zeros((n + m - 1, n, batch), dtype=bool)
+    diag_wins = np.zeros_like(up_wins)
+    left, up, diag = (np.empty((n, batch)) for _ in range(3))
+    for d in range(1, n + m - 1):
+        lo, hi = max(0, d - m + 1), min(n - 1, d)
+        k = hi - lo + 1
+        weight = cost[d + lo * (m - 1):d + hi * (m - 1) + 1:max(m - 1, 1)]
+        np.add(table[d, lo + 1:hi + 2], weight, out=left[:k])
+        np.add(table[d, lo:hi + 1], weight, out=up[:k])
+        np.add(table[d - 1, lo:hi + 1], weight, out=diag[:k])
+        np.less(up[:k], left[:k], out=up_wins[d, lo:hi + 1])
+        np.minimum(left[:k], up[:k], out=left[:k])
+        np.less(diag[:k], left[:k], out=diag_wins[d, lo:hi + 1])
+        np.minimum(left[:k], diag[:k], out=table[d + 1, lo + 1:hi + 2])
+    codes = up_wins.view(np.uint8) | (diag_wins.view(np.uint8) << 1)
+    codes[0, 0] = 4
+    return codes
+
+
+def _backtrack(codes, base, step_d, step_i, rank, count_a, count_b, offset_a, offset_b):
+    """Walk every pair's path back from its last cell, all pairs at once (see :func:`align`)."""
+    n_pairs = len(count_a)
+    # How far back in the flat table each move code goes, per pair: (d, i) -> (d-1, i), (d-1, i-1), (d-2, i-1).
+    move = np.stack([step_d, step_d + step_i, 2 * step_d + step_i, 2 * step_d + step_i,
+                     np.zeros_like(step_d)], 1).reshape(-1)
+    pair_moves = np.arange(n_pairs) * 5
+    i, j = count_a - 1, count_b - 1
+    position = base + (i + j) * step_d + i * step_i + rank
+    cell_a, cell_b = offset_a + i, offset_b + j
+    n_steps = int((count_a + count_b).max()) - 1            # the longest possible path
+    path_a = np.empty((n_pairs, n_steps), dtype=np.int64)
+    path_b = np.empty_like(path_a)
+    for s in range(n_steps):
+        path_a[:, s], path_b[:, s] = cell_a, cell_b
+        code = codes.take(position)
+        position -= move.take(pair_moves + code)
+        cell_a -= MOVE_DI.take(code)
+        cell_b -= MOVE_DJ.take(code)
+    # After reaching (0, 0) a path stays there: keep its first visit only.
+    at_start = (path_a == offset_a[:, None]) & (path_b == offset_b[:, None])
+    on_path = np.ones_like(at_start)
+    on_path[:, 1:] = ~at_start[:, :-1]
+    return path_a[on_path], path_b[on_path], on_path.sum(1)
+
+
 # -- comparison ----------------------------------------------------------------------------------------
-def compare(a: SaccadeTable, b: SaccadeTable, screen_size: tuple[float, float]) -> np.ndarray:
-    """The five MultiMatch similarities of the pairs (a[p], b[p]), shape (n_pairs, 5); every count must be >= 1."""
-    out = np.empty((len(a.count), 5))
+def compare(a: Saccades, b: Saccades, screen_size: tuple[float, float]) -> np.ndarray:
+    """The five MultiMatch similarities of the pairs (a[p], b[p]), shape (n_pairs, 5)."""
+    cells_a, cells_b, length = align(a, b)
     diagonal = float(np.hypot(*screen_size))
     normaliser = np.array([2 * diagonal, np.pi, diagonal, diagonal, 1.0])
-    for rows, na, nb in length_buckets(torch.from_numpy(a.count), torch.from_numpy(b.count)):
-        rows = rows.numpy()
-        out[rows] = 1.0 - _path_medians(a.take(rows, na, na), b.take(rows, nb, nb)) / normaliser
-    return out
+    return 1.0 - _segment_medians(_differences(a, b, cells_a, cells_b), length).T / normaliser
 
 
-def _path_medians(a: SaccadeTable, b: SaccadeTable) -> np.ndarray:
-    """Align each pair and take the median of the five raw differences along the path, shape (n_pairs, 5)."""
-    dx = a.dx.T[:, None, :] - b.dx.T[None, :, :]           # (n, m, B): batch-last, as the kernel stores it
-    dy = a.dy.T[:, None, :] - b.dy.T[None, :, :]
-    cost = np.sqrt(dx ** 2 + dy ** 2)
-    _, path_i, path_j = min_cost_path(torch.from_numpy(cost).permute(2, 0, 1), torch.from_numpy(a.count),
-                                      torch.from_numpy(b.count), tie_order=TIE_ORDER)
-    path_i, path_j = path_i.numpy(), path_j.numpy()
-    on_path = path_i >= 0
-    rows = np.arange(len(a.count))[:, None]
-    i, j = np.where(on_path, path_i, 0), np.where(on_path, path_j, 0)
-
-    vector = cost[i, j, rows]
-    direction = np.abs(np.arctan2(a.dy, a.dx)[rows, i] - np.arctan2(b.dy, b.dx)[rows, j])
+def _differences(a: Saccades, b: Saccades, cells_a: np.ndarray, cells_b: np.ndarray) -> np.ndarray:
+    """The five raw differences of each aligned pair of saccades, shape (5, n_cells)."""
+    dx_a, dy_a, dx_b, dy_b = a.dx[cells_a], a.dy[cells_a], b.dx[cells_b], b.dy[cells_b]
+    vector = np.sqrt((dx_a - dx_b) ** 2 + (dy_a - dy_b) ** 2)
+    direction = np.abs(np.arctan2(dy_a, dx_a) - np.arctan2(dy_b, dx_b))
     direction = np.where(direction > np.pi, 2 * np.pi - direction, direction)
-    length = np.abs(np.sqrt(a.dx ** 2 + a.dy ** 2)[rows, i] - np.sqrt(b.dx ** 2 + b.dy ** 2)[rows, j])
-    position = np.sqrt((a.start_x[rows, i] - b.start_x[rows, j]) ** 2 + (a.start_y[rows, i] - b.start_y[rows, j]) ** 2)
-    dur_a, dur_b = a.duration[rows, i], b.duration[rows, j]
+    length = np.abs(np.sqrt(dx_a ** 2 + dy_a ** 2) - np.sqrt(dx_b ** 2 + dy_b ** 2))
+    position = np.sqrt((a.start_x[cells_a] - b.start_x[cells_b]) ** 2
+                       + (a.start_y[cells_a] - b.start_y[cells_b]) ** 2)
+    dur_a, dur_b = a.duration[cells_a], b.duration[cells_b]
     longest = np.maximum(dur_a, dur_b)
     with np.errstate(invalid="ignore", divide="ignore"):
         duration = np.where(longest > 0, np.abs(dur_a - dur_b) / longest, 0.0)  # 0 ms vs 0 ms: identical
-    return _masked_median(np.stack([vector, direction, length, position, duration], 1), on_path[:, None, :])
+    return np.stack([vector, direction, length, position, duration])
 
 
-def _masked_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Median over the last axis of the True entries (mean of the two middle values for even counts).
+def _segment_medians(values: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Median of each segment of ``length`` consecutive columns (mean of the two middle values if even).
 
-    values : array of shape (n_pairs, ..., n_max); mask : bool array broadcastable to it.
+    values : array of shape (n_values, sum(length)); returns shape (n_values, n_segments).
+    Segments of equal length are sorted together, without padding.
     """
-    mask = np.broadcast_to(mask, values.shape)
-    ordered = np.sort(np.where(mask, values, np.inf), axis=-1)
-    count = mask.sum(-1, keepdims=True)
-    lower = np.take_along_axis(ordered, (count - 1) // 2, -1)
-    upper = np.take_along_axis(ordered, count // 2, -1)
-    return ((lower + upper) / 2)[..., 0]
+    start = np.cumsum(length) - length
+    out = np.empty((len(values), len(length)))
+    for size in np.unique(length):
+        rows = np.flatnonzero(length == size)
+        block = np.sort(values[:, start[rows, None] + np.arange(size)], axis=-1)   # (n_values, rows, size)
+        out[:, rows] = (block[..., (size - 1) // 2] + block[..., size // 2]) / 2
+    return out

@@ -1,9 +1,17 @@
-"""Scanpath pairs as padded arrays, the input format of every batched gaze metric."""
+"""Scanpath pairs as arrays, the input format of every batched gaze metric.
+
+Two layouts:
+
+- :class:`FlatPaths`, *ragged*: all fixations of all paths in one array, path
+  after path. Packing costs one pass over the paths; MultiMatch works on it.
+- :class:`PathBatch`, *padded*: one row per path, zero-padded to the longest.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 
@@ -47,6 +55,56 @@ class PathBatch:
                          [self.stimulus_id[r] for r in rows])
 
 
+@dataclass
+class FlatPaths:
+    """Many scanpaths, concatenated: path p holds fixations ``offset[p] : offset[p] + length[p]``.
+
+    Attributes
+    ----------
+    x, y : float arrays of shape (n_fixations_total,)
+        Fixation positions in pixels.
+    duration : float array of shape (n_fixations_total,)
+        Fixation durations in ms (zeros where the input had none).
+    length : int array of shape (n_paths,)
+    has_duration : bool array of shape (n_paths,)
+    stimulus_id : list of (str or None), length n_paths
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    duration: np.ndarray
+    length: np.ndarray
+    has_duration: np.ndarray
+    stimulus_id: list
+
+    def __len__(self) -> int:
+        return len(self.length)
+
+    @property
+    def offset(self) -> np.ndarray:
+        """Index of the first fixation of each path, shape (n_paths,)."""
+        return np.cumsum(self.length) - self.length
+
+    def padded(self) -> PathBatch:
+        """The same paths as a zero-padded :class:`PathBatch`."""
+        n_max = max(int(self.length.max(initial=0)), 1)
+        # Row-major position of every fixation in an (n_paths, n_max) array.
+        cell = np.arange(len(self.x)) + np.repeat(np.arange(len(self)) * n_max - self.offset, self.length)
+        xy = np.zeros((len(self) * n_max, 2))
+        duration = np.zeros(len(self) * n_max)
+        xy[cell, 0], xy[cell, 1], duration[cell] = self.x, self.y, self.duration
+        return PathBatch(xy.reshape(len(self), n_max, 2), duration.reshape(len(self), n_max), self.length,
+                         self.has_duration, self.stimulus_id)
+
+
+def fixation_columns(paths: FlatPaths, keep: np.ndarray):
+    """(x, y, duration, length) of the paths where the bool array ``keep`` (n_paths,) is True, still flat."""
+    if keep.all():
+        return paths.x, paths.y, paths.duration, paths.length
+    entries = np.repeat(keep, paths.length)
+    return paths.x[entries], paths.y[entries], paths.duration[entries], paths.length[keep]
+
+
 def _columns(obj, where: str):
     """(x, y, duration or None, stimulus_id) of one scanpath; Scanpath objects are already validated."""
     if isinstance(obj, Scanpath):
@@ -66,37 +124,51 @@ def _columns(obj, where: str):
     return array[:, 0], array[:, 1], (array[:, 2] if array.shape[1] == 3 else None), None
 
 
+def _concatenate(arrays: list[np.ndarray], length: np.ndarray) -> np.ndarray:
+    """``np.concatenate`` of the 1-d float64 arrays of Scanpath objects, faster on many short ones.
+
+    ``bytearray.join`` copies raw buffers with less overhead per array than
+    numpy; a strided view (no single contiguous block) goes through numpy.
+    """
+    try:
+        joined = bytearray().join(arrays)
+    except TypeError:
+        return np.concatenate(arrays).astype(float, copy=False)
+    if len(joined) != 8 * int(length.sum()):  # only float64 fills 8 bytes per fixation
+        return np.concatenate(arrays).astype(float, copy=False)
+    return np.frombuffer(joined, dtype=np.float64)
+
+
+def flatten(paths: Sequence, name: str, single: bool) -> FlatPaths:
+    """Concatenate a list of scanpaths (Scanpath objects or (n, 2|3) arrays) into a :class:`FlatPaths`."""
+    if all(map(isinstance, paths, repeat(Scanpath))):  # the common case, validated already: no per-path checks
+        xs, ys, ds = [p.x for p in paths], [p.y for p in paths], [p.duration for p in paths]
+        length = np.fromiter(map(len, xs), dtype=np.int64, count=len(xs))
+        return FlatPaths(_concatenate(xs, length), _concatenate(ys, length), _concatenate(ds, length), length,
+                         np.ones(len(paths), dtype=bool), [p.stimulus_id for p in paths])
+    columns = [_columns(p, name if single else f"{name}[{i}]") for i, p in enumerate(paths)]
+    xs, ys = [c[0] for c in columns], [c[1] for c in columns]
+    ds = [c[2] if c[2] is not None else np.zeros(len(c[0])) for c in columns]
+    return FlatPaths(np.concatenate(xs), np.concatenate(ys), np.concatenate(ds),
+                     np.array([len(x) for x in xs], dtype=np.int64),
+                     np.array([c[2] is not None for c in columns], dtype=bool), [c[3] for c in columns])
+
+
 def collect(paths: Sequence, name: str, single: bool) -> PathBatch:
     """Pad a list of scanpaths (Scanpath objects or (n, 2|3) arrays) into a :class:`PathBatch`."""
-    if all(isinstance(p, Scanpath) for p in paths):  # the common case, validated already: no per-path checks
-        xs, ys, ds = [p.x for p in paths], [p.y for p in paths], [p.duration for p in paths]
-        stimulus_id = [p.stimulus_id for p in paths]
-        has_duration = np.ones(len(paths), dtype=bool)
-    else:
-        columns = [_columns(p, name if single else f"{name}[{i}]") for i, p in enumerate(paths)]
-        xs, ys = [c[0] for c in columns], [c[1] for c in columns]
-        ds = [c[2] if c[2] is not None else np.zeros(len(c[0])) for c in columns]
-        stimulus_id = [c[3] for c in columns]
-        has_duration = np.array([c[2] is not None for c in columns], dtype=bool)
-    length = np.array([len(x) for x in xs], dtype=np.int64)
-    n_max = max(int(length.max(initial=0)), 1)
-    xy = np.zeros((len(xs), n_max, 2))
-    duration = np.zeros((len(xs), n_max))
-    if length.sum():
-        rows = np.repeat(np.arange(len(xs)), length)
-        cols = np.arange(int(length.sum())) - np.repeat(np.cumsum(length) - length, length)
-        xy[rows, cols, 0] = np.concatenate(xs)
-        xy[rows, cols, 1] = np.concatenate(ys)
-        duration[rows, cols] = np.concatenate(ds)
-    return PathBatch(xy, duration, length, has_duration, stimulus_id)
+    return flatten(paths, name, single).padded()
 
 
 def is_single(obj) -> bool:
     return isinstance(obj, Scanpath) or (isinstance(obj, np.ndarray) and obj.ndim == 2)
 
 
-def pair_batches(a, b, need_duration: bool = False) -> tuple[PathBatch, PathBatch, bool]:
-    """Both sides of the pairs (a[i], b[i]) as padded batches, and whether the input was a single pair."""
+def pair_batches(a, b, need_duration: bool = False, padded: bool = True):
+    """Both sides of the pairs (a[i], b[i]), and whether the input was a single pair.
+
+    Returns ``(batch_a, batch_b, single)``: :class:`PathBatch` objects, or
+    :class:`FlatPaths` with ``padded=False``.
+    """
     single = is_single(a)
     if single != is_single(b):
         raise ShapeError(format_problem("a, b", "two scanpaths or two sequences of scanpaths",
@@ -110,7 +182,7 @@ def pair_batches(a, b, need_duration: bool = False) -> tuple[PathBatch, PathBatc
     if len(a) != len(b):
         raise ShapeError(format_problem("a, b", "sequences of equal length (a[i] is compared with b[i])",
                                         f"lengths {len(a)} and {len(b)}", "pair the scanpaths one to one"))
-    batch_a, batch_b = collect(a, "a", single), collect(b, "b", single)
+    batch_a, batch_b = flatten(a, "a", single), flatten(b, "b", single)
     if need_duration:
         for side, batch in (("a", batch_a), ("b", batch_b)):
             if not batch.has_duration.all():
@@ -119,4 +191,6 @@ def pair_batches(a, b, need_duration: bool = False) -> tuple[PathBatch, PathBatc
                                                 "fixation durations (a Scanpath, or an array with 3 columns "
                                                 "x, y, duration_ms)", "positions only (2 columns)",
                                                 "add the durations in ms as a third column"))
+    if padded:
+        return batch_a.padded(), batch_b.padded(), single
     return batch_a, batch_b, single

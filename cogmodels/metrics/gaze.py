@@ -41,7 +41,7 @@ import torch
 
 from cogmodels.errors import ConfigError, DataFormatError, format_problem
 from cogmodels.kernels import alignment
-from cogmodels.metrics import _multimatch, _regions, _scanmatch
+from cogmodels.metrics import _multimatch, _paths, _regions, _scanmatch
 from cogmodels.metrics._paths import collect, pair_batches
 
 DEFAULT_GROUPING = {"direction_deg": 45.0, "duration_ms": 300.0, "amplitude_px": 147.0}
@@ -116,7 +116,7 @@ def multimatch(a, b, screen_size, grouping=None, *, on_short=None) -> np.ndarray
         in [0, 1] for fixations on the screen (the normalisers are the
         largest possible differences there).
     """
-    batch_a, batch_b, single = pair_batches(a, b, need_duration=True)
+    batch_a, batch_b, single = pair_batches(a, b, need_duration=True, padded=False)
     screen = _regions.check_screen(screen_size)
     thresholds = _check_grouping(grouping)
     policy = _short_policy(on_short, single)
@@ -124,15 +124,16 @@ def multimatch(a, b, screen_size, grouping=None, *, on_short=None) -> np.ndarray
     _handle_short(short, policy, "multimatch", "at least 2 fixations (1 saccade) in both scanpaths",
                   "drop scanpaths with fewer than 2 fixations, or pass on_short='nan'")
     out = np.full((len(short), 5), np.nan)
-    keep = np.flatnonzero(~short)
-    if len(keep):
-        tables = [_multimatch.SaccadeTable.from_fixations(batch.xy[keep], batch.duration[keep], batch.length[keep])
-                  for batch in (batch_a, batch_b)]
+    keep = ~short
+    if keep.any():
+        sides = [_multimatch.Saccades.from_fixations(*_paths.fixation_columns(batch, keep))
+                 for batch in (batch_a, batch_b)]
         if thresholds is not None:  # both sides in one batch
-            both = _multimatch.simplify(_multimatch.stack(*tables), thresholds["direction_deg"],
+            both = _multimatch.simplify(_multimatch.Saccades.concatenate(sides), thresholds["direction_deg"],
                                         thresholds["duration_ms"], thresholds["amplitude_px"])
-            tables = _multimatch.split(both, len(keep))
-        out[keep] = _multimatch.compare(tables[0], tables[1], screen)
+            n_kept = len(sides[0])
+            sides = [both.paths(0, n_kept), both.paths(n_kept, 2 * n_kept)]
+        out[keep] = _multimatch.compare(sides[0], sides[1], screen)
     return out[0] if single else out
 
 

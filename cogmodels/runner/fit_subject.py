@@ -168,16 +168,23 @@ def training_subset(train_rows: np.ndarray, n_train, seed: int) -> np.ndarray:
     return np.sort(train_rows[order[:int(n_train)]])
 
 
-def _data_hash(dataset, features: dict, rows: np.ndarray, stimuli_key: dict) -> str:
-    """Content hash of one subject's training data: features cache keys, stimulus ids, responses, channels."""
+def _data_hash(dataset, rows: np.ndarray, feature_keys: dict) -> str:
+    """Content hash of one subject's training data: feature cache keys, stimulus ids, responses, channels."""
     digest = hashlib.sha1()
-    for layer in sorted(stimuli_key):
-        digest.update(f"{layer}={stimuli_key[layer]}\n".encode())
+    for layer in sorted(feature_keys):
+        digest.update(f"{layer}={feature_keys[layer]}\n".encode())
     digest.update("\n".join(dataset.stimuli.ids[i] for i in rows).encode())
     digest.update(np.ascontiguousarray(dataset.responses.responses[rows]).tobytes())
     table = dataset.responses.channels[["id", "hemisphere", "rois"]]
     digest.update(table.to_json(orient="values").encode())
     return digest.hexdigest()
+
+
+def _model_params(node) -> dict:
+    """The encoder config without the keys that do not change the fitted model (progress bars)."""
+    params = OmegaConf.to_container(node, resolve=True)
+    params.pop("progress", None)
+    return params
 
 
 def _encoder_code_hash(encoder) -> str:
@@ -198,7 +205,7 @@ def _subject_data(ctx: RunContext, backbone, layers: list, subject=None):
     features = ctx.cache.features(backbone, dataset.stimuli, layers)
     keys = {layer: feature_key(backbone, layer, dataset.stimuli) for layer in layers}
     train = split_rows(dataset, "train")
-    return dataset, features, _data_hash(dataset, features, train, keys)
+    return dataset, features, _data_hash(dataset, train, keys)
 
 
 def train_source_model(ctx: RunContext, backbone, layers: list, target_subject: str) -> tuple[object, dict, Path]:
@@ -214,7 +221,7 @@ def train_source_model(ctx: RunContext, backbone, layers: list, target_subject: 
     spec = {"role": "source", "subjects": subjects, "dataset": cfg.dataset.name, "layers": layers,
             "backbone": OmegaConf.to_container(cfg.backbone, resolve=True),
             "backbone_fingerprints": {layer: backbone.fingerprint(layer) for layer in layers},
-            "encoder": OmegaConf.to_container(cfg.encoder, resolve=True), "encoder_code": _encoder_code_hash(encoder),
+            "encoder": _model_params(cfg.encoder), "encoder_code": _encoder_code_hash(encoder),
             "data": {s: data_hash for s, (_, _, data_hash) in data.items()}}
     key = hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:20]
     path = Path(str(cfg.output_root)) / MODELS_DIR / f"source-{key}.pt"
@@ -349,7 +356,7 @@ def fit_subject(ctx: RunContext) -> TaskOutput:
                   "source_model": _model_record(source_path, source_spec, root)}
     if transfer.get("save_model", True):
         key = hashlib.sha1(f"{source_spec.get('sha256')}|{target_hash}|{train.tobytes().hex()}|"
-                           f"{transfer_head}|{cfg.encoder}".encode()).hexdigest()[:20]
+                           f"{transfer_head}|{_model_params(cfg.encoder)}".encode()).hexdigest()[:20]
         spec = {"role": "transferred", "subjects": [subject], "source": provenance["source_model"],
                 "n_train": int(train.size), "head": transfer_head, "layers": layers,
                 "backbone": OmegaConf.to_container(cfg.backbone, resolve=True),

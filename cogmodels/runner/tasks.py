@@ -125,8 +125,6 @@ def split_rows(dataset, split: str) -> np.ndarray:
     return np.array([dataset.stimuli.position(sid) for sid in dataset.splits[split]], dtype=int)
 
 
-_split_rows = split_rows  # the name other modules used before
-
 
 def roi_means(values: np.ndarray, responses, where: str) -> list[tuple[str, float, int]]:
     """Mean of per-channel ``values`` over all channels and over each ROI.

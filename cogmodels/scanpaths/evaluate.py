@@ -202,6 +202,12 @@ def _human_scanpaths(fixations, stimulus_ids) -> dict:
     return by_image
 
 
+def _image_sizes(dataset, stimulus_ids) -> dict:
+    """stimulus_id -> (width, height): recorded by the loader in the fixations, else read from the images."""
+    known = dataset.fixations.image_sizes
+    return {sid: known[sid] if sid in known else dataset.stimuli[sid].size for sid in stimulus_ids}
+
+
 def _image_seed(options: ProtocolOptions, position: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(options.seed), int(position)]))
 
@@ -363,13 +369,13 @@ def _saliency_metrics(densities: np.ndarray, humans: list, baseline: np.ndarray,
     from cogmodels.metrics import saliency
 
     block = options.saliency_block
-    height, width = densities.shape[-2:]
-    full = [human.xy for human in humans]
-    targets = block_sum(np.stack([saliency.fixation_density(xy, (width, height), sigma_deg=options.sigma_deg,
-                                                            px_per_deg=options.px_per_deg) for xy in full]), block)
     maps = block_sum(densities, block)
+    height, width = maps.shape[-2:]
+    fixations = [human.xy / block for human in humans]
+    # Human density maps drawn directly on the block grid (Gaussian values at block centres).
+    targets = np.stack([saliency.fixation_density(xy, (width, height), sigma_deg=options.sigma_deg,
+                                                  px_per_deg=options.px_per_deg / block) for xy in fixations])
     maps = np.broadcast_to(maps, targets.shape) if maps.ndim == 2 else maps
-    fixations = [xy / block for xy in full]
     out = {"nss": saliency.nss(maps, fixations),
            "auc_judd": saliency.auc_judd(maps, fixations),
            "auc_shuffled": saliency.auc_shuffled(maps, fixations, negatives_xy / block, seed=rng,
@@ -406,7 +412,7 @@ def _train_reference(dataset, options: ProtocolOptions) -> _Reference:
     from cogmodels.scanpaths.baselines import CenterBiasModel
 
     train = dataset.fixations.subset(stimulus_ids=list(dataset.splits["train"]))
-    sizes = {sid: dataset.stimuli[sid].size for sid in train.stimulus_ids}
+    sizes = _image_sizes(dataset, train.stimulus_ids)
     return _Reference(train, CenterBiasModel(seed=options.seed).fit(train),
                       _scanmatch_threshold(train.to_scanpaths(), sizes, options))
 
@@ -419,11 +425,11 @@ def _run(name: str, dataset, humans: dict, options: ProtocolOptions, reference: 
     with ``predicted[j]`` the scanpaths compared with subject j and ``densities`` of shape (n_subjects, H, W)
     (or (H, W): one density for every subject).
     """
-    sizes = {sid: dataset.stimuli[sid].size for sid in humans}
+    sizes = _image_sizes(dataset, humans)
     pool_xy, pool_owner = _normalised_pool(humans, sizes)
     pairs, item_sid, item_subject = _PairBatch(), [], []
     saliency_values = {metric: [] for metric in SALIENCY_METRICS}
-    example_ids, example_densities, example_paths = [], [], []
+    example_ids, example_densities, example_paths, baselines = [], [], [], {}
     for position, (sid, paths) in enumerate(tqdm(humans.items(), desc=f"{name}: test images", unit="image")):
         stimulus = dataset.stimuli[sid]
         rng = _image_seed(options, position)
@@ -436,8 +442,9 @@ def _run(name: str, dataset, humans: dict, options: ProtocolOptions, reference: 
             item_subject.append(human.subject)
         negatives = pool_xy[pool_owner != position] * np.asarray(stimulus.size, float)
         with stage("saliency_metrics"):
-            values = _saliency_metrics(densities, paths, reference.baseline.density(stimulus), negatives, options,
-                                       rng)
+            if stimulus.size not in baselines:  # the centre bias depends on the image size only
+                baselines[stimulus.size] = reference.baseline.density(stimulus)
+            values = _saliency_metrics(densities, paths, baselines[stimulus.size], negatives, options, rng)
         for metric, v in values.items():
             saliency_values[metric].append(v)
         if example:

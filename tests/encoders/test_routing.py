@@ -202,6 +202,11 @@ def test_multi_subject_fit_and_query_modes(toy):
                                         query_per={"V1": "channel_group", "*": "roi"})
     grouped.fit(X, Y, rois=rois, grid=GRID)
     assert grouped.query_names_ == ["OBJ"] + [f"V1#{k}" for k in range(N_RET)]
+    labelled = [(*r, "all") for r in rois]  # a label that only groups the ROIs gets no query when ignored
+    ignoring = RoutingTransformerEncoder(**{**FAST, "max_epochs": 1}, ignore_rois=("all",))
+    assert ignoring.fit(X, Y, rois=labelled, grid=GRID).query_names_ == ["OBJ", "V1"]
+    with pytest.raises(DataFormatError, match="ignore_rois"):
+        RoutingTransformerEncoder(**FAST, ignore_rois=("all", "V1")).fit(X, Y, rois=labelled, grid=GRID)
 
 
 def test_ensemble_over_layers_weights_the_informative_layer(toy):
@@ -291,3 +296,12 @@ def test_nsd_sim_routing_beats_ridge_where_responses_are_routed():
     assert diffs["category"] >= 0.05
     assert diffs["retinotopic"] >= -0.03
     assert min(mass / chance for mass, chance in result["boxes"].values()) >= 2.0
+
+
+def test_undefined_validation_r_is_nan_with_a_warning(toy):
+    (X, Y, rois, _), _ = toy
+    Y = Y.copy()
+    Y[:, 0] = 1.0  # a constant channel: its r is undefined
+    with pytest.warns(UserWarning, match="1 of 12 channels"):
+        enc = RoutingTransformerEncoder(**{**FAST, "max_epochs": 1}).fit(X, Y, rois=rois, grid=GRID)
+    assert np.isnan(enc.validation_r_["subject"][0]) and not np.isnan(enc.validation_r_["subject"][1:]).any()
