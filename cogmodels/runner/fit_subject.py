@@ -270,7 +270,7 @@ def _check_backbone(spec: dict, backbone, layers: list, where: str) -> None:
         raise ConfigError(format_problem(
             where, f"features of the backbone the model was trained on ({trained.get('name')}, layers "
             f"{sorted(stored)})", f"backbone {backbone.name}, layers {layers} with other settings",
-            "run with the same backbone config (e.g. backbone=" f"{trained.get('name')}) as the source model"))
+            f"run with the backbone config of the source model (backbone={trained.get('name')} and its options)"))
 
 
 def source_model(ctx: RunContext, backbone, layers: list, target_subject: str) -> tuple[object, dict, Path]:

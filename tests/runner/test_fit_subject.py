@@ -118,6 +118,35 @@ def test_fit_subject_command_runs_the_same_task_from_a_run_folder(trained, monke
     assert {"transfer", "scratch"} <= set(table["head"])
 
 
+def _write_brain_folder(folder, data) -> None:
+    """One subject of the simulator in the generic brain_folder layout (PNG images are lossless)."""
+    from PIL import Image
+
+    (folder / "images").mkdir(parents=True)
+    for i, sid in enumerate(data.stimuli.ids):
+        Image.fromarray(data.stimuli.image(i)).save(folder / "images" / f"{sid}.png")
+    np.save(folder / "responses.npy", data.responses.responses)
+    np.save(folder / "repeats.npy", data.responses.repeats)
+    table = data.responses.channels.assign(rois=[";".join(r) for r in data.responses.channels["rois"]])
+    table[["id", "hemisphere", "rois", "vertex"]].to_csv(folder / "channels.tsv", sep="\t", index=False)
+    (folder / "splits.json").write_text(json.dumps({k: list(v) for k, v in data.splits.items()}))
+
+
+def test_fit_subject_reads_a_new_subject_in_the_brain_folder_layout(trained, tmp_path):
+    root, run_id = trained
+    data = cogmodels.load_dataset("nsd_sim", subject="subj04", n_train=60, n_test=20, channels_per_roi=2,
+                                  image_size=128, progress=False)
+    _write_brain_folder(tmp_path / "new", data)
+    code = cli.main(["fit-subject", "--model", str(root / "runs" / "fmri_new_subject" / run_id), "--dataset",
+                     "brain_folder", "--root", str(tmp_path / "new"), "--subject", "sub-new", "--n-train", "30",
+                     "--output-root", str(root), "encoder.max_epochs=3", "encoder.d_model=16",
+                     "encoder.progress=false", "threads=1"])
+    assert code == 0
+    table = load_results(root, subject="sub-new", metric="pearson_r", roi_or_condition="all")
+    assert set(table["head"]) == {"transfer", "scratch"} and set(table["dataset"]) == {"brain_folder"}
+    assert set(load_results(root, subject="sub-new")["metric"]) >= {"noise_ceiling", "normalized_accuracy"}
+
+
 def test_fit_subject_command_line_maps_to_overrides(tmp_path):
     args = cli._parser().parse_args(["fit-subject", "--model", str(tmp_path), "--dataset", "algonauts2023",
                                      "--root", str(tmp_path), "--subject", "subj08", "--n-train", "50,100",
