@@ -28,7 +28,7 @@ import torch
 from torch.nn import functional as F
 
 import cogmodels
-from cogmodels.encoders.routing import RoutingNetwork
+from cogmodels.encoders.routing_network import RoutingNetwork
 
 BACKBONES = {"gabor": ("gabor", "complex"), "timm:resnet18": ("timm:resnet18", "layer3")}
 

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from cogmodels.backbones.base import FeatureMap
-from cogmodels.encoders.routing import RoutingTransformerEncoder, sine_cosine_position_encoding
+from cogmodels.encoders.routing import RoutingTransformerEncoder
+from cogmodels.encoders.routing_network import sine_cosine_position_encoding
 from cogmodels.errors import ConfigError, DataFormatError, NotFittedError, ShapeError
 
 GRID = (6, 6)
@@ -122,7 +123,7 @@ def test_multi_roi_channel_sums_the_readouts_of_its_rois(toy):
 
 
 def test_readout_dense_and_pairwise_paths_agree_with_the_formula():
-    from cogmodels.encoders.routing import ChannelReadout
+    from cogmodels.encoders.routing_network import ChannelReadout
 
     rng = np.random.default_rng(0)
     membership = rng.random((30, 40)) < 0.05
