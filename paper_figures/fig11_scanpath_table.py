@@ -22,6 +22,7 @@ from cogmodels.viz.gaze import metric_table
 log = logging.getLogger(__name__)
 EXPERIMENT = "scanpath_baselines"
 MODEL_ORDER = ("uniform", "center_bias", "density_sampling")
+UNDEFINED_NOTE = "n/a: undefined, e.g. NSS and CC of a constant (uniform) map; bold: best per metric."
 
 
 def metric_frame(results, runs: dict) -> pd.DataFrame:
@@ -47,7 +48,7 @@ def write_tables(frame: pd.DataFrame, n_items: pd.Series, folder: Path) -> list[
         cells = " | ".join("n/a" if not np.isfinite(v) else f"{v:.3f}" for v in values)
         lines.append(f"| {metric} {arrow} | {cells} |")
     items = ", ".join(f"{model}: {int(n)}" for model, n in n_items.items())
-    lines.append(f"\nItems (test image x subject) per model: {items}.")
+    lines.append(f"\nItems (test image x subject) per model: {items}. {UNDEFINED_NOTE}")
     md_path.write_text("\n".join(lines) + "\n")
     return [csv_path, md_path]
 
@@ -62,6 +63,9 @@ def make(results, store_root):
         log.info("table %s", path)
     labels = [f"{m} {'↑' if HIGHER_IS_BETTER.get(m, True) else '↓'}" for m in frame.index]
     directions = dict(zip(labels, (HIGHER_IS_BETTER.get(m, True) for m in frame.index)))
-    return metric_table(frame.to_numpy(float), labels, list(frame.columns), higher_is_better=directions,
-                        best_in="row", title="OSIE scanpath baselines vs human ceiling (mean over test image x subject)",
-                        figsize=(1.6 + 1.3 * frame.shape[1], 0.5 + 0.27 * frame.shape[0]))
+    figure = metric_table(frame.to_numpy(float), labels, list(frame.columns), higher_is_better=directions,
+                          best_in="row",
+                          title="OSIE scanpath baselines vs human ceiling (mean over test image x subject)",
+                          figsize=(1.6 + 1.3 * frame.shape[1], 0.5 + 0.27 * frame.shape[0]))
+    figure.text(0.01, 0.0, UNDEFINED_NOTE, fontsize=7, ha="left", va="top")
+    return figure

@@ -88,6 +88,8 @@ TIE_ORDER = ("left", "up", "diag")
 # Pairs are aligned in buckets of max(n_saccades_a, n_saccades_b): each bucket pays for its own padding and
 # for one pass over its diagonals, so the edges trade padding against per-diagonal overhead.
 ALIGN_BUCKETS = (3, 5, 7, 9, 11, 13, 16, 20, 26, 34, 48, 64, 96, 128, 192, 256, 384, 512)
+# Cosines farther than this from cos(direction_deg) decide the direction test without the arccos.
+COSINE_MARGIN = 1e-9
 
 
 @dataclass
@@ -100,6 +102,8 @@ class Saccades:
         Start point of each saccade, in pixels.
     dx, dy : float arrays of shape (n_saccades_total,)
         Saccade vector, in pixels.
+    amplitude : float array of shape (n_saccades_total,)
+        ``sqrt(dx ** 2 + dy ** 2)``, as the peer computes it.
     duration : float array of shape (n_saccades_total,)
         Duration (ms) of the fixation each saccade leaves: entry k of the peer's duration list.
     count : int array of shape (n_paths,)
@@ -115,12 +119,13 @@ class Saccades:
     start_y: np.ndarray
     dx: np.ndarray
     dy: np.ndarray
+    amplitude: np.ndarray
     duration: np.ndarray
     count: np.ndarray
     last_duration: np.ndarray
     duration_count: np.ndarray
 
-    PER_SACCADE = ("start_x", "start_y", "dx", "dy", "duration")
+    PER_SACCADE = ("start_x", "start_y", "dx", "dy", "amplitude", "duration")
     PER_PATH = ("count", "last_duration", "duration_count")
 
     @classmethod
@@ -137,14 +142,21 @@ class Saccades:
         last = np.cumsum(length) - 1
         leaves = np.ones(len(x), dtype=bool)        # fixations that a saccade leaves: all but the last of a path
         leaves[last] = False
-        moves = leaves[:-1]
-        return cls(x[leaves], y[leaves], (x[1:] - x[:-1])[moves], (y[1:] - y[:-1])[moves], duration[leaves],
-                   length - 1, duration[last], length.copy())
+        arrives = leaves[:-1]                       # x[1:][arrives]: the fixations that a saccade arrives at
+        start_x, start_y = x.compress(leaves), y.compress(leaves)
+        dx, dy = x[1:].compress(arrives) - start_x, y[1:].compress(arrives) - start_y
+        return cls(start_x, start_y, dx, dy, np.sqrt(dx ** 2 + dy ** 2), duration.compress(leaves), length - 1,
+                   duration[last], length.copy())
 
     @property
     def offset(self) -> np.ndarray:
         """Index of the first saccade of each path, shape (n_paths,)."""
         return np.cumsum(self.count) - self.count
+
+    @property
+    def last(self) -> np.ndarray:
+        """Index of the last saccade of each path, shape (n_paths,)."""
+        return np.cumsum(self.count) - 1
 
     def __len__(self) -> int:
         return len(self.count)
@@ -154,8 +166,8 @@ class Saccades:
         if paths.all():
             return self
         entries = np.repeat(paths, self.count)
-        return Saccades(*(getattr(self, name)[entries] for name in self.PER_SACCADE),
-                        *(getattr(self, name)[paths] for name in self.PER_PATH))
+        return Saccades(*(getattr(self, name).compress(entries) for name in self.PER_SACCADE),
+                        *(getattr(self, name).compress(paths) for name in self.PER_PATH))
 
     @classmethod
     def concatenate(cls, parts: list["Saccades"]) -> "Saccades":
@@ -193,19 +205,19 @@ def _in_order(parts: list[Saccades], ids: np.ndarray) -> Saccades:
     if (ids[1:] > ids[:-1]).all():
         return merged
     order = np.argsort(ids)
+    count = merged.count[order]
     # Each path's saccades keep their order; the paths move to where ``order`` puts them.
-    entries = np.repeat(merged.offset[order] - np.cumsum(merged.count[order]) + merged.count[order],
-                        merged.count[order]) + np.arange(len(merged.dx))
-    return Saccades(*(getattr(merged, name)[entries] for name in Saccades.PER_SACCADE),
-                    *(getattr(merged, name)[order] for name in Saccades.PER_PATH))
+    entries = np.repeat(merged.offset[order] - np.cumsum(count) + count, count) + np.arange(len(merged.dx))
+    return Saccades(*(getattr(merged, name).take(entries) for name in Saccades.PER_SACCADE),
+                    *(getattr(merged, name).take(order) for name in Saccades.PER_PATH))
 
 
-def merge_starts(mergeable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def greedy_merges(mergeable: np.ndarray) -> np.ndarray:
     """The peer's left-to-right greedy merging, without a loop.
 
     The scan merges saccade k with k + 1 when ``mergeable[k]`` and then jumps
     past both. Within a run of consecutive mergeable saccades, the 1st, 3rd,
-    5th, ... therefore merge, and the saccade after a merging one is consumed.
+    5th, ... therefore merge, and each absorbs the saccade after it.
 
     Parameters
     ----------
@@ -214,85 +226,101 @@ def merge_starts(mergeable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Returns
     -------
-    merges : bool array of shape (n_saccades_total,)
-        Saccades that absorb the next one.
-    starts : bool array of shape (n_saccades_total,)
-        Saccades that open an output saccade (those not absorbed).
+    merges : int array of shape (n_merges,)
+        Increasing indices of the saccades that absorb the next one.
     """
-    index = np.arange(len(mergeable))
-    run_start = np.maximum.accumulate(np.where(mergeable & ~_previous(mergeable), index, 0))
-    merges = mergeable & ((index - run_start) % 2 == 0)
-    return merges, ~_previous(merges)
-
-
-def _previous(array: np.ndarray) -> np.ndarray:
-    """The previous entry's value (False before the first)."""
-    out = np.zeros_like(array)
-    out[1:] = array[:-1]
-    return out
-
-
-def _next(array: np.ndarray) -> np.ndarray:
-    """The next entry's value (0 after the last); entries of the next path are masked by the callers."""
-    out = np.zeros_like(array)
-    out[:-1] = array[1:]
-    return out
+    candidates = np.flatnonzero(mergeable)
+    rank = np.arange(len(candidates))
+    new_run = np.ones(len(candidates), dtype=bool)
+    new_run[1:] = candidates[1:] != candidates[:-1] + 1
+    run_start = np.maximum.accumulate(np.where(new_run, rank, 0))
+    return candidates[(rank - run_start) % 2 == 0]
 
 
 def _direction_pass(sac: Saccades, direction_deg: float, duration_ms: float) -> Saccades:
-    last = np.cumsum(sac.count) - 1
-    next_dx, next_dy = _next(sac.dx), _next(sac.dy)
-    mergeable = (_angle_deg(sac.dx, sac.dy, next_dx, next_dy) < direction_deg) & (_next(sac.duration) < duration_ms)
-    mergeable[last] = False
-    merges, starts = merge_starts(mergeable)
-    return _output(sac, starts, merges, next_dx, next_dy, folded=None)
+    mergeable = np.zeros(len(sac.dx), dtype=bool)
+    mergeable[:-1] = _turns_less_than(sac, direction_deg) & (sac.duration[1:] < duration_ms)
+    mergeable[sac.last] = False
+    return _merged(sac, greedy_merges(mergeable))
 
 
 def _amplitude_pass(sac: Saccades, amplitude_px: float, duration_ms: float) -> Saccades:
     # At this pass the duration list has count + 1 entries: the direction pass always leaves it so.
-    last = np.cumsum(sac.count) - 1
-    next_duration = _next(sac.duration)
-    next_duration[last] = sac.last_duration
-    short = (np.sqrt(sac.dx ** 2 + sac.dy ** 2) < amplitude_px) \
-        & ((sac.duration < duration_ms) | (next_duration < duration_ms))
+    last = sac.last
+    short_fixation = sac.duration < duration_ms
+    next_short = np.empty_like(short_fixation)          # is the fixation after each saccade short?
+    next_short[:-1] = short_fixation[1:]
+    next_short[last] = sac.last_duration < duration_ms
+    short = (sac.amplitude < amplitude_px) & (short_fixation | next_short)
     mergeable = short.copy()
     mergeable[last] = False
-    merges, starts = merge_starts(mergeable)
+    merges = greedy_merges(mergeable)
     # The last saccade, if not absorbed and short, folds back into the previous output saccade;
     # with no previous one (a one-saccade path) it is kept, where the peer crashes.
-    folded = starts[last] & short[last] & (sac.count >= 2)
-    return _output(sac, starts, merges, _next(sac.dx), _next(sac.dy), folded=folded)
+    absorbed = np.zeros(len(sac.dx), dtype=bool)
+    absorbed[merges + 1] = True
+    folded = short[last] & ~absorbed[last] & (sac.count >= 2)
+    return _merged(sac, merges, folded)
 
 
-def _output(sac: Saccades, starts, merges, next_dx, next_dy, folded) -> Saccades:
-    """The output saccades of a pass: one per start, merged ones summed; quirks (a) and (b) applied."""
-    keeps = starts
-    if folded is not None and folded.any():
-        keeps = starts.copy()
-        keeps[(np.cumsum(sac.count) - 1)[folded]] = False
-    dx = np.where(merges, sac.dx + next_dx, sac.dx)[keeps]
-    dy = np.where(merges, sac.dy + next_dy, sac.dy)[keeps]
-    last = np.cumsum(sac.count) - 1
-    count = np.diff(np.cumsum(keeps)[last], prepend=0)
-    duration_count = count + 1
-    if folded is not None and folded.any():
+def _merged(sac: Saccades, merges: np.ndarray, folded: np.ndarray | None = None) -> Saccades:
+    """The output of a pass: saccades ``merges`` absorb the next one, the last saccades of ``folded`` paths fold.
+
+    A merged saccade keeps the start point and duration of its first part; its
+    vector is the sum of both. Quirks (a) and (b) of the module docstring apply.
+    """
+    last = sac.last
+    path = np.repeat(np.arange(len(sac)), sac.count)           # path index of every saccade
+    keep = np.ones(len(sac.dx), dtype=bool)
+    keep[merges + 1] = False
+    # Position of each merging saccade in the output: one entry is removed before it per earlier merge
+    # (merges are at least 2 apart), and one per earlier folded path.
+    target = merges - np.arange(len(merges))
+    folds = folded is not None and folded.any()
+    if folds:
+        keep[last[folded]] = False
+        target -= (np.cumsum(folded) - folded).take(path.take(merges))
+    out = Saccades(*(getattr(sac, name).compress(keep) for name in Saccades.PER_SACCADE),
+                   np.add.reduceat(keep.view(np.uint8), sac.offset, dtype=np.int64), sac.last_duration, None)
+    _set_vectors(out, target, sac.dx[merges] + sac.dx[merges + 1], sac.dy[merges] + sac.dy[merges + 1])
+    out.duration_count = out.count + 1
+    if folds:
         # Quirk (a): the previous output saccade becomes input saccade n-2 + input saccade n-1,
         # and the duration list gains an entry (a step that adds no saccade).
-        out_last = (np.cumsum(count) - 1)[folded]
-        dx[out_last] = sac.dx[last[folded] - 1] + sac.dx[last[folded]]
-        dy[out_last] = sac.dy[last[folded] - 1] + sac.dy[last[folded]]
-        duration_count = duration_count + folded
-    # Quirk (b): the last entry of the duration list carries over unchanged.
-    return Saccades(sac.start_x[keeps], sac.start_y[keeps], dx, dy, sac.duration[keeps], count,
-                    sac.last_duration, duration_count)
+        before, lasts = out.last[folded], last[folded]
+        _set_vectors(out, before, sac.dx[lasts - 1] + sac.dx[lasts], sac.dy[lasts - 1] + sac.dy[lasts])
+        out.duration_count += folded
+    # Quirk (b): the last entry of the duration list carries over unchanged (``last_duration``).
+    return out
 
 
-def _angle_deg(dx: np.ndarray, dy: np.ndarray, next_dx: np.ndarray, next_dy: np.ndarray) -> np.ndarray:
-    """Angle between consecutive saccade vectors in degrees; NaN where one has zero length (never merges)."""
-    dot = dx * next_dx + dy * next_dy
-    norms = np.sqrt(dx ** 2 + dy ** 2) * np.sqrt(next_dx ** 2 + next_dy ** 2)
+def _set_vectors(sac: Saccades, index: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> None:
+    sac.dx[index], sac.dy[index] = dx, dy
+    sac.amplitude[index] = np.sqrt(dx ** 2 + dy ** 2)
+
+
+def _turns_less_than(sac: Saccades, direction_deg: float) -> np.ndarray:
+    """Whether the angle from saccade k to k + 1 is below ``direction_deg``, shape (n_saccades_total - 1,).
+
+    The peer's test is ``degrees(arccos(cosine)) < direction_deg``; zero-length
+    saccades (NaN cosine) never pass. Cosines clearly on one side of the
+    threshold are decided directly (arccos is monotone); only those within
+    COSINE_MARGIN of it go through the arccos, so the result is the same.
+    """
+    dot = sac.dx[:-1] * sac.dx[1:] + sac.dy[:-1] * sac.dy[1:]
     with np.errstate(invalid="ignore", divide="ignore"):
-        cosine = dot / norms
+        cosine = dot / (sac.amplitude[:-1] * sac.amplitude[1:])
+    if not 0.0 < direction_deg < 180.0:
+        return _angle_deg(cosine) < direction_deg
+    threshold = np.cos(np.radians(direction_deg))
+    below = cosine > threshold + COSINE_MARGIN
+    unsure = np.flatnonzero(np.abs(cosine - threshold) <= COSINE_MARGIN)
+    below[unsure] = _angle_deg(cosine[unsure]) < direction_deg
+    return below
+
+
+def _angle_deg(cosine: np.ndarray) -> np.ndarray:
+    """Angle in degrees from its cosine, clipped to [-1, 1] (rounding can leave parallel saccades just outside)."""
     return np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
 
 
@@ -302,43 +330,60 @@ MOVE_DI = np.array([0, 1, 1, 1, 0])      # rows (saccades of a) a move steps bac
 MOVE_DJ = np.array([1, 0, 1, 1, 0])      # columns (saccades of b) a move steps back
 
 
-def align(a: Saccades, b: Saccades) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Shortest alignment path of every pair (a[p], b[p]) through ``M[i, j] = |v_i - w_j|``.
+def align(saccades: Saccades, first: np.ndarray, second: np.ndarray):
+    """Shortest alignment path of every pair of paths (first[p], second[p]) through ``M[i, j] = |v_i - w_j|``.
+
+    Parameters
+    ----------
+    saccades : Saccades
+    first, second : int arrays of shape (n_pairs,)
+        Path indices of the two sides of each pair.
 
     Returns
     -------
     cells_a, cells_b : int arrays of shape (n_cells_total,)
-        Aligned saccades, as indices into the arrays of ``a`` and ``b``; each
-        pair's path runs from its last cell back to (0, 0).
+        Aligned saccades (indices into the arrays of ``saccades``), pair after
+        pair in the order ``order``; each pair's path runs from its last cell back to (0, 0).
     length : int array of shape (n_pairs,)
-        Cells on each pair's path.
+        Cells on each path, in the order ``order`` (non-decreasing).
+    order : int array of shape (n_pairs,)
+        The pairs sorted by path length, so that equally long paths are adjacent.
     """
-    offset_a, offset_b = a.offset, b.offset
-    bucket = np.searchsorted(ALIGN_BUCKETS, np.maximum(a.count, b.count))
-    tables, base, step_d, step_i, rank = [], np.empty(len(a), np.int64), np.empty(len(a), np.int64), \
-        np.empty(len(a), np.int64), np.empty(len(a), np.int64)
-    size = 0
+    count_a, count_b = saccades.count[first], saccades.count[second]
+    offset = saccades.offset
+    offset_a, offset_b = offset[first], offset[second]
+    bucket = np.searchsorted(ALIGN_BUCKETS, np.maximum(count_a, count_b))
+    buckets = []
     for value in np.unique(bucket):
         rows = np.flatnonzero(bucket == value)
-        n, m = int(a.count[rows].max()), int(b.count[rows].max())
-        codes = _wavefront(_columns(a, offset_a[rows], n), _columns(b, offset_b[rows], m))
-        # Flat position of cell (i, j) of pair rows[t]: base + ((i + j) * n + i) * B + t.
-        base[rows], step_d[rows], step_i[rows], rank[rows] = size, n * len(rows), len(rows), np.arange(len(rows))
-        tables.append(codes.reshape(-1))
-        size += codes.size
-    return _backtrack(np.concatenate(tables), base, step_d, step_i, rank, a.count, b.count, offset_a, offset_b)
+        buckets.append((rows, int(count_a[rows].max()), int(count_b[rows].max())))
+    # One flat table of move codes for all buckets; cell (i, j) of pair rows[t] of a bucket sits at
+    # base + ((i + j) * n + i) * B + t.
+    sizes = [(n + m - 1) * n * len(rows) for rows, n, m in buckets]
+    codes = np.empty(sum(sizes), dtype=np.uint8)
+    base, step_d, step_i, rank = (np.empty(len(first), dtype=np.int64) for _ in range(4))
+    start = 0
+    for (rows, n, m), size in zip(buckets, sizes):
+        _wavefront(_columns(saccades, offset_a[rows], n, reverse=False),
+                   _columns(saccades, offset_b[rows], m, reverse=True),
+                   codes[start:start + size].reshape(n + m - 1, n, len(rows)))
+        base[rows], step_d[rows], step_i[rows], rank[rows] = start, n * len(rows), len(rows), np.arange(len(rows))
+        start += size
+    return _backtrack(codes, base, step_d, step_i, rank, count_a, count_b, offset_a, offset_b, len(saccades.dx))
 
 
-def _columns(sac: Saccades, offset: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _columns(sac: Saccades, offset: np.ndarray, n: int, reverse: bool) -> tuple[np.ndarray, np.ndarray]:
     """dx, dy of the first n saccades of the paths starting at ``offset``, shape (n, B) (batch last).
 
-    Entries past a path's end hold other saccades' values; no valid cell reads them.
+    With ``reverse``, row r holds saccade n - 1 - r. Entries past a path's end
+    hold other saccades' values; no valid cell reads them.
     """
-    index = offset[None, :] + np.arange(n)[:, None]
+    steps = np.arange(n)[::-1] if reverse else np.arange(n)
+    index = offset[None, :] + steps[:, None]
     return sac.dx.take(index, mode="clip"), sac.dy.take(index, mode="clip")
 
 
-def _wavefront(a_vectors, b_vectors) -> np.ndarray:
+def _wavefront(a_vectors, b_vectors, codes: np.ndarray) -> None:
     """Fill the node-weighted shortest-path table of a bucket, one anti-diagonal at a time.
 
     ``T[i, j] = M[i, j] + min(T[i, j-1], T[i-1, j], T[i-1, j-1])`` with
@@ -348,101 +393,124 @@ def _wavefront(a_vectors, b_vectors) -> np.ndarray:
 
     Parameters
     ----------
-    a_vectors, b_vectors : pairs (dx, dy) of float arrays of shape (n, B) and (m, B)
-
-    Returns
-    -------
-    codes : uint8 array of shape (n + m - 1, n, B)
+    a_vectors : pair (dx, dy) of float arrays of shape (n, B)
+    b_vectors : pair (dx, dy) of float arrays of shape (m, B), in reverse order (row r is saccade m - 1 - r)
+        Reversed, the saccades j = d - i of diagonal d are a contiguous block of rows.
+    codes : uint8 array of shape (n + m - 1, n, B), filled here
         ``codes[i + j, i, t]``: the move into cell (i, j) of pair t (see MOVE_DI).
     """
     (ax, ay), (bx, by) = a_vectors, b_vectors
     n, batch = ax.shape
     m = bx.shape[0]
-    # M[i, j] for all pairs, flattened to rows i * m + j: the cells of diagonal d are rows d + i * (m - 1).
-    cost = np.sqrt((ax[:, None] - bx[None]) ** 2 + (ay[:, None] - by[None]) ** 2).reshape(n * m, batch)
-    # table[d + 1, i + 1] = T[i, d - i]; the extra first diagonal and first row stay inf (no predecessor).
-    table = np.full((n + m, n + 1, batch), np.inf)
-    table[1, 1] = 0.0
-    up_wins = np.zeros((n + m - 1, n, batch), dtype=bool)
-    diag_wins = np.zeros_like(up_wins)
-    left, up, diag = (np.empty((n, batch)) for _ in range(3))
+    # table[d % 3, i + 1] = T[i, d - i]: three diagonals are all the recurrence reads. Row 0 (i = -1), the
+    # slot of diagonal -1, and every cell before its diagonal reaches it stay inf (no predecessor).
+    table = np.full((3, n + 1, batch), np.inf)
+    table[0, 1] = 0.0
+    diag_wins = np.empty_like(codes)
+    weight, ey, left, up, diag = (np.empty((n, batch)) for _ in range(5))
     for d in range(1, n + m - 1):
         lo, hi = max(0, d - m + 1), min(n - 1, d)
         k = hi - lo + 1
-        weight = cost[d + lo * (m - 1):d + hi * (m - 1) + 1:max(m - 1, 1)]
-        np.add(table[d, lo + 1:hi + 2], weight, out=left[:k])
-        np.add(table[d, lo:hi + 1], weight, out=up[:k])
-        np.add(table[d - 1, lo:hi + 1], weight, out=diag[:k])
-        np.less(up[:k], left[:k], out=up_wins[d, lo:hi + 1])
+        rows_a, rows_b = slice(lo, hi + 1), slice(m - 1 - d + lo, m - d + hi)
+        w = weight[:k]                                   # M[i, d - i], i = lo..hi
+        np.subtract(ax[rows_a], bx[rows_b], out=w)
+        np.multiply(w, w, out=w)
+        np.subtract(ay[rows_a], by[rows_b], out=ey[:k])
+        np.multiply(ey[:k], ey[:k], out=ey[:k])
+        np.sqrt(np.add(w, ey[:k], out=w), out=w)
+        previous, before = table[(d - 1) % 3], table[(d - 2) % 3]
+        np.add(previous[lo + 1:hi + 2], w, out=left[:k])
+        np.add(previous[lo:hi + 1], w, out=up[:k])
+        np.add(before[lo:hi + 1], w, out=diag[:k])
+        np.less(up[:k], left[:k], out=codes[d, lo:hi + 1])
         np.minimum(left[:k], up[:k], out=left[:k])
         np.less(diag[:k], left[:k], out=diag_wins[d, lo:hi + 1])
-        np.minimum(left[:k], diag[:k], out=table[d + 1, lo + 1:hi + 2])
-    codes = up_wins.view(np.uint8) | (diag_wins.view(np.uint8) << 1)
+        np.minimum(left[:k], diag[:k], out=table[d % 3, lo + 1:hi + 2])
+    codes |= diag_wins << 1                                 # only computed cells are ever read
     codes[0, 0] = 4
-    return codes
 
 
-def _backtrack(codes, base, step_d, step_i, rank, count_a, count_b, offset_a, offset_b):
+def _backtrack(codes, base, step_d, step_i, rank, count_a, count_b, offset_a, offset_b, n_saccades):
     """Walk every pair's path back from its last cell, all pairs at once (see :func:`align`)."""
     n_pairs = len(count_a)
     # How far back in the flat table each move code goes, per pair: (d, i) -> (d-1, i), (d-1, i-1), (d-2, i-1).
     move = np.stack([step_d, step_d + step_i, 2 * step_d + step_i, 2 * step_d + step_i,
                      np.zeros_like(step_d)], 1).reshape(-1)
     pair_moves = np.arange(n_pairs) * 5
+    # A cell as one integer, saccade index on side a * width + saccade index on side b: one subtraction moves it.
+    width = n_saccades + 1
+    cell_move = MOVE_DI * width + MOVE_DJ
     i, j = count_a - 1, count_b - 1
     position = base + (i + j) * step_d + i * step_i + rank
-    cell_a, cell_b = offset_a + i, offset_b + j
+    cell = (offset_a + i) * width + offset_b + j
     n_steps = int((count_a + count_b).max()) - 1            # the longest possible path
-    path_a = np.empty((n_pairs, n_steps), dtype=np.int64)
-    path_b = np.empty_like(path_a)
+    path = np.empty((n_pairs, n_steps), dtype=np.int64)
     for s in range(n_steps):
-        path_a[:, s], path_b[:, s] = cell_a, cell_b
+        path[:, s] = cell
         code = codes.take(position)
         position -= move.take(pair_moves + code)
-        cell_a -= MOVE_DI.take(code)
-        cell_b -= MOVE_DJ.take(code)
+        cell -= cell_move.take(code)
     # After reaching (0, 0) a path stays there: keep its first visit only.
-    at_start = (path_a == offset_a[:, None]) & (path_b == offset_b[:, None])
+    at_start = path == (offset_a * width + offset_b)[:, None]
     on_path = np.ones_like(at_start)
     on_path[:, 1:] = ~at_start[:, :-1]
-    return path_a[on_path], path_b[on_path], on_path.sum(1)
+    length = on_path.sum(1)
+    order = np.argsort(length, kind="stable")
+    cells = path.take(order, axis=0)[on_path.take(order, axis=0)]
+    return cells // width, cells % width, length.take(order), order
 
 
 # -- comparison ----------------------------------------------------------------------------------------
-def compare(a: Saccades, b: Saccades, screen_size: tuple[float, float]) -> np.ndarray:
-    """The five MultiMatch similarities of the pairs (a[p], b[p]), shape (n_pairs, 5)."""
-    cells_a, cells_b, length = align(a, b)
+def compare(saccades: Saccades, first: np.ndarray, second: np.ndarray,
+            screen_size: tuple[float, float]) -> np.ndarray:
+    """The five MultiMatch similarities of the pairs of paths (first[p], second[p]), shape (n_pairs, 5)."""
+    cells_a, cells_b, length, order = align(saccades, first, second)
     diagonal = float(np.hypot(*screen_size))
     normaliser = np.array([2 * diagonal, np.pi, diagonal, diagonal, 1.0])
-    return 1.0 - _segment_medians(_differences(a, b, cells_a, cells_b), length).T / normaliser
+    out = np.empty((len(first), 5))
+    out[order] = 1.0 - _path_medians(_differences(saccades, cells_a, cells_b), length).T / normaliser
+    return out
 
 
-def _differences(a: Saccades, b: Saccades, cells_a: np.ndarray, cells_b: np.ndarray) -> np.ndarray:
+def _differences(sac: Saccades, cells_a: np.ndarray, cells_b: np.ndarray) -> np.ndarray:
     """The five raw differences of each aligned pair of saccades, shape (5, n_cells)."""
-    dx_a, dy_a, dx_b, dy_b = a.dx[cells_a], a.dy[cells_a], b.dx[cells_b], b.dy[cells_b]
-    vector = np.sqrt((dx_a - dx_b) ** 2 + (dy_a - dy_b) ** 2)
-    direction = np.abs(np.arctan2(dy_a, dx_a) - np.arctan2(dy_b, dx_b))
-    direction = np.where(direction > np.pi, 2 * np.pi - direction, direction)
-    length = np.abs(np.sqrt(dx_a ** 2 + dy_a ** 2) - np.sqrt(dx_b ** 2 + dy_b ** 2))
-    position = np.sqrt((a.start_x[cells_a] - b.start_x[cells_b]) ** 2
-                       + (a.start_y[cells_a] - b.start_y[cells_b]) ** 2)
-    dur_a, dur_b = a.duration[cells_a], b.duration[cells_b]
+    dx_a, dy_a, dx_b, dy_b = sac.dx.take(cells_a), sac.dy.take(cells_a), sac.dx.take(cells_b), sac.dy.take(cells_b)
+    out = np.empty((5, len(cells_a)))
+    vector, direction, length, position, duration = out
+    np.sqrt((dx_a - dx_b) ** 2 + (dy_a - dy_b) ** 2, out=vector)
+    np.abs(np.arctan2(dy_a, dx_a) - np.arctan2(dy_b, dx_b), out=direction)
+    np.subtract(2 * np.pi, direction, out=direction, where=direction > np.pi)   # wrapped to [0, pi]
+    np.abs(sac.amplitude.take(cells_a) - sac.amplitude.take(cells_b), out=length)
+    np.sqrt((sac.start_x.take(cells_a) - sac.start_x.take(cells_b)) ** 2
+            + (sac.start_y.take(cells_a) - sac.start_y.take(cells_b)) ** 2, out=position)
+    dur_a, dur_b = sac.duration.take(cells_a), sac.duration.take(cells_b)
     longest = np.maximum(dur_a, dur_b)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        duration = np.where(longest > 0, np.abs(dur_a - dur_b) / longest, 0.0)  # 0 ms vs 0 ms: identical
-    return np.stack([vector, direction, length, position, duration])
+    duration[:] = 0.0                                                   # 0 ms vs 0 ms: identical
+    np.divide(np.abs(dur_a - dur_b), longest, out=duration, where=longest > 0)
+    return out
 
 
-def _segment_medians(values: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """Median of each segment of ``length`` consecutive columns (mean of the two middle values if even).
+def _path_medians(values: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Median along each path (mean of the two middle values for an even length).
 
-    values : array of shape (n_values, sum(length)); returns shape (n_values, n_segments).
-    Segments of equal length are sorted together, without padding.
+    Parameters
+    ----------
+    values : float array of shape (n_values, n_cells_total)
+        Paths one after the other, sorted by length (``length`` is non-decreasing),
+        so the paths of one length form a (n_values, n_paths_of_that_length, length) block.
+        Sorted in place.
+    length : int array of shape (n_paths,)
+
+    Returns
+    -------
+    medians : float array of shape (n_values, n_paths)
     """
-    start = np.cumsum(length) - length
     out = np.empty((len(values), len(length)))
-    for size in np.unique(length):
-        rows = np.flatnonzero(length == size)
-        block = np.sort(values[:, start[rows, None] + np.arange(size)], axis=-1)   # (n_values, rows, size)
-        out[:, rows] = (block[..., (size - 1) // 2] + block[..., size // 2]) / 2
+    sizes, counts = np.unique(length, return_counts=True)
+    path = cell = 0
+    for size, count in zip(sizes.tolist(), counts.tolist()):
+        block = values[:, cell:cell + size * count].reshape(len(values), count, size)
+        block.sort(axis=-1)
+        out[:, path:path + count] = (block[..., (size - 1) // 2] + block[..., size // 2]) / 2
+        path, cell = path + count, cell + size * count
     return out

@@ -67,7 +67,8 @@ class FlatPaths:
         Fixation durations in ms (zeros where the input had none).
     length : int array of shape (n_paths,)
     has_duration : bool array of shape (n_paths,)
-    stimulus_id : list of (str or None), length n_paths
+    source : list, length n_paths
+        The input scanpath of each path (a Scanpath or an array).
     """
 
     x: np.ndarray
@@ -75,10 +76,15 @@ class FlatPaths:
     duration: np.ndarray
     length: np.ndarray
     has_duration: np.ndarray
-    stimulus_id: list
+    source: list
 
     def __len__(self) -> int:
         return len(self.length)
+
+    @property
+    def stimulus_id(self) -> list:
+        """The stimulus of each path (None for arrays), read only when asked for."""
+        return [p.stimulus_id if isinstance(p, Scanpath) else None for p in self.source]
 
     @property
     def offset(self) -> np.ndarray:
@@ -102,13 +108,13 @@ def fixation_columns(paths: FlatPaths, keep: np.ndarray):
     if keep.all():
         return paths.x, paths.y, paths.duration, paths.length
     entries = np.repeat(keep, paths.length)
-    return paths.x[entries], paths.y[entries], paths.duration[entries], paths.length[keep]
+    return paths.x.compress(entries), paths.y.compress(entries), paths.duration.compress(entries), paths.length[keep]
 
 
 def _columns(obj, where: str):
-    """(x, y, duration or None, stimulus_id) of one scanpath; Scanpath objects are already validated."""
+    """(x, y, duration or None) of one scanpath; Scanpath objects are already validated."""
     if isinstance(obj, Scanpath):
-        return obj.x, obj.y, obj.duration, obj.stimulus_id
+        return obj.x, obj.y, obj.duration
     array = np.asarray(obj, dtype=float)
     if array.ndim != 2 or array.shape[1] not in (2, 3):
         raise ShapeError(format_problem(where, "a Scanpath or an array of shape (n_fixations, 2 or 3) "
@@ -121,7 +127,7 @@ def _columns(obj, where: str):
     if array.shape[1] == 3 and (array[:, 2] < 0).any():
         raise DataFormatError(format_problem(f"{where} durations", "durations >= 0 ms",
                                              f"min {array[:, 2].min():g}", "check the duration column"))
-    return array[:, 0], array[:, 1], (array[:, 2] if array.shape[1] == 3 else None), None
+    return array[:, 0], array[:, 1], (array[:, 2] if array.shape[1] == 3 else None)
 
 
 def _concatenate(arrays: list[np.ndarray], length: np.ndarray) -> np.ndarray:
@@ -141,17 +147,26 @@ def _concatenate(arrays: list[np.ndarray], length: np.ndarray) -> np.ndarray:
 
 def flatten(paths: Sequence, name: str, single: bool) -> FlatPaths:
     """Concatenate a list of scanpaths (Scanpath objects or (n, 2|3) arrays) into a :class:`FlatPaths`."""
-    if all(map(isinstance, paths, repeat(Scanpath))):  # the common case, validated already: no per-path checks
-        xs, ys, ds = [p.x for p in paths], [p.y for p in paths], [p.duration for p in paths]
-        length = np.fromiter(map(len, xs), dtype=np.int64, count=len(xs))
-        return FlatPaths(_concatenate(xs, length), _concatenate(ys, length), _concatenate(ds, length), length,
-                         np.ones(len(paths), dtype=bool), [p.stimulus_id for p in paths])
+    if all(map(isinstance, paths, repeat(Scanpath))):
+        return _flatten_scanpaths(paths)
     columns = [_columns(p, name if single else f"{name}[{i}]") for i, p in enumerate(paths)]
     xs, ys = [c[0] for c in columns], [c[1] for c in columns]
     ds = [c[2] if c[2] is not None else np.zeros(len(c[0])) for c in columns]
     return FlatPaths(np.concatenate(xs), np.concatenate(ys), np.concatenate(ds),
                      np.array([len(x) for x in xs], dtype=np.int64),
-                     np.array([c[2] is not None for c in columns], dtype=bool), [c[3] for c in columns])
+                     np.array([c[2] is not None for c in columns], dtype=bool), list(paths))
+
+
+def _flatten_scanpaths(paths: list[Scanpath]) -> FlatPaths:
+    """The common case: Scanpath objects, validated when built, so no per-path checks.
+
+    Reading the arrays of many small objects is bound by memory latency, so
+    each object is visited as few times as possible.
+    """
+    xs, ys, ds = [p.x for p in paths], [p.y for p in paths], [p.duration for p in paths]
+    length = np.fromiter(map(len, xs), dtype=np.int64, count=len(xs))
+    return FlatPaths(_concatenate(xs, length), _concatenate(ys, length), _concatenate(ds, length), length,
+                     np.ones(len(paths), dtype=bool), paths)
 
 
 def collect(paths: Sequence, name: str, single: bool) -> PathBatch:
@@ -163,12 +178,8 @@ def is_single(obj) -> bool:
     return isinstance(obj, Scanpath) or (isinstance(obj, np.ndarray) and obj.ndim == 2)
 
 
-def pair_batches(a, b, need_duration: bool = False, padded: bool = True):
-    """Both sides of the pairs (a[i], b[i]), and whether the input was a single pair.
-
-    Returns ``(batch_a, batch_b, single)``: :class:`PathBatch` objects, or
-    :class:`FlatPaths` with ``padded=False``.
-    """
+def _pair_sequences(a, b) -> tuple[Sequence, Sequence, bool]:
+    """Both sides as equally long sequences, and whether the input was a single pair."""
     single = is_single(a)
     if single != is_single(b):
         raise ShapeError(format_problem("a, b", "two scanpaths or two sequences of scanpaths",
@@ -182,15 +193,57 @@ def pair_batches(a, b, need_duration: bool = False, padded: bool = True):
     if len(a) != len(b):
         raise ShapeError(format_problem("a, b", "sequences of equal length (a[i] is compared with b[i])",
                                         f"lengths {len(a)} and {len(b)}", "pair the scanpaths one to one"))
+    return a, b, single
+
+
+def _check_durations(batch: FlatPaths, side: str, single: bool) -> None:
+    if not batch.has_duration.all():
+        first = int(np.argmin(batch.has_duration))
+        raise ShapeError(format_problem(side if single else f"{side}[{first}]",
+                                        "fixation durations (a Scanpath, or an array with 3 columns "
+                                        "x, y, duration_ms)", "positions only (2 columns)",
+                                        "add the durations in ms as a third column"))
+
+
+def pair_batches(a, b, need_duration: bool = False) -> tuple[PathBatch, PathBatch, bool]:
+    """Both sides of the pairs (a[i], b[i]) as padded batches, and whether the input was a single pair."""
+    a, b, single = _pair_sequences(a, b)
     batch_a, batch_b = flatten(a, "a", single), flatten(b, "b", single)
     if need_duration:
-        for side, batch in (("a", batch_a), ("b", batch_b)):
-            if not batch.has_duration.all():
-                first = int(np.argmin(batch.has_duration))
-                raise ShapeError(format_problem(side if single else f"{side}[{first}]",
-                                                "fixation durations (a Scanpath, or an array with 3 columns "
-                                                "x, y, duration_ms)", "positions only (2 columns)",
-                                                "add the durations in ms as a third column"))
-    if padded:
-        return batch_a.padded(), batch_b.padded(), single
-    return batch_a, batch_b, single
+        _check_durations(batch_a, "a", single)
+        _check_durations(batch_b, "b", single)
+    return batch_a.padded(), batch_b.padded(), single
+
+
+def unique_pairs(a, b, need_duration: bool = False) -> tuple[FlatPaths, np.ndarray, np.ndarray, bool]:
+    """The scanpaths of the pairs (a[i], b[i]), each distinct Scanpath object packed once.
+
+    A scanpath often appears in many pairs (a model's scanpath against every
+    viewer of the image); metrics that work per scanpath (reading, MultiMatch
+    simplification) then do that work once.
+
+    Returns
+    -------
+    paths : FlatPaths
+        The distinct scanpaths (by object identity; arrays are never merged).
+    first, second : int arrays of shape (n_pairs,)
+        Index in ``paths`` of ``a[i]`` and of ``b[i]``.
+    single : bool
+        Whether the input was a single pair.
+    """
+    a, b, single = _pair_sequences(a, b)
+    both = [*a, *b]
+    if all(map(isinstance, both, repeat(Scanpath))):
+        identity = np.fromiter(map(id, both), dtype=np.int64, count=len(both))
+        _, first_seen, index = np.unique(identity, return_index=True, return_inverse=True)
+        paths = _flatten_scanpaths([both[i] for i in first_seen.tolist()])
+    else:
+        sides = flatten(a, "a", single), flatten(b, "b", single)
+        if need_duration:
+            _check_durations(sides[0], "a", single)
+            _check_durations(sides[1], "b", single)
+        paths = FlatPaths(*(np.concatenate([getattr(side, name) for side in sides])
+                            for name in ("x", "y", "duration", "length", "has_duration")),
+                          sides[0].source + sides[1].source)
+        index = np.arange(len(both))
+    return paths, index[:len(a)], index[len(a):], single

@@ -116,24 +116,24 @@ def multimatch(a, b, screen_size, grouping=None, *, on_short=None) -> np.ndarray
         in [0, 1] for fixations on the screen (the normalisers are the
         largest possible differences there).
     """
-    batch_a, batch_b, single = pair_batches(a, b, need_duration=True, padded=False)
+    paths, first, second, single = _paths.unique_pairs(a, b, need_duration=True)
     screen = _regions.check_screen(screen_size)
     thresholds = _check_grouping(grouping)
     policy = _short_policy(on_short, single)
-    short = np.minimum(batch_a.length, batch_b.length) < 2
+    short = np.minimum(paths.length[first], paths.length[second]) < 2
     _handle_short(short, policy, "multimatch", "at least 2 fixations (1 saccade) in both scanpaths",
                   "drop scanpaths with fewer than 2 fixations, or pass on_short='nan'")
     out = np.full((len(short), 5), np.nan)
-    keep = ~short
-    if keep.any():
-        sides = [_multimatch.Saccades.from_fixations(*_paths.fixation_columns(batch, keep))
-                 for batch in (batch_a, batch_b)]
-        if thresholds is not None:  # both sides in one batch
-            both = _multimatch.simplify(_multimatch.Saccades.concatenate(sides), thresholds["direction_deg"],
-                                        thresholds["duration_ms"], thresholds["amplitude_px"])
-            n_kept = len(sides[0])
-            sides = [both.paths(0, n_kept), both.paths(n_kept, 2 * n_kept)]
-        out[keep] = _multimatch.compare(sides[0], sides[1], screen)
+    if not short.all():
+        # Each distinct scanpath is turned into saccades (and simplified) once, however many pairs it is in.
+        usable = paths.length >= 2
+        saccades = _multimatch.Saccades.from_fixations(*_paths.fixation_columns(paths, usable))
+        if thresholds is not None:
+            saccades = _multimatch.simplify(saccades, thresholds["direction_deg"], thresholds["duration_ms"],
+                                            thresholds["amplitude_px"])
+        row = np.cumsum(usable) - 1                     # index of each usable scanpath in ``saccades``
+        keep = ~short
+        out[keep] = _multimatch.compare(saccades, row[first[keep]], row[second[keep]], screen)
     return out[0] if single else out
 
 

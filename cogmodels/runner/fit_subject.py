@@ -33,6 +33,7 @@ pickles (``torch.save`` of the encoder object): load only files you trust.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import io
 import json
 import logging
@@ -87,6 +88,11 @@ def load_model(path) -> tuple[object, dict]:
     path = Path(path)
     try:
         content = torch.load(path, map_location="cpu", weights_only=False)
+    except (AttributeError, ImportError) as err:  # a class the pickle names no longer exists
+        raise DataFormatError(format_problem(str(path), "an encoder file written by this version of cogmodels",
+                                             f"a file that names code that is gone ({err})",
+                                             "retrain the source model with this version (rerun its training "
+                                             "run, or delete the file from the model store)")) from None
     except (OSError, RuntimeError, EOFError, ValueError) as err:
         raise DataFormatError(format_problem(str(path), "an encoder file written by cogmodels (torch.save)",
                                              f"an unreadable file ({type(err).__name__}: {err})",
@@ -188,12 +194,16 @@ def _model_params(node) -> dict:
 
 
 def _encoder_code_hash(encoder) -> str:
-    import sys
+    """Hash of the encoder's code: every source file of its package (e.g. cogmodels/encoders/*.py).
 
+    The whole package, not only the class's module, because the network, training
+    loop and helpers live in sibling modules; a change anywhere there retrains.
+    """
     digest = hashlib.sha1(implementation_hash(encoder).encode())
-    training = sys.modules.get("cogmodels.encoders.training")
-    if training is not None and getattr(training, "__file__", None):
-        digest.update(Path(training.__file__).read_bytes())
+    folder = Path(inspect.getfile(type(encoder))).parent
+    for source in sorted(folder.glob("*.py")):
+        digest.update(source.name.encode())
+        digest.update(source.read_bytes())
     return digest.hexdigest()
 
 
@@ -226,9 +236,13 @@ def train_source_model(ctx: RunContext, backbone, layers: list, target_subject: 
     key = hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:20]
     path = Path(str(cfg.output_root)) / MODELS_DIR / f"source-{key}.pt"
     if path.with_suffix(".json").is_file():
-        log.info("model store hit: source encoder of %s loaded from %s (no training)", subjects, path)
-        model, stored = load_model(path)
-        return model, stored, path
+        try:
+            model, stored = load_model(path)
+        except DataFormatError as err:
+            log.warning("model store entry %s cannot be loaded, training again: %s", path.name, err)
+        else:
+            log.info("model store hit: source encoder of %s loaded from %s (no training)", subjects, path)
+            return model, stored, path
     if not hasattr(encoder, "fit_multi"):
         raise ConfigError(format_problem("encoder", "an encoder that fits several subjects at once (fit_multi)",
                                          type(encoder).__name__, "use encoder=routing"))

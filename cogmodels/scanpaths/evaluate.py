@@ -18,20 +18,28 @@ subjects on the image are compared with ``s``'s (item value: mean over the
 other subjects), and the other subjects' Gaussian fixation density plays the
 model density.
 
-Scanpath metrics (:mod:`cogmodels.metrics.gaze`, all pairs of all images are
+Scanpath metrics (:mod:`cogmodels.metrics.gaze`; all pairs of all images are
 collected first and each batched metric is called once): MultiMatch (vector,
-direction, length, position, duration; Jarodzka et al. 2010, Dewhurst et al.
-2012), ScanMatch (Cristino et al. 2010), sequence score (Needleman-Wunsch on
-grid-region strings), string edit distance (SED), DTW and discrete Frechet
-distance (pixels).
+direction, length, position, duration; no simplification by default;
+Jarodzka et al. 2010, Dewhurst et al. 2012), ScanMatch (Cristino et al. 2010;
+its substitution threshold is fixed from the train-split human scanpaths, so
+every model meets the same substitution matrix), sequence score
+(Needleman-Wunsch on grid-region strings), string edit distance (SED, as a
+fraction of the longer string), DTW and discrete Frechet distance (pixels).
+Grids and other parameters are the metric functions' defaults unless
+``metric_options`` says otherwise.
 
 Saliency metrics (:mod:`cogmodels.metrics.saliency`) of the model density
 against the held-out subject ``s`` alone, so the models and the ceiling are
 scored against identical targets: NSS, AUC-Judd and shuffled AUC at ``s``'s
-fixations (sAUC negatives: the fixations of the other test images, seeded),
+fixations (sAUC negatives: the fixations of all other test-split images, seeded),
 CC, KLD and SIM against ``s``'s Gaussian fixation density map (sigma
 ``sigma_deg``), and information gain (bits per fixation) over the centre-bias
-baseline fitted on the train split (Kümmerer et al. 2015).
+model fitted on the train split (Kümmerer et al. 2015).  Maps are summed over
+``saliency_block`` x ``saliency_block`` pixel blocks first (default 4; on 8
+OSIE test images every saliency metric moved by at most 0.002 against full
+resolution).  NSS and CC of a constant map (the uniform model) are undefined:
+NaN, with a warning.
 
 Geometry.  OSIE's release does not record the screen geometry.  The default
 ``px_per_deg = 24`` (sigma 1 deg = 24 px on the 800 x 600 images) is an
@@ -54,19 +62,17 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cogmodels.errors import ConfigError, DataFormatError, format_problem
+from cogmodels.scanpaths._scoring import (HIGHER_IS_BETTER, LOWER_IS_BETTER, MULTIMATCH_DIMENSIONS,
+                                          SALIENCY_METRICS, SCANPATH_METRICS, PairBatch, block_sum,
+                                          saliency_metrics, scanmatch_threshold)
 
 log = logging.getLogger(__name__)
+_no_stage = contextlib.nullcontext  # stage(name) when no RunContext times the stages
 
 HUMAN_CEILING = "another_human"
-MULTIMATCH_DIMENSIONS = ("vector", "direction", "length", "position", "duration")
-SCANPATH_METRICS = tuple(f"multimatch_{d}" for d in MULTIMATCH_DIMENSIONS) + (
-    "scanmatch", "sequence_score", "edit_distance", "dtw", "frechet")
-SALIENCY_METRICS = ("nss", "auc_judd", "auc_shuffled", "cc", "kld", "sim", "information_gain")
-LOWER_IS_BETTER = frozenset({"edit_distance", "dtw", "frechet", "kld"})
-HIGHER_IS_BETTER = {name: name not in LOWER_IS_BETTER for name in SCANPATH_METRICS + SALIENCY_METRICS}
-# Protocol defaults on top of the metric functions' own: the edit distance as a fraction of the longer string,
-# so that images with long and short scanpaths weigh alike.
-DEFAULT_METRIC_OPTIONS = {"edit_distance": {"normalise": True}}
+__all__ = ["HUMAN_CEILING", "HIGHER_IS_BETTER", "LOWER_IS_BETTER", "MULTIMATCH_DIMENSIONS", "SCANPATH_METRICS",
+           "SALIENCY_METRICS", "ProtocolOptions", "Evaluation", "evaluate_model", "evaluate_human_consistency",
+           "scanpath_task", "latest_runs"]
 
 
 @dataclass
@@ -117,11 +123,11 @@ class ProtocolOptions:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(format_problem("evaluation", f"keys among {sorted(known)}", f"unknown key(s) {unknown}",
-                                             "check the spelling in experiments/conf/experiment/scanpath_baselines.yaml"))
+                                             "check the spelling (see experiment/scanpath_baselines.yaml)"))
         values.setdefault("seed", seed)
         options = cls(**values)
-        counts = {"n_samples": options.n_samples, "n_images": options.n_images, "saliency_block": options.saliency_block,
-                  "example_downsample": options.example_downsample}
+        counts = {name: getattr(options, name) for name in
+                  ("n_samples", "n_images", "saliency_block", "example_downsample")}
         bad = {k: v for k, v in counts.items() if v is not None and (int(v) != v or v < 1)}
         if bad:
             raise ConfigError(format_problem("evaluation", "positive integers", f"{bad}", "use at least 1"))
@@ -186,19 +192,16 @@ def _test_images(dataset, options: ProtocolOptions) -> list[str]:
 
 
 def _human_scanpaths(fixations, stimulus_ids) -> dict:
-    """stimulus_id -> list of Scanpath sorted by subject (one trial per subject)."""
+    """stimulus_id -> list of Scanpath sorted by subject: one trial per subject, at least two subjects."""
     by_image = {sid: [] for sid in stimulus_ids}
     for path in fixations.subset(stimulus_ids=stimulus_ids).to_scanpaths():
         by_image[path.stimulus_id].append(path)
     for sid, paths in by_image.items():
         subjects = [p.subject for p in paths]
-        if len(set(subjects)) != len(subjects):
-            raise DataFormatError(format_problem(f"fixations of image {sid!r}", "one free-viewing trial per subject",
-                                                 f"subjects with several trials: {sorted({s for s in subjects if subjects.count(s) > 1})}",
-                                                 "evaluate one trial per subject and image"))
-        if len(paths) < 2:
-            raise DataFormatError(format_problem(f"fixations of image {sid!r}", "scanpaths of at least 2 subjects",
-                                                 f"{len(paths)}", "the leave-one-subject-out ceiling needs two or more"))
+        if len(paths) < 2 or len(set(subjects)) != len(subjects):
+            raise DataFormatError(format_problem(
+                f"fixations of image {sid!r}", "one scanpath per subject, from at least 2 subjects",
+                f"{len(paths)} scanpaths of subjects {subjects}", "keep one free-viewing trial per subject and image"))
     return by_image
 
 
@@ -212,199 +215,45 @@ def _image_seed(options: ProtocolOptions, position: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(options.seed), int(position)]))
 
 
-def _normalised_pool(humans: dict, sizes: dict) -> tuple[np.ndarray, np.ndarray]:
-    """All human fixations of the test images in image-size units: (n, 2) positions and (n,) image index."""
-    xy, owner = [], []
-    for i, (sid, paths) in enumerate(humans.items()):
-        width, height = sizes[sid]
-        for p in paths:
-            xy.append(p.xy / [width, height])
-            owner.append(np.full(len(p), i))
-    return np.concatenate(xy), np.concatenate(owner)
+def _negative_pool(dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Fixations of all test-split images (however many are evaluated), for the shuffled AUC.
 
-
-def block_sum(maps: np.ndarray, block: int) -> np.ndarray:
-    """Sum over block x block pixels of maps of shape (..., H, W) -> (..., ceil(H / block), ceil(W / block)).
-
-    Mass-preserving: a density stays a density.  Edges that do not fill a block are zero-padded.
+    Returns positions in image-size units, shape (n_fixations, 2), and their stimulus ids (n_fixations,).
     """
-    if block == 1:
-        return np.asarray(maps, float)
-    maps = np.asarray(maps, float)
-    height, width = maps.shape[-2:]
-    pad = [(0, 0)] * (maps.ndim - 2) + [(0, -height % block), (0, -width % block)]
-    padded = np.pad(maps, pad)
-    h, w = padded.shape[-2] // block, padded.shape[-1] // block
-    # One axis at a time: every block is summed in the same order, so a constant map stays exactly constant.
-    return padded.reshape(*maps.shape[:-2], h, block, w, block).sum(axis=-1).sum(axis=-2)
+    table = dataset.fixations.subset(stimulus_ids=list(dataset.splits["test"])).table
+    sizes = _image_sizes(dataset, table["stimulus_id"].unique())
+    scale = np.array([sizes[sid] for sid in table["stimulus_id"]], dtype=float).reshape(-1, 2)
+    return table[["x", "y"]].to_numpy(float) / scale, table["stimulus_id"].to_numpy(str)
 
 
-def _pack_scanpaths(groups: list[list]) -> dict:
-    """Padded arrays of scanpaths: xy (k, n, L, 2), duration (k, n, L), length (k, n); zero padding."""
-    width = max((len(g) for g in groups), default=0)
-    longest = max((len(p) for g in groups for p in g), default=0)
-    xy = np.zeros((len(groups), width, longest, 2))
-    duration = np.zeros((len(groups), width, longest))
-    length = np.zeros((len(groups), width), dtype=np.int64)
-    subject = np.full((len(groups), width), "", dtype=object)
-    for i, group in enumerate(groups):
+def _example_arrays(stimuli, ids, densities, scanpaths, downsample) -> dict:
+    """Arrays for the figures: image ids, paths and sizes; densities (k, h, w) summed over ``downsample``
+    pixel blocks; scanpaths zero-padded: xy (k, n, L, 2), duration (k, n, L), length (k, n), subject (k, n)."""
+    n, longest = max(map(len, scanpaths), default=0), max((len(p) for g in scanpaths for p in g), default=0)
+    xy, duration = np.zeros((len(ids), n, longest, 2)), np.zeros((len(ids), n, longest))
+    length, subject = np.zeros((len(ids), n), dtype=np.int64), np.full((len(ids), n), "", dtype="<U32")
+    for i, group in enumerate(scanpaths):
         for j, path in enumerate(group):
-            xy[i, j, : len(path)] = path.xy
-            duration[i, j, : len(path)] = path.duration
-            length[i, j] = len(path)
-            subject[i, j] = path.subject or ""
-    return {"xy": xy, "duration": duration, "length": length, "subject": subject.astype(str)}
-
-
-def _example_arrays(stimuli, example_ids, densities, scanpaths, downsample) -> dict:
-    paths = stimuli.paths
-    where = {sid: str(paths[stimuli.position(sid)]) if paths else "" for sid in example_ids}
-    packed = _pack_scanpaths(scanpaths)
-    out = {"example_stimulus_id": np.asarray(example_ids, dtype=str),
-           "example_image_path": np.asarray([where[s] for s in example_ids], dtype=str),
-           "example_image_size": np.asarray([stimuli[s].size for s in example_ids], dtype=np.int64),
-           "example_density": block_sum(np.stack(densities), downsample).astype(np.float32) if densities else
-           np.zeros((0, 0, 0), np.float32)}
-    out.update({f"example_scanpath_{k}": v for k, v in packed.items()})
-    return out
-
-
-# -- metrics ---------------------------------------------------------------------------------------
-def _mean_per_item(values: np.ndarray, item: np.ndarray, n_items: int, what: str) -> np.ndarray:
-    """Mean of pair values per item, shape (n_items,); undefined pairs are left out with a warning."""
-    values = np.asarray(values, float)
-    defined = np.isfinite(values)
-    if not defined.all():
-        warnings.warn(f"{what}: {int((~defined).sum())} of {values.size} scanpath comparisons are undefined (NaN) "
-                      f"and are left out of their item's mean", stacklevel=3)
-    counts = np.bincount(item[defined], minlength=n_items)
-    sums = np.bincount(item[defined], weights=values[defined], minlength=n_items)
-    out = np.full(n_items, np.nan)
-    out[counts > 0] = sums[counts > 0] / counts[counts > 0]
-    return out
-
-
-class _PairBatch:
-    """Scanpath pairs (predicted, human) collected over all images, scored with one call per metric."""
-
-    def __init__(self):
-        self.predicted, self.human, self.item, self.size = [], [], [], []
-
-    def add(self, predicted: list, human, item: int, size: tuple[int, int]) -> None:
-        self.predicted += list(predicted)
-        self.human += [human] * len(predicted)
-        self.item += [item] * len(predicted)
-        self.size += [tuple(size)] * len(predicted)
-
-    def score(self, options: ProtocolOptions, n_items: int, scanmatch_threshold: float) -> dict:
-        """Metric name -> per-item mean, shape (n_items,).  Pairs are grouped by image size (screen size)."""
-        item = np.asarray(self.item, dtype=np.int64)
-        sizes = np.asarray(self.size, dtype=np.int64).reshape(-1, 2)
-        pair_values = {name: np.full(len(item), np.nan) for name in SCANPATH_METRICS}
-        for size in np.unique(sizes, axis=0):
-            rows = np.flatnonzero((sizes == size).all(axis=1))
-            a = [self.predicted[i] for i in rows]
-            b = [self.human[i] for i in rows]
-            screen = (int(size[0]), int(size[1]))
-            for name, values in _gaze_metrics(a, b, screen, options, scanmatch_threshold).items():
-                pair_values[name][rows] = values
-        return {name: _mean_per_item(values, item, n_items, name) for name, values in pair_values.items()}
-
-
-def _metric_kwargs(options: ProtocolOptions, name: str) -> dict:
-    return {**DEFAULT_METRIC_OPTIONS.get(name, {}), **(options.metric_options or {}).get(name, {})}
-
-
-def _gaze_metrics(a: list, b: list, screen_size: tuple[int, int], options: ProtocolOptions,
-                  scanmatch_threshold: float) -> dict:
-    """Every scanpath metric of the pairs (a[i], b[i]): name -> array of shape (n_pairs,).
-
-    ``scanmatch_threshold`` (grid cells) is fixed by the protocol, not derived from the
-    compared scanpaths, so every model is scored with the same substitution matrix.
-    """
-    from cogmodels.metrics import gaze
-
-    out = {}
-    multimatch = np.asarray(gaze.multimatch(a, b, screen_size, grouping=options.multimatch_grouping,
-                                            **_metric_kwargs(options, "multimatch")))
-    for k, dimension in enumerate(MULTIMATCH_DIMENSIONS):
-        out[f"multimatch_{dimension}"] = multimatch[..., k]
-    out["scanmatch"] = gaze.scanmatch(a, b, screen_size, **{"threshold": scanmatch_threshold,
-                                                            **_metric_kwargs(options, "scanmatch")})
-    for name in ("sequence_score", "edit_distance"):
-        out[name] = getattr(gaze, name)(a, b, screen_size, **_metric_kwargs(options, name))
-    for name in ("dtw", "frechet"):
-        out[name] = getattr(gaze, name)(a, b, **_metric_kwargs(options, name))
-    return {name: np.asarray(values, float) for name, values in out.items()}
-
-
-def _scanmatch_threshold(train_paths: list, sizes: dict, options: ProtocolOptions) -> float:
-    """ScanMatch substitution threshold (grid cells) from the train-split human scanpaths.
-
-    Positions are scaled to a unit screen first: in grid cells this is the same for every image size.
-    """
-    from cogmodels.metrics import gaze
-
-    unit = [p.xy / np.asarray(sizes[p.stimulus_id], float) for p in train_paths if len(p)]
-    grid = _metric_kwargs(options, "scanmatch").get("grid", gaze.DEFAULT_GRID)
-    return float(gaze.scanmatch_threshold(unit, (1.0, 1.0), grid))
-
-
-def _saliency_metrics(densities: np.ndarray, humans: list, baseline: np.ndarray, negatives_xy: np.ndarray,
-                      options: ProtocolOptions, rng: np.random.Generator) -> dict:
-    """Saliency metrics of one image, one value per held-out subject (each metric called once on the stack).
-
-    Every map is first summed over ``saliency_block`` x ``saliency_block`` pixel blocks and the
-    fixations are expressed in blocks (see :class:`ProtocolOptions`).
-
-    Parameters
-    ----------
-    densities : array of shape (n_subjects, H, W), or (H, W) shared by all subjects (a model)
-    humans : list of Scanpath, length n_subjects
-    baseline : array of shape (H, W)
-        Centre-bias density for the information gain.
-    negatives_xy : array of shape (n_negatives, 2)
-        Fixations of the other test images, in this image's pixels (shuffled AUC).
-    """
-    from cogmodels.metrics import saliency
-
-    block = options.saliency_block
-    maps = block_sum(densities, block)
-    height, width = maps.shape[-2:]
-    fixations = [human.xy / block for human in humans]
-    # Human density maps drawn directly on the block grid (Gaussian values at block centres).
-    targets = np.stack([saliency.fixation_density(xy, (width, height), sigma_deg=options.sigma_deg,
-                                                  px_per_deg=options.px_per_deg / block) for xy in fixations])
-    maps = np.broadcast_to(maps, targets.shape) if maps.ndim == 2 else maps
-    out = {"nss": saliency.nss(maps, fixations),
-           "auc_judd": saliency.auc_judd(maps, fixations),
-           "auc_shuffled": saliency.auc_shuffled(maps, fixations, negatives_xy / block, seed=rng,
-                                                 **_metric_kwargs(options, "auc_shuffled")),
-           "cc": saliency.cc(maps, targets),
-           "kld": saliency.kld(maps, targets),
-           "sim": saliency.sim(maps, targets),
-           "information_gain": saliency.information_gain(maps, block_sum(baseline, block), fixations)}
-    out = {name: np.asarray(values, float) for name, values in out.items()}
-    constant = np.ptp(maps.reshape(len(maps), -1), axis=1) == 0
-    if constant.any():
-        # z-scores and correlations of a constant map are 0 / 0; rounding in the map's mean can hide that.
-        warnings.warn(f"nss and cc: {int(constant.sum())} of {len(constant)} maps are constant (e.g. a uniform "
-                      f"model): undefined, set to NaN", stacklevel=2)
-        out["nss"][constant] = out["cc"][constant] = np.nan
-    return out
+            xy[i, j, :len(path)], duration[i, j, :len(path)] = path.xy, path.duration
+            length[i, j], subject[i, j] = len(path), path.subject or ""
+    files = stimuli.paths
+    return {"example_stimulus_id": np.asarray(ids, dtype=str),
+            "example_image_path": np.asarray([str(files[stimuli.position(s)]) if files else "" for s in ids], str),
+            "example_image_size": np.asarray([stimuli[s].size for s in ids], dtype=np.int64).reshape(-1, 2),
+            "example_density": (block_sum(np.stack(densities), downsample).astype(np.float32) if densities
+                                else np.zeros((0, 0, 0), np.float32)),
+            "example_scanpath_xy": xy, "example_scanpath_duration": duration,
+            "example_scanpath_length": length, "example_scanpath_subject": subject}
 
 
 # -- the protocol ----------------------------------------------------------------------------------
-def _no_stage(name):
-    return contextlib.nullcontext()
-
-
 @dataclass
 class _Reference:
-    """What the protocol takes from the train split, independent of the evaluated model."""
+    """What the protocol takes from the train split: its fixations, the centre-bias model (the
+    information-gain reference) and the ScanMatch threshold; independent of the evaluated model."""
 
-    fixations: object  # Fixations of the train images
-    baseline: object  # centre-bias model: the information-gain reference
+    fixations: object
+    baseline: object
     scanmatch_threshold: float
 
 
@@ -414,7 +263,7 @@ def _train_reference(dataset, options: ProtocolOptions) -> _Reference:
     train = dataset.fixations.subset(stimulus_ids=list(dataset.splits["train"]))
     sizes = _image_sizes(dataset, train.stimulus_ids)
     return _Reference(train, CenterBiasModel(seed=options.seed).fit(train),
-                      _scanmatch_threshold(train.to_scanpaths(), sizes, options))
+                      scanmatch_threshold(train.to_scanpaths(), sizes, options))
 
 
 def _run(name: str, dataset, humans: dict, options: ProtocolOptions, reference: _Reference, predict,
@@ -425,9 +274,8 @@ def _run(name: str, dataset, humans: dict, options: ProtocolOptions, reference: 
     with ``predicted[j]`` the scanpaths compared with subject j and ``densities`` of shape (n_subjects, H, W)
     (or (H, W): one density for every subject).
     """
-    sizes = _image_sizes(dataset, humans)
-    pool_xy, pool_owner = _normalised_pool(humans, sizes)
-    pairs, item_sid, item_subject = _PairBatch(), [], []
+    pool_xy, pool_owner = _negative_pool(dataset)
+    pairs, item_sid, item_subject = PairBatch(), [], []
     saliency_values = {metric: [] for metric in SALIENCY_METRICS}
     example_ids, example_densities, example_paths, baselines = [], [], [], {}
     for position, (sid, paths) in enumerate(tqdm(humans.items(), desc=f"{name}: test images", unit="image")):
@@ -440,11 +288,11 @@ def _run(name: str, dataset, humans: dict, options: ProtocolOptions, reference: 
             pairs.add(predicted[j], human, len(item_sid), stimulus.size)
             item_sid.append(sid)
             item_subject.append(human.subject)
-        negatives = pool_xy[pool_owner != position] * np.asarray(stimulus.size, float)
+        negatives = pool_xy[pool_owner != sid] * np.asarray(stimulus.size, float)
         with stage("saliency_metrics"):
             if stimulus.size not in baselines:  # the centre bias depends on the image size only
                 baselines[stimulus.size] = reference.baseline.density(stimulus)
-            values = _saliency_metrics(densities, paths, baselines[stimulus.size], negatives, options, rng)
+            values = saliency_metrics(densities, paths, baselines[stimulus.size], negatives, options, rng)
         for metric, v in values.items():
             saliency_values[metric].append(v)
         if example:
@@ -480,8 +328,7 @@ def evaluate_model(model, dataset, options: ProtocolOptions | None = None, name:
     Evaluation
         One item per (test image, subject); see the module docstring.
     """
-    options = options or ProtocolOptions()
-    stage = stage or _no_stage
+    options, stage = options or ProtocolOptions(), stage or _no_stage
     name = name or type(model).__name__
     test_ids = _test_images(dataset, options)
     with stage("fit"):
@@ -519,8 +366,7 @@ def evaluate_human_consistency(dataset, options: ProtocolOptions | None = None, 
     """
     from cogmodels.scanpaths.baselines import AnotherHumanModel
 
-    options = options or ProtocolOptions()
-    stage = stage or _no_stage
+    options, stage = options or ProtocolOptions(), stage or _no_stage
     model = model or AnotherHumanModel(sigma_deg=options.sigma_deg, px_per_deg=options.px_per_deg)
     if not isinstance(model, AnotherHumanModel):
         raise ConfigError(format_problem("human consistency model", "an AnotherHumanModel (scanpath=another_human)",
@@ -571,26 +417,20 @@ def scanpath_task(ctx):
     else:
         evaluation = evaluate_model(model, dataset, options, name=name, stage=ctx.stage)
     labels = {"dataset": str(cfg.dataset.name), "backbone": "", "layer": "", "head": name, "subject": "all"}
-    provenance = {"weights": "no learned weights (baselines fitted to the train-split fixations)",
+    fitted = ("the test images' other observers (leave one subject out)" if name == HUMAN_CEILING
+              else "the train-split fixations")
+    provenance = {"weights": f"no network weights; the model is fitted to {fitted}",
                   "protocol": "items = (test image, subject); models fitted on train images; human ceiling "
                               "leave-one-subject-out; see cogmodels.scanpaths.evaluate",
                   "evaluation": asdict(options), "n_test_images": int(len(set(evaluation.stimulus_id))),
                   "n_items": int(len(evaluation.stimulus_id)), "n_train_images": len(dataset.splits["train"]),
-                  "geometry": f"{options.px_per_deg} px/deg (assumed; the OSIE release records no screen geometry)"}
+                  "geometry": f"{options.px_per_deg} px/deg from evaluation.px_per_deg (for OSIE an assumption: "
+                              "its release records no screen geometry)"}
     return TaskOutput(rows=evaluation.rows(labels), items=evaluation.items(), provenance=provenance)
 
 
 def latest_runs(results, experiment: str = "scanpath_baselines", where: str = "results.sqlite") -> dict:
-    """Model name -> run id of its latest completed run of ``experiment`` (for the figures).
-
-    Parameters
-    ----------
-    results : DataFrame
-        :func:`cogmodels.runner.store.load_results` of the store.
-    experiment : str
-    where : str
-        Name of the store, for the error message.
-    """
+    """Model name -> id of its latest run of ``experiment`` in ``results`` (a ``load_results`` table, at ``where``)."""
     runs = results[results["experiment"] == experiment]
     if runs.empty:
         raise DataFormatError(format_problem(where, f"completed {experiment} runs", "none",

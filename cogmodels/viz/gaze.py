@@ -21,14 +21,15 @@ def _as_xy_and_duration(path) -> tuple[np.ndarray, np.ndarray | None]:
         return np.asarray(path.xy, float), np.asarray(path.duration, float)
     xy = np.asarray(path, float)
     if xy.ndim != 2 or xy.shape[1] != 2:
-        raise ShapeError(format_problem("plot_scanpaths scanpaths[i]", "a Scanpath or an array of shape (n_fixations, 2)",
+        raise ShapeError(format_problem("plot_scanpaths scanpaths[i]",
+                                        "a Scanpath or an array of shape (n_fixations, 2)",
                                         f"shape {xy.shape}", "pass x, y pixel positions as columns"))
     return xy, None
 
 
 def plot_scanpaths(image, scanpaths: Sequence, ax=None, colors=None, labels: Sequence[str] | None = None,
                    marker_ms: float = 300.0, title: str = "", figsize=(5.0, 3.9)):
-    """Draw scanpaths over an image: numbered fixations joined by saccades.
+    """Draw scanpaths over an image: fixations (the first marked "1") joined by saccades.
 
     Parameters
     ----------

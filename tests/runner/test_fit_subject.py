@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import sys
 
 import numpy as np
 import pytest
@@ -172,6 +174,16 @@ def test_bad_inputs_name_the_field_and_the_fix(trained, tmp_path):
     torch.save({"weight": torch.zeros(2)}, bad)
     with pytest.raises(DataFormatError, match="state_dict"):
         load_model(bad)
+    module = tmp_path / "gone_encoder.py"  # a model pickled from code that later disappears
+    module.write_text("class Encoder:\n    subjects_ = ['a']\n\n    def fit_new_subject(self):\n        pass\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        torch.save(importlib.import_module("gone_encoder").Encoder(), tmp_path / "old.pt")
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("gone_encoder")
+    with pytest.raises(DataFormatError, match="code that is gone"):
+        load_model(tmp_path / "old.pt")
     run_folder = root / "runs" / "fmri_new_subject" / run_id
     with pytest.raises(ConfigError, match="backbone"):  # features of another backbone setting than the source's
         execute(_config(root, f"transfer.source={run_folder}", "+backbone.n_orientations=4"))

@@ -11,6 +11,7 @@ from PIL import Image
 import cogmodels
 from cogmodels.data import Dataset, DatasetCard, Fixations, Scanpath, Stimuli
 from cogmodels.errors import ConfigError, DataFormatError
+from cogmodels.scanpaths import _scoring as scoring
 from cogmodels.scanpaths import evaluate as ev
 from cogmodels.scanpaths.base import ScanpathModel
 
@@ -146,11 +147,11 @@ def test_a_perfect_model_scores_like_humans(evaluations):
         assert closed > 0.9, (metric, humans[metric][0], oracle[metric][0], baseline[metric][0])
 
 
-def test_same_seed_same_numbers_and_samples_do_not_depend_on_n_images(evaluations):
+def test_same_seed_same_numbers_and_items_do_not_depend_on_n_images(evaluations):
     dataset = evaluations["dataset"]
-    uniform = cogmodels.create_model("scanpath", "uniform")
-    first_two = ev.evaluate_model(uniform, dataset, options(n_images=2), "uniform")
-    reference = evaluations["uniform"]
+    centre_bias = cogmodels.create_model("scanpath", "center_bias")
+    first_two = ev.evaluate_model(centre_bias, dataset, options(n_images=2), "cb")
+    reference = evaluations["center_bias"]
     keep = np.isin(reference.stimulus_id, first_two.stimulus_id)
     for metric, values in first_two.values.items():
         np.testing.assert_array_equal(values, reference.values[metric][keep], err_msg=metric)
@@ -176,7 +177,7 @@ def test_each_batched_metric_is_called_once(monkeypatch):
 def test_undefined_comparisons_are_left_out_with_a_warning():
     values = np.array([1.0, np.nan, 3.0, np.nan])
     with pytest.warns(UserWarning, match="2 of 4 scanpath comparisons are undefined"):
-        means = ev._mean_per_item(values, np.array([0, 0, 1, 2]), 3, "dtw")
+        means = scoring.mean_per_item(values, np.array([0, 0, 1, 2]), 3, "dtw")
     np.testing.assert_array_equal(means[:2], [1.0, 3.0])
     assert np.isnan(means[2])
     evaluation = ev.Evaluation("m", np.array(["a", "b", "c"]), np.array(["s"] * 3), {"dtw": means})
