@@ -234,7 +234,7 @@ def greedy_merges(mergeable: np.ndarray) -> np.ndarray:
     new_run = np.ones(len(candidates), dtype=bool)
     new_run[1:] = candidates[1:] != candidates[:-1] + 1
     run_start = np.maximum.accumulate(np.where(new_run, rank, 0))
-    return candidates[(rank - run_start) % 2 == 0]
+    return candidates[(rank - run_start) % 2 == 1]
 
 
 def _direction_pass(sac: Saccades, direction_deg: float, duration_ms: float) -> Saccades:

@@ -178,11 +178,14 @@ def nss(sal, fix):
     maps, single = _maps(sal, "sal")
     counts = _fixation_counts(fix, maps.shape, single)
     flat = maps.reshape(len(maps), -1)
+    # A constant map is detected exactly by its range: its float std can be a tiny non-zero
+    # rounding residue (a normalised 600x800 uniform map has std ~4e-22), which would give garbage.
+    constant = np.ptp(flat, axis=1) == 0
     std = flat.std(1)
-    z = (flat - flat.mean(1, keepdims=True)) / np.where(std > 0, std, 1.0)[:, None]
+    z = (flat - flat.mean(1, keepdims=True)) / np.where(constant, 1.0, std)[:, None]
     weights = counts.reshape(len(maps), -1)
     values = (z * weights).sum(1) / weights.sum(1)
-    return _finish(values, std == 0, single, "nss", "constant saliency map (zero standard deviation)")
+    return _finish(values, constant, single, "nss", "constant saliency map (zero standard deviation)")
 
 
 def auc_judd(sal, fix):
@@ -308,11 +311,12 @@ def cc(sal, density):
     _same_shape(maps, target, "sal, density")
     x = maps.reshape(len(maps), -1)
     y = target.reshape(len(maps), -1)
+    constant = (np.ptp(x, axis=1) == 0) | (np.ptp(y, axis=1) == 0)  # exact, see nss
     x = x - x.mean(1, keepdims=True)
     y = y - y.mean(1, keepdims=True)
     norm = np.sqrt((x ** 2).sum(1) * (y ** 2).sum(1))
-    values = (x * y).sum(1) / np.where(norm > 0, norm, 1.0)
-    return _finish(values, norm == 0, single, "cc", "a constant map (zero variance)")
+    values = (x * y).sum(1) / np.where(constant, 1.0, norm)
+    return _finish(values, constant, single, "cc", "a constant map (zero variance)")
 
 
 def kld(sal, density):

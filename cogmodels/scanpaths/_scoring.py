@@ -149,11 +149,5 @@ def saliency_metrics(densities: np.ndarray, humans: list, baseline: np.ndarray, 
            "kld": saliency.kld(maps, targets),
            "sim": saliency.sim(maps, targets),
            "information_gain": saliency.information_gain(maps, block_sum(baseline, block), fixations)}
-    out = {name: np.asarray(values, float) for name, values in out.items()}
-    constant = np.ptp(maps.reshape(len(maps), -1), axis=1) == 0
-    if constant.any():
-        # z-scores and correlations of a constant map are 0 / 0; rounding in the map's mean can hide that.
-        warnings.warn(f"nss and cc: {int(constant.sum())} of {len(constant)} maps are constant (e.g. a uniform "
-                      f"model): undefined, set to NaN", stacklevel=2)
-        out["nss"][constant] = out["cc"][constant] = np.nan
-    return out
+    # NSS and CC of a constant map (the uniform model) come back NaN with a warning from the metrics.
+    return {name: np.asarray(values, float) for name, values in out.items()}

@@ -234,14 +234,11 @@ class AnotherHumanModel(ScanpathModel):
 
     def density(self, stimulus, exclude_subject=None):
         self._check_fitted()
+        from cogmodels.metrics.saliency import fixation_density
         from cogmodels.scanpaths.base import as_stimulus
 
         stimulus = as_stimulus(stimulus)
-        width, height = stimulus.size
         others = self._others(stimulus, exclude_subject)
-        x = np.concatenate([sp.x for sp in others])
-        y = np.concatenate([sp.y for sp in others])
-        density = gaussian_filter(fixation_histogram(x, y, height, width), self.sigma_deg * self.px_per_deg,
-                                  mode="constant")
-        density = density / density.sum()
+        xy = np.concatenate([sp.xy for sp in others])
+        density = fixation_density(xy, stimulus.size, sigma_deg=self.sigma_deg, px_per_deg=self.px_per_deg)
         return (1 - self.uniform_mix) * density + self.uniform_mix / density.size

@@ -108,6 +108,14 @@ def test_arrays_with_durations_are_accepted():
 
 
 # -- simplification ----------------------------------------------------------------------------------------
+def saccades_of(*paths):
+    """The saccades of Scanpath objects, packed as gaze.multimatch packs them."""
+    def joined(name):
+        return np.concatenate([getattr(p, name) for p in paths])
+    return _multimatch.Saccades.from_fixations(joined("x"), joined("y"), joined("duration"),
+                                               np.array([len(p) for p in paths]))
+
+
 def test_simplification_merges_short_saccades_with_peer_quirks():
     """Three short saccades turning by 90 degrees, short fixations (all ms):
 
@@ -116,21 +124,112 @@ def test_simplification_merges_short_saccades_with_peer_quirks():
     durations [110, 120, 140]. A second iteration keeps the lone saccade.
     """
     p = path([(100, 100), (160, 100), (160, 170), (80, 170)], [110, 120, 130, 140])
-    table = _multimatch.SaccadeTable.from_fixations(p.xy[None], p.duration[None], np.array([4]))
-    out = _multimatch.simplify(table, 45.0, 300.0, 147.0)
+    out = _multimatch.simplify(saccades_of(p), 45.0, 300.0, 147.0)
     assert out.count.tolist() == [1]
-    np.testing.assert_array_equal([out.start_x[0, 0], out.start_y[0, 0]], [100, 100])
-    np.testing.assert_array_equal([out.dx[0, 0], out.dy[0, 0]], [-80, 70])
-    np.testing.assert_array_equal(out.duration[0, :out.duration_count[0]], [110, 140])
+    np.testing.assert_array_equal([out.start_x[0], out.start_y[0]], [100, 100])
+    np.testing.assert_array_equal([out.dx[0], out.dy[0]], [-80, 70])
+    assert out.amplitude[0] == np.sqrt(80 ** 2 + 70 ** 2)
+    # The peer's duration list [110, 140]: one entry per saccade, then the last entry.
+    assert out.duration.tolist() == [110] and out.last_duration.tolist() == [140]
+    assert out.duration_count.tolist() == [2]
 
 
 def test_direction_merge_needs_short_middle_fixation():
     straight = [(0, 0), (200, 0), (400, 10), (400, 300)]
     for middle, merged in ((100.0, True), (300.0, False)):  # strict: 300 ms is not below 300 ms
         p = path(straight, [500, middle, 500, 500])
-        table = _multimatch.SaccadeTable.from_fixations(p.xy[None], p.duration[None], np.array([4]))
-        out = _multimatch.simplify(table, 45.0, 300.0, 147.0)
+        out = _multimatch.simplify(saccades_of(p), 45.0, 300.0, 147.0)
         assert out.count[0] == (2 if merged else 3)
+
+
+def test_simplify_many_paths_equals_one_at_a_time():
+    """Paths converge after different numbers of iterations; the batch keeps each path's own result, in order."""
+    rng = np.random.default_rng(8)
+    paths = [random_path(rng, n) for n in rng.integers(2, 30, 60)]
+    batch = _multimatch.simplify(saccades_of(*paths), 45.0, 300.0, 147.0)
+    alone = _multimatch.Saccades.concatenate([_multimatch.simplify(saccades_of(p), 45.0, 300.0, 147.0)
+                                              for p in paths])
+    for name in _multimatch.Saccades.PER_SACCADE + _multimatch.Saccades.PER_PATH:
+        np.testing.assert_array_equal(getattr(batch, name), getattr(alone, name), err_msg=name)
+
+
+def test_greedy_merges_matches_a_left_to_right_scan():
+    rng = np.random.default_rng(9)
+    mergeable = rng.random(500) < 0.6
+    mergeable[rng.choice(500, 40, replace=False)] = False      # path ends
+    expected, k = [], 0
+    while k < len(mergeable):                                  # the peer's scan: merge, then jump past both
+        if mergeable[k]:
+            expected.append(k)
+            k += 2
+        else:
+            k += 1
+    assert _multimatch.greedy_merges(mergeable).tolist() == expected
+
+
+@pytest.mark.parametrize("direction_deg", [0.0, 10.0, 45.0, 90.0, 135.0, 180.0, 200.0])
+def test_direction_test_equals_the_arccos_test(direction_deg):
+    """The cosine shortcut gives the peer's degrees(arccos(cosine)) < threshold, also next to the threshold."""
+    rng = np.random.default_rng(10)
+    turn = np.concatenate([rng.uniform(0, np.pi, 300),
+                           np.radians(direction_deg) + rng.choice([-1, 0, 1], 60) * rng.uniform(0, 1e-12, 60)])
+    heading = np.cumsum(np.concatenate([[0.0], turn]))
+    length = rng.uniform(1, 300, len(heading))
+    length[::50] = 0.0                                         # zero-length saccades never merge
+    x = np.concatenate([[0.0], np.cumsum(length * np.cos(heading))])
+    y = np.concatenate([[0.0], np.cumsum(length * np.sin(heading))])
+    sac = _multimatch.Saccades.from_fixations(x, y, np.full(len(x), 100.0), np.array([len(x)]))
+    dot = sac.dx[:-1] * sac.dx[1:] + sac.dy[:-1] * sac.dy[1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cosine = dot / (sac.amplitude[:-1] * sac.amplitude[1:])
+    expected = np.degrees(np.arccos(np.clip(cosine, -1, 1))) < direction_deg
+    np.testing.assert_array_equal(_multimatch._turns_less_than(sac, direction_deg), expected)
+
+
+# -- alignment ---------------------------------------------------------------------------------------------
+def test_alignment_path_matches_reference_with_ties():
+    """Lattice saccades (many exact ties): the batched wavefront and backtrack give the plain DP's path."""
+    from cogmodels.kernels import alignment_reference
+
+    rng = np.random.default_rng(11)
+    length = rng.integers(2, 14, 80)
+    n = int(length.sum())
+    sac = _multimatch.Saccades.from_fixations(rng.integers(0, 4, n) * 100.0, rng.integers(0, 4, n) * 100.0,
+                                              np.full(n, 100.0), length)
+    first, second = rng.integers(0, 80, 120), rng.integers(0, 80, 120)  # paths shared between pairs
+    cells_a, cells_b, path_length, order = _multimatch.align(sac, first, second)
+    assert sorted(order.tolist()) == list(range(120)) and np.all(np.diff(path_length) >= 0)
+    end = np.cumsum(path_length)
+    for k, pair in enumerate(order):
+        a, b = sac.offset[first[pair]], sac.offset[second[pair]]
+        na, nb = sac.count[first[pair]], sac.count[second[pair]]
+        cost = np.sqrt((sac.dx[a:a + na, None] - sac.dx[None, b:b + nb]) ** 2
+                       + (sac.dy[a:a + na, None] - sac.dy[None, b:b + nb]) ** 2)
+        _, expected = alignment_reference.min_cost_path(cost, _multimatch.TIE_ORDER)
+        cells = slice(end[k] - path_length[k], end[k])
+        found = list(zip((cells_a[cells] - a).tolist(), (cells_b[cells] - b).tolist()))[::-1]
+        assert found == [tuple(cell) for cell in expected], f"pair {pair}"
+
+
+def test_shared_scanpath_objects_give_the_same_numbers():
+    """Each distinct Scanpath object is read and simplified once; results do not depend on sharing."""
+    rng = np.random.default_rng(12)
+    pool = [random_path(rng, n) for n in rng.integers(1, 12, 15)]
+    a = [pool[k] for k in rng.integers(0, 15, 80)]
+    b = [pool[k] for k in rng.integers(0, 15, 80)]
+    def copies(paths):
+        return [path(p.xy, p.duration) for p in paths]
+
+    for grouping in (None, GROUPING):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the 1-fixation paths give NaN rows, as documented
+            shared = gaze.multimatch(a, b, SCREEN, grouping=grouping)
+            distinct = gaze.multimatch(copies(a), copies(b), SCREEN, grouping=grouping)
+            arrays = gaze.multimatch([np.column_stack([p.xy, p.duration]) for p in a],
+                                     [np.column_stack([p.xy, p.duration]) for p in b], SCREEN, grouping=grouping)
+        np.testing.assert_array_equal(shared, distinct)
+        np.testing.assert_array_equal(shared, arrays)
+        assert np.isnan(shared).any() and np.isfinite(shared).any()
 
 
 def test_grouping_is_validated():
@@ -233,8 +332,7 @@ def test_parallel_saccades_merge_where_the_peer_crashes():
     other = path([(100, 100), (400, 100), (400, 400), (100, 400)], [500, 500, 500, 500])
     grouping = {"direction_deg": 45.0, "duration_ms": 300.0, "amplitude_px": 10.0}
     assert _peer(mm, p, other, grouping) == "ValueError"
-    table = _multimatch.SaccadeTable.from_fixations(p.xy[None], p.duration[None], np.array([3]))
-    assert _multimatch.simplify(table, 45.0, 300.0, 10.0).count.tolist() == [1]  # merged: angle 0
+    assert _multimatch.simplify(saccades_of(p), 45.0, 300.0, 10.0).count.tolist() == [1]  # merged: angle 0
     assert np.isfinite(gaze.multimatch(p, other, SCREEN, grouping=grouping)).all()
 
 

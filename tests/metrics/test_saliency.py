@@ -188,3 +188,17 @@ def test_stacks_equal_loops_of_single_maps(rng):
                                    rtol=1e-12)
     counts = np.stack([indicator(f) for f in fixes])
     np.testing.assert_allclose(saliency.nss(maps, counts), saliency.nss(maps, fixes), rtol=1e-12)
+
+
+def test_uniform_map_with_rounding_residue_is_undefined_not_garbage():
+    """A normalised uniform 600x800 map has a float std of ~1e-22, not 0: NSS and CC must still say undefined."""
+    import warnings
+
+    uniform = np.full((2, 600, 800), 1.0 / (600 * 800))
+    fix = [np.array([[10.0, 20.0]]), np.array([[400.0, 300.0]])]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        values = saliency.nss(uniform, fix)
+        corr = saliency.cc(uniform, np.random.default_rng(0).random((2, 600, 800)))
+    assert np.isnan(values).all() and np.isnan(corr).all()
+    assert any("constant" in str(w.message) for w in caught)
