@@ -32,7 +32,8 @@ def make(results, store_root):
                      xlabel="true ceiling r (simulator)", ylabel=f"measured test r ({layer})",
                      title=f"A  per voxel (run {latest[:8]})")
 
-    per_roi = runs[runs["roi_or_condition"] != "all"]
+    # One bar per primary ROI (a channel's first label); grouping labels such as "ventral" are left out.
+    per_roi = runs[runs["roi_or_condition"].isin(set(rois) - {"no ROI"})]
     per_roi = per_roi[(per_roi["metric"] == "true_ceiling_r") | (per_roi["layer"] == layer)]
     stats = per_roi.groupby(["roi_or_condition", "metric"])["value"].agg(["mean", "std"]).unstack("metric")
     names = list(stats.index)

@@ -1,6 +1,7 @@
 """Figure 3 (routing transformer): attention maps per ROI over example test images, next to the true objects.
 
-Reads the per-item arrays of the latest ``fmri_encoders`` run of the routing encoder:
+Reads the per-item arrays of the latest ``fmri_encoders`` run of the routing encoder (of the first
+subject in sorted order, as figure 4):
 ``attention@<layer>`` (examples x queries x grid), ``query_names``, ``example_images``
 and, from the simulator, ``example_boxes`` / ``example_box_category`` with the
 category of each category ROI.  Column 1: the image with its objects.  Then one
@@ -29,8 +30,9 @@ def query_roi(name: str) -> str:
 
 
 def latest_attention_run(results, store_root):
-    """Run id, layer and items of the latest run with stored attention maps."""
-    runs = results[results["experiment"] == EXPERIMENT].sort_values("finished")
+    """Run id, layer and items of the latest run with stored attention maps, of the first subject (sorted)."""
+    runs = results[(results["experiment"] == EXPERIMENT) & (results["head"] != "")]
+    runs = runs.sort_values(["subject", "finished"], ascending=[False, True])  # first subject, latest run last
     for run_id in reversed(list(dict.fromkeys(runs["run_id"]))):
         items = load_items(store_root, run_id)
         layers = [name.split("@", 1)[1] for name in items if name.startswith("attention@")]
@@ -94,6 +96,8 @@ def make(results, store_root):
                               box_color=colors.get(category, "cyan"))
             axes[i, j].title.set_fontsize("small")
     summary = ", ".join(f"{roi} {np.mean(r):.1f}x" for roi, r in ratios.items() if r)
-    figure.suptitle(f"Routing-transformer attention per ROI (run {run_id[:8]}, layer {layer})"
-                    + (f"; mass in box / chance: {summary}" if summary else ""), fontsize="medium")
+    subject = results.loc[results["run_id"] == run_id, "subject"].iloc[0]
+    figure.suptitle(f"Routing-transformer attention per ROI ({subject}, run {run_id[:8]}, layer {layer})"
+                    + (f"\nattention mass in box / chance, mean over these images: {summary}" if summary else ""),
+                    fontsize="medium")
     return figure

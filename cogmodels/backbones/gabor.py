@@ -215,7 +215,8 @@ class GaborBackbone(Backbone):
         batch = []
         for i, image in enumerate(images):
             image = check_image(image, f"images[{i}]")
-            x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
+            # A copy: images loaded from files may be read-only, which torch.from_numpy warns about.
+            x = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1).float().div_(255.0)
             x = (x * luma).sum(0, keepdim=True)
             if x.shape[1:] != (self.image_size, self.image_size):
                 x = F.interpolate(x[None], size=(self.image_size,) * 2, mode="bilinear", antialias=True,

@@ -16,7 +16,14 @@ from cogmodels.errors import NotFittedError, ShapeError, format_problem
 
 
 class BaseEncoder:
-    """Base of every encoder: parameter handling, validation and scoring."""
+    """Base of every encoder: parameter handling, validation and scoring.
+
+    ``input_kind`` tells the runner which features the encoder reads:
+    "flat" (n_stimuli, n_features), "spatial" (n_stimuli, C, H, W) or
+    "tokens" (n_stimuli, H*W, C) with their grid.
+    """
+
+    input_kind = "flat"
 
     def get_params(self) -> dict:
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]

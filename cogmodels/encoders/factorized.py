@@ -87,6 +87,8 @@ class FactorizedReadout(BaseEncoder):
     history_ : TrainingHistory
     """
 
+    input_kind = "spatial"  # reads (n_stimuli, C, H, W) feature maps
+
     def __init__(self, l1_mask: float = 1e-3, l1_features: float = 1e-3, smoothness: float = 1e-2,
                  lr: float = 1e-2, weight_decay: float = 0.0, batch_size: int = 64, max_epochs: int = 200,
                  patience: int = 15, validation_fraction: float = 0.15, seed: int = 0, progress: bool = True):

@@ -123,6 +123,8 @@ class RoutingTransformerEncoder(BaseEncoder):
     validation_r_ : dict subject -> array of shape (n_channels,), the ensemble's validation r
     """
 
+    input_kind = "tokens"  # reads (n_stimuli, H*W, C) token grids with their (H, W)
+
     def __init__(self, d_model: int = 64, n_heads: int = 1, n_layers: int = 1, self_attention: bool = True,
                  mlp_ratio: float = 2.0, dropout: float = 0.0, query_per: str = "roi_hemisphere",
                  group_size: int = 16, ignore_rois=(), lr: float = 1e-2, weight_decay: float = 1e-2,

@@ -129,7 +129,8 @@ class Saccades:
     PER_PATH = ("count", "last_duration", "duration_count")
 
     @classmethod
-    def from_fixations(cls, x: np.ndarray, y: np.ndarray, duration: np.ndarray, length: np.ndarray) -> "Saccades":
+    def from_fixations(cls, x: np.ndarray, y: np.ndarray, duration: np.ndarray, length: np.ndarray,
+                       keep: np.ndarray | None = None) -> "Saccades":
         """Saccades between consecutive fixations.
 
         Parameters
@@ -137,14 +138,19 @@ class Saccades:
         x, y, duration : float arrays of shape (n_fixations_total,)
             The fixations of all paths, path after path (durations in ms).
         length : int array of shape (n_paths,)
-            Fixations per path, each >= 2.
+            Fixations per path.
+        keep : bool array of shape (n_paths,), optional
+            The paths to keep (default: all); each kept path needs >= 2 fixations.
         """
         last = np.cumsum(length) - 1
-        leaves = np.ones(len(x), dtype=bool)        # fixations that a saccade leaves: all but the last of a path
-        leaves[last] = False
+        # The fixations that a saccade leaves: all but the last of each kept path.
+        leaves = np.ones(len(x), dtype=bool) if keep is None else np.repeat(keep, length)
+        leaves[last[length > 0]] = False
         arrives = leaves[:-1]                       # x[1:][arrives]: the fixations that a saccade arrives at
         start_x, start_y = x.compress(leaves), y.compress(leaves)
         dx, dy = x[1:].compress(arrives) - start_x, y[1:].compress(arrives) - start_y
+        if keep is not None:
+            length, last = length[keep], last[keep]
         return cls(start_x, start_y, dx, dy, np.sqrt(dx ** 2 + dy ** 2), duration.compress(leaves), length - 1,
                    duration[last], length.copy())
 
@@ -185,17 +191,23 @@ class Saccades:
 def simplify(saccades: Saccades, direction_deg: float, duration_ms: float, amplitude_px: float) -> Saccades:
     """Repeat (direction pass, amplitude pass) until an iteration leaves the duration-list length unchanged.
 
-    Every path runs its own number of iterations: a converged path leaves the batch.
+    Every path runs its own number of iterations. A converged path is frozen
+    (it takes part in no more merges), and the frozen paths leave the batch
+    once they hold most of its saccades: moving them out costs a copy of the
+    whole batch, worth it only when it shrinks the batch by half or more.
     """
-    active, converged_parts, converged_ids = saccades, [], []
-    ids = np.arange(len(saccades))
+    active, ids = saccades, np.arange(len(saccades))
+    frozen = np.zeros(len(saccades), dtype=bool)
+    converged_parts, converged_ids = [], []
     while len(ids):
         before = active.duration_count
-        active = _amplitude_pass(_direction_pass(active, direction_deg, duration_ms), amplitude_px, duration_ms)
-        done = active.duration_count == before
-        converged_parts.append(active.select(done))
-        converged_ids.append(ids[done])
-        active, ids = active.select(~done), ids[~done]
+        active = _amplitude_pass(_direction_pass(active, frozen, direction_deg, duration_ms), frozen,
+                                 amplitude_px, duration_ms)
+        frozen = frozen | (active.duration_count == before)
+        if 2 * active.count[frozen].sum() >= len(active.dx):
+            converged_parts.append(active.select(frozen))
+            converged_ids.append(ids[frozen])
+            active, ids, frozen = active.select(~frozen), ids[~frozen], np.zeros(int((~frozen).sum()), dtype=bool)
     return _in_order(converged_parts, np.concatenate(converged_ids))
 
 
@@ -234,17 +246,17 @@ def greedy_merges(mergeable: np.ndarray) -> np.ndarray:
     new_run = np.ones(len(candidates), dtype=bool)
     new_run[1:] = candidates[1:] != candidates[:-1] + 1
     run_start = np.maximum.accumulate(np.where(new_run, rank, 0))
-    return candidates[(rank - run_start) % 2 == 1]
+    return candidates[(rank - run_start) % 2 == 0]
 
 
-def _direction_pass(sac: Saccades, direction_deg: float, duration_ms: float) -> Saccades:
+def _direction_pass(sac: Saccades, frozen: np.ndarray, direction_deg: float, duration_ms: float) -> Saccades:
     mergeable = np.zeros(len(sac.dx), dtype=bool)
     mergeable[:-1] = _turns_less_than(sac, direction_deg) & (sac.duration[1:] < duration_ms)
     mergeable[sac.last] = False
-    return _merged(sac, greedy_merges(mergeable))
+    return _merged(sac, greedy_merges(_unfrozen(mergeable, sac, frozen)), frozen)
 
 
-def _amplitude_pass(sac: Saccades, amplitude_px: float, duration_ms: float) -> Saccades:
+def _amplitude_pass(sac: Saccades, frozen: np.ndarray, amplitude_px: float, duration_ms: float) -> Saccades:
     # At this pass the duration list has count + 1 entries: the direction pass always leaves it so.
     last = sac.last
     short_fixation = sac.duration < duration_ms
@@ -254,23 +266,30 @@ def _amplitude_pass(sac: Saccades, amplitude_px: float, duration_ms: float) -> S
     short = (sac.amplitude < amplitude_px) & (short_fixation | next_short)
     mergeable = short.copy()
     mergeable[last] = False
-    merges = greedy_merges(mergeable)
+    merges = greedy_merges(_unfrozen(mergeable, sac, frozen))
     # The last saccade, if not absorbed and short, folds back into the previous output saccade;
     # with no previous one (a one-saccade path) it is kept, where the peer crashes.
     absorbed = np.zeros(len(sac.dx), dtype=bool)
     absorbed[merges + 1] = True
-    folded = short[last] & ~absorbed[last] & (sac.count >= 2)
-    return _merged(sac, merges, folded)
+    folded = short[last] & ~absorbed[last] & (sac.count >= 2) & ~frozen
+    return _merged(sac, merges, frozen, folded)
 
 
-def _merged(sac: Saccades, merges: np.ndarray, folded: np.ndarray | None = None) -> Saccades:
+def _unfrozen(mergeable: np.ndarray, sac: Saccades, frozen: np.ndarray) -> np.ndarray:
+    """``mergeable``, False on the saccades of frozen paths."""
+    if frozen.any():
+        mergeable &= ~np.repeat(frozen, sac.count)
+    return mergeable
+
+
+def _merged(sac: Saccades, merges: np.ndarray, frozen: np.ndarray, folded: np.ndarray | None = None) -> Saccades:
     """The output of a pass: saccades ``merges`` absorb the next one, the last saccades of ``folded`` paths fold.
 
     A merged saccade keeps the start point and duration of its first part; its
     vector is the sum of both. Quirks (a) and (b) of the module docstring apply.
+    Frozen paths come out unchanged.
     """
     last = sac.last
-    path = np.repeat(np.arange(len(sac)), sac.count)           # path index of every saccade
     keep = np.ones(len(sac.dx), dtype=bool)
     keep[merges + 1] = False
     # Position of each merging saccade in the output: one entry is removed before it per earlier merge
@@ -279,11 +298,12 @@ def _merged(sac: Saccades, merges: np.ndarray, folded: np.ndarray | None = None)
     folds = folded is not None and folded.any()
     if folds:
         keep[last[folded]] = False
+        path = np.repeat(np.arange(len(sac)), sac.count)       # path index of every saccade
         target -= (np.cumsum(folded) - folded).take(path.take(merges))
     out = Saccades(*(getattr(sac, name).compress(keep) for name in Saccades.PER_SACCADE),
                    np.add.reduceat(keep.view(np.uint8), sac.offset, dtype=np.int64), sac.last_duration, None)
     _set_vectors(out, target, sac.dx[merges] + sac.dx[merges + 1], sac.dy[merges] + sac.dy[merges + 1])
-    out.duration_count = out.count + 1
+    out.duration_count = np.where(frozen, sac.duration_count, out.count + 1)
     if folds:
         # Quirk (a): the previous output saccade becomes input saccade n-2 + input saccade n-1,
         # and the duration list gains an entry (a step that adds no saccade).
@@ -300,16 +320,20 @@ def _set_vectors(sac: Saccades, index: np.ndarray, dx: np.ndarray, dy: np.ndarra
 
 
 def _turns_less_than(sac: Saccades, direction_deg: float) -> np.ndarray:
-    """Whether the angle from saccade k to k + 1 is below ``direction_deg``, shape (n_saccades_total - 1,).
-
-    The peer's test is ``degrees(arccos(cosine)) < direction_deg``; zero-length
-    saccades (NaN cosine) never pass. Cosines clearly on one side of the
-    threshold are decided directly (arccos is monotone); only those within
-    COSINE_MARGIN of it go through the arccos, so the result is the same.
-    """
+    """Whether the angle from saccade k to k + 1 is below ``direction_deg``, shape (n_saccades_total - 1,)."""
     dot = sac.dx[:-1] * sac.dx[1:] + sac.dy[:-1] * sac.dy[1:]
     with np.errstate(invalid="ignore", divide="ignore"):
-        cosine = dot / (sac.amplitude[:-1] * sac.amplitude[1:])
+        return angle_below(dot / (sac.amplitude[:-1] * sac.amplitude[1:]), direction_deg)
+
+
+def angle_below(cosine: np.ndarray, direction_deg: float) -> np.ndarray:
+    """The peer's ``degrees(arccos(cosine)) < direction_deg``, without most of the arccos calls.
+
+    Cosines clearly on one side of ``cos(direction_deg)`` are decided directly
+    (arccos is decreasing); only those within COSINE_MARGIN of it go through
+    the arccos, so the result is the same. NaN cosines (zero-length saccades)
+    never pass.
+    """
     if not 0.0 < direction_deg < 180.0:
         return _angle_deg(cosine) < direction_deg
     threshold = np.cos(np.radians(direction_deg))
@@ -450,14 +474,13 @@ def _backtrack(codes, base, step_d, step_i, rank, count_a, count_b, offset_a, of
         code = codes.take(position)
         position -= move.take(pair_moves + code)
         cell -= cell_move.take(code)
-    # After reaching (0, 0) a path stays there: keep its first visit only.
-    at_start = path == (offset_a * width + offset_b)[:, None]
-    on_path = np.ones_like(at_start)
-    on_path[:, 1:] = ~at_start[:, :-1]
-    length = on_path.sum(1)
+    # After reaching (0, 0) a path stays there: its cells are the first ``length`` entries of its row.
+    length = n_steps + 1 - (path == (offset_a * width + offset_b)[:, None]).sum(1)
     order = np.argsort(length, kind="stable")
-    cells = path.take(order, axis=0)[on_path.take(order, axis=0)]
-    return cells // width, cells % width, length.take(order), order
+    length = length.take(order)
+    first_cell = np.cumsum(length) - length
+    cells = path.take(np.repeat(order * n_steps - first_cell, length) + np.arange(int(length.sum())))
+    return cells // width, cells % width, length, order
 
 
 # -- comparison ----------------------------------------------------------------------------------------
@@ -473,20 +496,36 @@ def compare(saccades: Saccades, first: np.ndarray, second: np.ndarray,
 
 
 def _differences(sac: Saccades, cells_a: np.ndarray, cells_b: np.ndarray) -> np.ndarray:
-    """The five raw differences of each aligned pair of saccades, shape (5, n_cells)."""
-    dx_a, dy_a, dx_b, dy_b = sac.dx.take(cells_a), sac.dy.take(cells_a), sac.dx.take(cells_b), sac.dy.take(cells_b)
+    """The five raw differences of each aligned pair of saccades, shape (5, n_cells).
+
+    Written into the output through two scratch arrays: fresh temporaries of
+    this size each cost page faults, which dominate such simple operations.
+    """
     out = np.empty((5, len(cells_a)))
     vector, direction, length, position, duration = out
-    np.sqrt((dx_a - dx_b) ** 2 + (dy_a - dy_b) ** 2, out=vector)
-    np.abs(np.arctan2(dy_a, dx_a) - np.arctan2(dy_b, dx_b), out=direction)
-    np.subtract(2 * np.pi, direction, out=direction, where=direction > np.pi)   # wrapped to [0, pi]
-    np.abs(sac.amplitude.take(cells_a) - sac.amplitude.take(cells_b), out=length)
-    np.sqrt((sac.start_x.take(cells_a) - sac.start_x.take(cells_b)) ** 2
-            + (sac.start_y.take(cells_a) - sac.start_y.take(cells_b)) ** 2, out=position)
-    dur_a, dur_b = sac.duration.take(cells_a), sac.duration.take(cells_b)
-    longest = np.maximum(dur_a, dur_b)
-    duration[:] = 0.0                                                   # 0 ms vs 0 ms: identical
-    np.divide(np.abs(dur_a - dur_b), longest, out=duration, where=longest > 0)
+    a, b = np.empty(len(cells_a)), np.empty(len(cells_a))
+
+    def gather(values):                  # values of side a in ``a``, of side b in ``b``
+        np.take(values, cells_a, out=a)
+        np.take(values, cells_b, out=b)
+        return a, b
+
+    def distance(x, y, result):          # sqrt((x_a - x_b) ** 2 + (y_a - y_b) ** 2), as the peer computes it
+        np.subtract(*gather(x), out=result)
+        np.multiply(result, result, out=result)
+        np.subtract(*gather(y), out=a)
+        np.multiply(a, a, out=a)
+        np.sqrt(np.add(result, a, out=result), out=result)
+
+    distance(sac.dx, sac.dy, vector)
+    np.abs(np.subtract(*gather(np.arctan2(sac.dy, sac.dx)), out=direction), out=direction)
+    np.minimum(direction, np.subtract(2 * np.pi, direction, out=a), out=direction)   # wrapped to [0, pi]
+    np.abs(np.subtract(*gather(sac.amplitude), out=length), out=length)
+    distance(sac.start_x, sac.start_y, position)
+    gather(sac.duration)
+    longest = np.maximum(a, b, out=duration)
+    np.abs(np.subtract(a, b, out=a), out=a)
+    np.divide(a, longest, out=duration, where=longest > 0)  # where both last 0 ms, 0 / 0 stays 0: identical
     return out
 
 

@@ -103,14 +103,6 @@ class FlatPaths:
                          self.has_duration, self.stimulus_id)
 
 
-def fixation_columns(paths: FlatPaths, keep: np.ndarray):
-    """(x, y, duration, length) of the paths where the bool array ``keep`` (n_paths,) is True, still flat."""
-    if keep.all():
-        return paths.x, paths.y, paths.duration, paths.length
-    entries = np.repeat(keep, paths.length)
-    return paths.x.compress(entries), paths.y.compress(entries), paths.duration.compress(entries), paths.length[keep]
-
-
 def _columns(obj, where: str):
     """(x, y, duration or None) of one scanpath; Scanpath objects are already validated."""
     if isinstance(obj, Scanpath):

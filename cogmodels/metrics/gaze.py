@@ -127,7 +127,7 @@ def multimatch(a, b, screen_size, grouping=None, *, on_short=None) -> np.ndarray
     if not short.all():
         # Each distinct scanpath is turned into saccades (and simplified) once, however many pairs it is in.
         usable = paths.length >= 2
-        saccades = _multimatch.Saccades.from_fixations(*_paths.fixation_columns(paths, usable))
+        saccades = _multimatch.Saccades.from_fixations(paths.x, paths.y, paths.duration, paths.length, usable)
         if thresholds is not None:
             saccades = _multimatch.simplify(saccades, thresholds["direction_deg"], thresholds["duration_ms"],
                                             thresholds["amplitude_px"])

@@ -40,7 +40,9 @@ DB_NAME = "results.sqlite"
 RESULT_COLUMNS = ("run_id", "experiment", "dataset", "backbone", "layer", "head", "subject",
                   "roi_or_condition", "metric", "value", "n_items")
 # Keys that say where or how a run executes, not what it computes: left out of the run id.
-VOLATILE_KEYS = ("output_root", "cache_dir", "force", "threads", "dataset.root", "hydra")
+# Keys that change where or how verbosely a run happens, never its numbers.
+VOLATILE_KEYS = ("output_root", "cache_dir", "force", "threads", "dataset.root", "dataset.progress", "encoder.progress",
+                 "hydra")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

@@ -40,8 +40,6 @@ log = logging.getLogger(__name__)
 TASKS = Registry("task")
 
 INPUT_KINDS = ("flat", "spatial", "tokens")
-# Used when an encoder class does not declare ``input_kind`` itself.
-INPUT_KIND_BY_CLASS = {"RidgeCV": "flat", "FactorizedReadout": "spatial", "RoutingTransformerEncoder": "tokens"}
 DEFAULT_N_EXAMPLES = 4  # test images whose attention maps are stored (heads with attention_maps)
 MAX_EXAMPLE_SIDE = 256  # stored example images are shrunk to at most this many pixels per side
 
@@ -236,10 +234,10 @@ def ceiling_outputs(dataset, labels: dict) -> tuple[dict, list[dict], np.ndarray
 def input_kind(head) -> str:
     """What features an encoder reads: "flat", "spatial" or "tokens".
 
-    An encoder class may declare it (``input_kind = "tokens"``); otherwise the
-    built-in encoders are looked up by class name, and anything else gets flat features.
+    Encoders declare it as a class attribute (``BaseEncoder.input_kind``); a
+    head from elsewhere that does not gets flat features.
     """
-    kind = getattr(type(head), "input_kind", None) or INPUT_KIND_BY_CLASS.get(type(head).__name__, "flat")
+    kind = getattr(type(head), "input_kind", "flat")
     if kind not in INPUT_KINDS:
         raise ConfigError(format_problem(f"{type(head).__name__}.input_kind", f"one of {INPUT_KINDS}", repr(kind),
                                          "declare what the encoder reads"))

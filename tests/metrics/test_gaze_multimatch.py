@@ -171,19 +171,14 @@ def test_greedy_merges_matches_a_left_to_right_scan():
 def test_direction_test_equals_the_arccos_test(direction_deg):
     """The cosine shortcut gives the peer's degrees(arccos(cosine)) < threshold, also next to the threshold."""
     rng = np.random.default_rng(10)
-    turn = np.concatenate([rng.uniform(0, np.pi, 300),
-                           np.radians(direction_deg) + rng.choice([-1, 0, 1], 60) * rng.uniform(0, 1e-12, 60)])
-    heading = np.cumsum(np.concatenate([[0.0], turn]))
-    length = rng.uniform(1, 300, len(heading))
-    length[::50] = 0.0                                         # zero-length saccades never merge
-    x = np.concatenate([[0.0], np.cumsum(length * np.cos(heading))])
-    y = np.concatenate([[0.0], np.cumsum(length * np.sin(heading))])
-    sac = _multimatch.Saccades.from_fixations(x, y, np.full(len(x), 100.0), np.array([len(x)]))
-    dot = sac.dx[:-1] * sac.dx[1:] + sac.dy[:-1] * sac.dy[1:]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cosine = dot / (sac.amplitude[:-1] * sac.amplitude[1:])
+    boundary = np.cos(np.radians(direction_deg))
+    ulps = [boundary]
+    for _ in range(200):                                       # every float within 200 ulps of the boundary
+        ulps = [np.nextafter(ulps[0], -2.0)] + ulps + [np.nextafter(ulps[-1], 2.0)]
+    cosine = np.concatenate([ulps, boundary + rng.uniform(-1e-8, 1e-8, 200), rng.uniform(-1, 1, 200),
+                             [np.nan, 1.0, -1.0, 1 + 1e-16, -1 - 1e-16]])
     expected = np.degrees(np.arccos(np.clip(cosine, -1, 1))) < direction_deg
-    np.testing.assert_array_equal(_multimatch._turns_less_than(sac, direction_deg), expected)
+    np.testing.assert_array_equal(_multimatch.angle_below(cosine, direction_deg), expected)
 
 
 # -- alignment ---------------------------------------------------------------------------------------------
@@ -194,7 +189,8 @@ def test_alignment_path_matches_reference_with_ties():
     rng = np.random.default_rng(11)
     length = rng.integers(2, 14, 80)
     n = int(length.sum())
-    sac = _multimatch.Saccades.from_fixations(rng.integers(0, 4, n) * 100.0, rng.integers(0, 4, n) * 100.0,
+    # A 3 x 2 lattice: saccades repeat, so equally short paths (exact ties) are common.
+    sac = _multimatch.Saccades.from_fixations(rng.integers(0, 3, n) * 100.0, rng.integers(0, 2, n) * 100.0,
                                               np.full(n, 100.0), length)
     first, second = rng.integers(0, 80, 120), rng.integers(0, 80, 120)  # paths shared between pairs
     cells_a, cells_b, path_length, order = _multimatch.align(sac, first, second)

@@ -8,7 +8,8 @@ from hydra import compose, initialize_config_dir
 from cogmodels.runner.app import config_dir
 
 # A quickstart small enough for a unit test (a few seconds on one core).
-SMALL = ["dataset.n_stimuli=60", "dataset.n_channels=12", "dataset.image_size=32", "encoder.cv=3", "threads=1"]
+SMALL = ["dataset=quickstart_sim",
+         "dataset.n_stimuli=60", "dataset.n_channels=12", "dataset.image_size=32", "encoder.cv=3", "threads=1"]
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ import pandas as pd
 
 from cogmodels.runner.store import DB_NAME, load_results, load_runs
 
-SMALL = ["dataset.n_stimuli=40", "dataset.n_channels=6", "dataset.image_size=32", "encoder.cv=3", "threads=1"]
+SMALL = ["dataset=quickstart_sim",
+         "dataset.n_stimuli=40", "dataset.n_channels=6", "dataset.image_size=32", "encoder.cv=3", "threads=1"]
 
 
 def _command(root, *args):
