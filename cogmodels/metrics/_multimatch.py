@@ -70,18 +70,32 @@ Where we differ from the peer (the first four are covered by tests):
   ``duration_ms``. Durations are compared in ms, so 300 ms against 0.3 s
   gives the same strict comparisons for whole-millisecond durations.
 
-**Speed.** Everything runs on flat (ragged) arrays, all pairs at once: the
-saccades of all paths are concatenated (:class:`Saccades`), a simplification
-pass is a few whole-array operations (:func:`merge_starts` finds the greedy
-merges without a loop), the alignment runs one wavefront per bucket of
-similar lengths, the backtrack walks all pairs together, and the medians sort
-the paths grouped by length.
+**Speed** (about 5 us per pair on OSIE, against about 0.8 ms for the peer;
+``benchmarks/multimatch_vs_peer.py``).
+All pairs of a call are done together, on flat (ragged) arrays: the saccades
+of all paths are concatenated (:class:`Saccades`), and each distinct
+scanpath is read and simplified once, however many pairs it is in.
+
+- A simplification pass is a few whole-array operations: the peer's greedy
+  left-to-right scan is found without a loop (:func:`greedy_merges`), and
+  only cosines next to the direction threshold need the arccos
+  (:func:`angle_below`). Converged paths are frozen, and leave the batch
+  once they are the majority.
+- The alignment runs one wavefront per bucket of similar lengths; a
+  backtrack walks all pairs at once; the medians sort the paths of each
+  length as one block.
+- On arrays this small, numpy costs less per operation than torch; and a
+  fresh temporary as large as all the cells costs page faults, so the work
+  per cell writes into a few reused arrays.
 """
+
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
+
+from cogmodels.metrics._paths import Ragged, Saccades
 
 DIMENSIONS = ("vector", "direction", "length", "position", "duration")
 TIE_ORDER = ("left", "up", "diag")
@@ -90,101 +104,31 @@ TIE_ORDER = ("left", "up", "diag")
 ALIGN_BUCKETS = (3, 5, 7, 9, 11, 13, 16, 20, 26, 34, 48, 64, 96, 128, 192, 256, 384, 512)
 # Cosines farther than this from cos(direction_deg) decide the direction test without the arccos.
 COSINE_MARGIN = 1e-9
+# Pairs compared together; bounds the memory of the alignment (its tables grow with n_pairs x path length).
+CHUNK_PAIRS = 16384
 
 
 @dataclass
-class Saccades:
-    """The saccades of many scanpaths, concatenated: path p owns entries ``offset[p] : offset[p] + count[p]``.
+class _Simplifying(Ragged):
+    """What the simplification passes read and change, per saccade and per path.
 
-    Attributes
-    ----------
-    start_x, start_y : float arrays of shape (n_saccades_total,)
-        Start point of each saccade, in pixels.
-    dx, dy : float arrays of shape (n_saccades_total,)
-        Saccade vector, in pixels.
-    amplitude : float array of shape (n_saccades_total,)
-        ``sqrt(dx ** 2 + dy ** 2)``, as the peer computes it.
-    duration : float array of shape (n_saccades_total,)
-        Duration (ms) of the fixation each saccade leaves: entry k of the peer's duration list.
-    count : int array of shape (n_paths,)
-        Number of saccades of each path (>= 1).
-    last_duration : float array of shape (n_paths,)
-        The last entry of the peer's duration list (at first, the duration of the last fixation).
-    duration_count : int array of shape (n_paths,)
-        Length of the peer's duration list: ``count + 1``, or ``count + 2`` right after the last saccade
-        was folded (quirk (a) of the module docstring). Simplification stops when it no longer changes.
+    ``origin`` is the input saccade each output saccade starts with: a merged
+    saccade keeps the start point and duration of its first part. Durations
+    only enter through ``duration < duration_ms`` (``short``; ``last_short``
+    for the last entry of the duration list).
     """
 
-    start_x: np.ndarray
-    start_y: np.ndarray
+    origin: np.ndarray
     dx: np.ndarray
     dy: np.ndarray
     amplitude: np.ndarray
-    duration: np.ndarray
+    short: np.ndarray
     count: np.ndarray
-    last_duration: np.ndarray
+    last_short: np.ndarray
     duration_count: np.ndarray
 
-    PER_SACCADE = ("start_x", "start_y", "dx", "dy", "amplitude", "duration")
-    PER_PATH = ("count", "last_duration", "duration_count")
-
-    @classmethod
-    def from_fixations(cls, x: np.ndarray, y: np.ndarray, duration: np.ndarray, length: np.ndarray,
-                       keep: np.ndarray | None = None) -> "Saccades":
-        """Saccades between consecutive fixations.
-
-        Parameters
-        ----------
-        x, y, duration : float arrays of shape (n_fixations_total,)
-            The fixations of all paths, path after path (durations in ms).
-        length : int array of shape (n_paths,)
-            Fixations per path.
-        keep : bool array of shape (n_paths,), optional
-            The paths to keep (default: all); each kept path needs >= 2 fixations.
-        """
-        last = np.cumsum(length) - 1
-        # The fixations that a saccade leaves: all but the last of each kept path.
-        leaves = np.ones(len(x), dtype=bool) if keep is None else np.repeat(keep, length)
-        leaves[last[length > 0]] = False
-        arrives = leaves[:-1]                       # x[1:][arrives]: the fixations that a saccade arrives at
-        start_x, start_y = x.compress(leaves), y.compress(leaves)
-        dx, dy = x[1:].compress(arrives) - start_x, y[1:].compress(arrives) - start_y
-        if keep is not None:
-            length, last = length[keep], last[keep]
-        return cls(start_x, start_y, dx, dy, np.sqrt(dx ** 2 + dy ** 2), duration.compress(leaves), length - 1,
-                   duration[last], length.copy())
-
-    @property
-    def offset(self) -> np.ndarray:
-        """Index of the first saccade of each path, shape (n_paths,)."""
-        return np.cumsum(self.count) - self.count
-
-    @property
-    def last(self) -> np.ndarray:
-        """Index of the last saccade of each path, shape (n_paths,)."""
-        return np.cumsum(self.count) - 1
-
-    def __len__(self) -> int:
-        return len(self.count)
-
-    def select(self, paths: np.ndarray) -> "Saccades":
-        """The paths where the bool array ``paths`` (n_paths,) is True."""
-        if paths.all():
-            return self
-        entries = np.repeat(paths, self.count)
-        return Saccades(*(getattr(self, name).compress(entries) for name in self.PER_SACCADE),
-                        *(getattr(self, name).compress(paths) for name in self.PER_PATH))
-
-    @classmethod
-    def concatenate(cls, parts: list["Saccades"]) -> "Saccades":
-        """The paths of ``parts``, one after the other."""
-        return cls(*(np.concatenate([getattr(part, f.name) for part in parts]) for f in fields(cls)))
-
-    def paths(self, start: int, stop: int) -> "Saccades":
-        """Paths ``start`` to ``stop - 1``."""
-        first, end = self.count[:start].sum(), self.count[:stop].sum()
-        return Saccades(*(getattr(self, name)[first:end] for name in self.PER_SACCADE),
-                        *(getattr(self, name)[start:stop] for name in self.PER_PATH))
+    PER_SACCADE = ("origin", "dx", "dy", "amplitude", "short")
+    PER_PATH = ("count", "last_short", "duration_count")
 
 
 # -- simplification ------------------------------------------------------------------------------------
@@ -196,32 +140,24 @@ def simplify(saccades: Saccades, direction_deg: float, duration_ms: float, ampli
     once they hold most of its saccades: moving them out costs a copy of the
     whole batch, worth it only when it shrinks the batch by half or more.
     """
-    active, ids = saccades, np.arange(len(saccades))
+    active = _Simplifying(np.arange(len(saccades.dx)), saccades.dx, saccades.dy, saccades.amplitude,
+                          saccades.duration < duration_ms, saccades.count, saccades.last_duration < duration_ms,
+                          saccades.duration_count)
+    ids = np.arange(len(saccades))
     frozen = np.zeros(len(saccades), dtype=bool)
     converged_parts, converged_ids = [], []
     while len(ids):
         before = active.duration_count
-        active = _amplitude_pass(_direction_pass(active, frozen, direction_deg, duration_ms), frozen,
-                                 amplitude_px, duration_ms)
+        active = _amplitude_pass(_direction_pass(active, frozen, direction_deg), frozen, amplitude_px)
         frozen = frozen | (active.duration_count == before)
         if 2 * active.count[frozen].sum() >= len(active.dx):
             converged_parts.append(active.select(frozen))
             converged_ids.append(ids[frozen])
             active, ids, frozen = active.select(~frozen), ids[~frozen], np.zeros(int((~frozen).sum()), dtype=bool)
-    return _in_order(converged_parts, np.concatenate(converged_ids))
-
-
-def _in_order(parts: list[Saccades], ids: np.ndarray) -> Saccades:
-    """Concatenated ``parts`` with their paths put back in the order of the path indices ``ids``."""
-    merged = Saccades.concatenate(parts)
-    if (ids[1:] > ids[:-1]).all():
-        return merged
-    order = np.argsort(ids)
-    count = merged.count[order]
-    # Each path's saccades keep their order; the paths move to where ``order`` puts them.
-    entries = np.repeat(merged.offset[order] - np.cumsum(count) + count, count) + np.arange(len(merged.dx))
-    return Saccades(*(getattr(merged, name).take(entries) for name in Saccades.PER_SACCADE),
-                    *(getattr(merged, name).take(order) for name in Saccades.PER_PATH))
+    done = _Simplifying.concatenate(converged_parts).reorder(np.argsort(np.concatenate(converged_ids)))
+    return Saccades(saccades.start_x.take(done.origin), saccades.start_y.take(done.origin), done.dx, done.dy,
+                    done.amplitude, saccades.duration.take(done.origin), done.count, saccades.last_duration,
+                    done.duration_count)
 
 
 def greedy_merges(mergeable: np.ndarray) -> np.ndarray:
@@ -249,21 +185,20 @@ def greedy_merges(mergeable: np.ndarray) -> np.ndarray:
     return candidates[(rank - run_start) % 2 == 0]
 
 
-def _direction_pass(sac: Saccades, frozen: np.ndarray, direction_deg: float, duration_ms: float) -> Saccades:
+def _direction_pass(sac: _Simplifying, frozen: np.ndarray, direction_deg: float) -> _Simplifying:
     mergeable = np.zeros(len(sac.dx), dtype=bool)
-    mergeable[:-1] = _turns_less_than(sac, direction_deg) & (sac.duration[1:] < duration_ms)
+    mergeable[:-1] = _turns_less_than(sac, direction_deg) & sac.short[1:]
     mergeable[sac.last] = False
     return _merged(sac, greedy_merges(_unfrozen(mergeable, sac, frozen)), frozen)
 
 
-def _amplitude_pass(sac: Saccades, frozen: np.ndarray, amplitude_px: float, duration_ms: float) -> Saccades:
+def _amplitude_pass(sac: _Simplifying, frozen: np.ndarray, amplitude_px: float) -> _Simplifying:
     # At this pass the duration list has count + 1 entries: the direction pass always leaves it so.
     last = sac.last
-    short_fixation = sac.duration < duration_ms
-    next_short = np.empty_like(short_fixation)          # is the fixation after each saccade short?
-    next_short[:-1] = short_fixation[1:]
-    next_short[last] = sac.last_duration < duration_ms
-    short = (sac.amplitude < amplitude_px) & (short_fixation | next_short)
+    next_short = np.empty_like(sac.short)               # is the fixation after each saccade short?
+    next_short[:-1] = sac.short[1:]
+    next_short[last] = sac.last_short
+    short = (sac.amplitude < amplitude_px) & (sac.short | next_short)
     mergeable = short.copy()
     mergeable[last] = False
     merges = greedy_merges(_unfrozen(mergeable, sac, frozen))
@@ -275,14 +210,15 @@ def _amplitude_pass(sac: Saccades, frozen: np.ndarray, amplitude_px: float, dura
     return _merged(sac, merges, frozen, folded)
 
 
-def _unfrozen(mergeable: np.ndarray, sac: Saccades, frozen: np.ndarray) -> np.ndarray:
+def _unfrozen(mergeable: np.ndarray, sac: _Simplifying, frozen: np.ndarray) -> np.ndarray:
     """``mergeable``, False on the saccades of frozen paths."""
     if frozen.any():
         mergeable &= ~np.repeat(frozen, sac.count)
     return mergeable
 
 
-def _merged(sac: Saccades, merges: np.ndarray, frozen: np.ndarray, folded: np.ndarray | None = None) -> Saccades:
+def _merged(sac: _Simplifying, merges: np.ndarray, frozen: np.ndarray,
+            folded: np.ndarray | None = None) -> _Simplifying:
     """The output of a pass: saccades ``merges`` absorb the next one, the last saccades of ``folded`` paths fold.
 
     A merged saccade keeps the start point and duration of its first part; its
@@ -300,8 +236,8 @@ def _merged(sac: Saccades, merges: np.ndarray, frozen: np.ndarray, folded: np.nd
         keep[last[folded]] = False
         path = np.repeat(np.arange(len(sac)), sac.count)       # path index of every saccade
         target -= (np.cumsum(folded) - folded).take(path.take(merges))
-    out = Saccades(*(getattr(sac, name).compress(keep) for name in Saccades.PER_SACCADE),
-                   np.add.reduceat(keep.view(np.uint8), sac.offset, dtype=np.int64), sac.last_duration, None)
+    out = _Simplifying(*(getattr(sac, name).compress(keep) for name in _Simplifying.PER_SACCADE),
+                       np.add.reduceat(keep.view(np.uint8), sac.offset, dtype=np.int64), sac.last_short, None)
     _set_vectors(out, target, sac.dx[merges] + sac.dx[merges + 1], sac.dy[merges] + sac.dy[merges + 1])
     out.duration_count = np.where(frozen, sac.duration_count, out.count + 1)
     if folds:
@@ -310,16 +246,16 @@ def _merged(sac: Saccades, merges: np.ndarray, frozen: np.ndarray, folded: np.nd
         before, lasts = out.last[folded], last[folded]
         _set_vectors(out, before, sac.dx[lasts - 1] + sac.dx[lasts], sac.dy[lasts - 1] + sac.dy[lasts])
         out.duration_count += folded
-    # Quirk (b): the last entry of the duration list carries over unchanged (``last_duration``).
+    # Quirk (b): the last entry of the duration list carries over unchanged (``last_short``).
     return out
 
 
-def _set_vectors(sac: Saccades, index: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> None:
+def _set_vectors(sac: _Simplifying, index: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> None:
     sac.dx[index], sac.dy[index] = dx, dy
     sac.amplitude[index] = np.sqrt(dx ** 2 + dy ** 2)
 
 
-def _turns_less_than(sac: Saccades, direction_deg: float) -> np.ndarray:
+def _turns_less_than(sac: _Simplifying, direction_deg: float) -> np.ndarray:
     """Whether the angle from saccade k to k + 1 is below ``direction_deg``, shape (n_saccades_total - 1,)."""
     dot = sac.dx[:-1] * sac.dx[1:] + sac.dy[:-1] * sac.dy[1:]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -431,25 +367,26 @@ def _wavefront(a_vectors, b_vectors, codes: np.ndarray) -> None:
     table = np.full((3, n + 1, batch), np.inf)
     table[0, 1] = 0.0
     diag_wins = np.empty_like(codes)
-    weight, ey, left, up, diag = (np.empty((n, batch)) for _ in range(5))
+    # Three scratch rows, reused for every diagonal (a small working set stays in cache).
+    weights, bests, others = (np.empty((n, batch)) for _ in range(3))
     for d in range(1, n + m - 1):
         lo, hi = max(0, d - m + 1), min(n - 1, d)
         k = hi - lo + 1
         rows_a, rows_b = slice(lo, hi + 1), slice(m - 1 - d + lo, m - d + hi)
-        w = weight[:k]                                   # M[i, d - i], i = lo..hi
-        np.subtract(ax[rows_a], bx[rows_b], out=w)
+        w, best, other = weights[:k], bests[:k], others[:k]
+        np.subtract(ax[rows_a], bx[rows_b], out=w)       # w = M[i, d - i], i = lo..hi
         np.multiply(w, w, out=w)
-        np.subtract(ay[rows_a], by[rows_b], out=ey[:k])
-        np.multiply(ey[:k], ey[:k], out=ey[:k])
-        np.sqrt(np.add(w, ey[:k], out=w), out=w)
+        np.subtract(ay[rows_a], by[rows_b], out=best)
+        np.multiply(best, best, out=best)
+        np.sqrt(np.add(w, best, out=w), out=w)
         previous, before = table[(d - 1) % 3], table[(d - 2) % 3]
-        np.add(previous[lo + 1:hi + 2], w, out=left[:k])
-        np.add(previous[lo:hi + 1], w, out=up[:k])
-        np.add(before[lo:hi + 1], w, out=diag[:k])
-        np.less(up[:k], left[:k], out=codes[d, lo:hi + 1])
-        np.minimum(left[:k], up[:k], out=left[:k])
-        np.less(diag[:k], left[:k], out=diag_wins[d, lo:hi + 1])
-        np.minimum(left[:k], diag[:k], out=table[d % 3, lo + 1:hi + 2])
+        np.add(previous[lo + 1:hi + 2], w, out=best)      # from the left
+        np.add(previous[lo:hi + 1], w, out=other)         # from above
+        np.less(other, best, out=codes[d, lo:hi + 1])
+        np.minimum(best, other, out=best)
+        np.add(before[lo:hi + 1], w, out=other)           # diagonally
+        np.less(other, best, out=diag_wins[d, lo:hi + 1])
+        np.minimum(best, other, out=table[d % 3, lo + 1:hi + 2])
     codes |= diag_wins << 1                                 # only computed cells are ever read
     codes[0, 0] = 4
 
@@ -487,11 +424,14 @@ def _backtrack(codes, base, step_d, step_i, rank, count_a, count_b, offset_a, of
 def compare(saccades: Saccades, first: np.ndarray, second: np.ndarray,
             screen_size: tuple[float, float]) -> np.ndarray:
     """The five MultiMatch similarities of the pairs of paths (first[p], second[p]), shape (n_pairs, 5)."""
-    cells_a, cells_b, length, order = align(saccades, first, second)
     diagonal = float(np.hypot(*screen_size))
     normaliser = np.array([2 * diagonal, np.pi, diagonal, diagonal, 1.0])
     out = np.empty((len(first), 5))
-    out[order] = 1.0 - _path_medians(_differences(saccades, cells_a, cells_b), length).T / normaliser
+    for start in range(0, len(first), CHUNK_PAIRS):
+        rows = slice(start, start + CHUNK_PAIRS)
+        cells_a, cells_b, length, order = align(saccades, first[rows], second[rows])
+        medians = _path_medians(_differences(saccades, cells_a, cells_b), length)
+        out[start + order] = 1.0 - medians.T / normaliser
     return out
 
 

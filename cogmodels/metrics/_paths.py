@@ -2,9 +2,10 @@
 
 Two layouts:
 
-- :class:`FlatPaths`, *ragged*: all fixations of all paths in one array, path
-  after path. Packing costs one pass over the paths; MultiMatch works on it.
-- :class:`PathBatch`, *padded*: one row per path, zero-padded to the longest.
+- *ragged*: all fixations (:class:`FlatPaths`) or saccades (:class:`Saccades`)
+  of all paths in one array, path after path. Packing costs one pass over the
+  paths; MultiMatch works on these.
+- *padded* (:class:`PathBatch`): one row per path, zero-padded to the longest.
 """
 
 from __future__ import annotations
@@ -101,6 +102,118 @@ class FlatPaths:
         xy[cell, 0], xy[cell, 1], duration[cell] = self.x, self.y, self.duration
         return PathBatch(xy.reshape(len(self), n_max, 2), duration.reshape(len(self), n_max), self.length,
                          self.has_duration, self.stimulus_id)
+
+
+class Ragged:
+    """Per-entry arrays of many paths, concatenated (path p owns entries ``offset[p] : offset[p] + count[p]``).
+
+    Subclasses are dataclasses whose fields are the per-saccade arrays named in
+    PER_SACCADE, then the per-path arrays named in PER_PATH (``count`` first).
+    """
+
+    PER_SACCADE: tuple[str, ...] = ()
+    PER_PATH: tuple[str, ...] = ()
+    count: np.ndarray
+
+    @property
+    def offset(self) -> np.ndarray:
+        """Index of the first saccade of each path, shape (n_paths,)."""
+        return np.cumsum(self.count) - self.count
+
+    @property
+    def last(self) -> np.ndarray:
+        """Index of the last saccade of each path, shape (n_paths,)."""
+        return np.cumsum(self.count) - 1
+
+    def __len__(self) -> int:
+        return len(self.count)
+
+    def select(self, paths: np.ndarray):
+        """The paths where the bool array ``paths`` (n_paths,) is True."""
+        if paths.all():
+            return self
+        entries = np.repeat(paths, self.count)
+        return type(self)(*(getattr(self, name).compress(entries) for name in self.PER_SACCADE),
+                          *(getattr(self, name).compress(paths) for name in self.PER_PATH))
+
+    def reorder(self, order: np.ndarray):
+        """The paths in the order ``order`` (a permutation of the path indices); each keeps its saccades."""
+        count = self.count.take(order)
+        entries = np.repeat(self.offset.take(order) - np.cumsum(count) + count, count) + np.arange(count.sum())
+        return type(self)(*(getattr(self, name).take(entries) for name in self.PER_SACCADE),
+                          *(getattr(self, name).take(order) for name in self.PER_PATH))
+
+    @classmethod
+    def concatenate(cls, parts: list):
+        """The paths of ``parts``, one after the other."""
+        return cls(*(np.concatenate([getattr(part, name) for part in parts])
+                     for name in cls.PER_SACCADE + cls.PER_PATH))
+
+
+@dataclass
+class Saccades(Ragged):
+    """The saccades of many scanpaths, concatenated: path p owns entries ``offset[p] : offset[p] + count[p]``.
+
+    Saccade k of a path goes from its fixation k to fixation k + 1. The
+    durations follow MultiMatch's duration list (see :mod:`cogmodels.metrics._multimatch`).
+
+    Attributes
+    ----------
+    start_x, start_y : float arrays of shape (n_saccades_total,)
+        Start point of each saccade, in pixels.
+    dx, dy : float arrays of shape (n_saccades_total,)
+        Saccade vector, in pixels.
+    amplitude : float array of shape (n_saccades_total,)
+        ``sqrt(dx ** 2 + dy ** 2)``, as multimatch-gaze computes it.
+    duration : float array of shape (n_saccades_total,)
+        Duration (ms) of the fixation each saccade leaves: entry k of the duration list.
+    count : int array of shape (n_paths,)
+        Number of saccades of each path (>= 1).
+    last_duration : float array of shape (n_paths,)
+        The last entry of the duration list: the duration of the last fixation.
+    duration_count : int array of shape (n_paths,)
+        Length of the duration list: ``count + 1``, or ``count + 2`` right after MultiMatch's
+        simplification folded the last saccade (its quirk (a)).
+    """
+
+    start_x: np.ndarray
+    start_y: np.ndarray
+    dx: np.ndarray
+    dy: np.ndarray
+    amplitude: np.ndarray
+    duration: np.ndarray
+    count: np.ndarray
+    last_duration: np.ndarray
+    duration_count: np.ndarray
+
+    PER_SACCADE = ("start_x", "start_y", "dx", "dy", "amplitude", "duration")
+    PER_PATH = ("count", "last_duration", "duration_count")
+
+    @classmethod
+    def from_fixations(cls, x: np.ndarray, y: np.ndarray, duration: np.ndarray, length: np.ndarray,
+                       keep: np.ndarray | None = None) -> "Saccades":
+        """Saccades between consecutive fixations.
+
+        Parameters
+        ----------
+        x, y, duration : float arrays of shape (n_fixations_total,)
+            The fixations of all paths, path after path (durations in ms).
+        length : int array of shape (n_paths,)
+            Fixations per path.
+        keep : bool array of shape (n_paths,), optional
+            The paths to keep (default: all); each kept path needs >= 2 fixations.
+        """
+        last = np.cumsum(length) - 1
+        # The fixations that a saccade leaves: all but the last of each kept path.
+        leaves = np.ones(len(x), dtype=bool) if keep is None else np.repeat(keep, length)
+        leaves[last[length > 0]] = False
+        arrives = leaves[:-1]                       # x[1:][arrives]: the fixations that a saccade arrives at
+        start_x, start_y = x.compress(leaves), y.compress(leaves)
+        dx, dy = x[1:].compress(arrives) - start_x, y[1:].compress(arrives) - start_y
+        if keep is not None:
+            length, last = length[keep], last[keep]
+        return cls(start_x, start_y, dx, dy, np.sqrt(dx ** 2 + dy ** 2), duration.compress(leaves), length - 1,
+                   duration[last], length.copy())
 
 
 def _columns(obj, where: str):

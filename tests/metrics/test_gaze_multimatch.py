@@ -207,6 +207,23 @@ def test_alignment_path_matches_reference_with_ties():
         assert found == [tuple(cell) for cell in expected], f"pair {pair}"
 
 
+def test_scanpaths_with_strided_arrays_are_read():
+    """Column views of a table are not one contiguous block each; packing falls back to numpy for them."""
+    table = np.array([[0, 0, 200], [100, 0, 300], [100, 100, 400]], dtype=float)
+    strided = Scanpath.from_arrays(x=table[:, 0], y=table[:, 1], duration=table[:, 2])
+    assert not strided.x.flags.c_contiguous
+    np.testing.assert_array_equal(gaze.multimatch([strided, L_PATH], [L_PATH, strided], SCREEN), np.ones((2, 5)))
+
+
+def test_chunks_of_pairs_give_the_same_numbers(monkeypatch):
+    rng = np.random.default_rng(13)
+    a = [random_path(rng, n) for n in rng.integers(2, 20, 40)]
+    b = [random_path(rng, n) for n in rng.integers(2, 20, 40)]
+    whole = gaze.multimatch(a, b, SCREEN, grouping=GROUPING)
+    monkeypatch.setattr(_multimatch, "CHUNK_PAIRS", 7)
+    np.testing.assert_array_equal(gaze.multimatch(a, b, SCREEN, grouping=GROUPING), whole)
+
+
 def test_shared_scanpath_objects_give_the_same_numbers():
     """Each distinct Scanpath object is read and simplified once; results do not depend on sharing."""
     rng = np.random.default_rng(12)
