@@ -87,7 +87,7 @@ def list_subjects() -> list[str]:
 
 def load(root=None, subject: str = "subj01", n_train: int = 1000, n_test: int = 200, image_size: int = 96,
          noise: float | dict = 1.0, n_repeats: int = 3, channels_per_roi: int = 16, seed: int = 0,
-         backbone="gabor", layer: str = "complex", progress: bool = True) -> Dataset:
+         backbone="gabor", layer: str = "complex", progress: bool = True, cache_dir=None) -> Dataset:
     """Simulate one subject of the NSD-like study.
 
     Parameters
@@ -115,6 +115,11 @@ def load(root=None, subject: str = "subj01", n_train: int = 1000, n_test: int = 
         Spatial layer of that backbone.
     progress : bool
         Show progress bars while drawing scenes and extracting features.
+    cache_dir : path, optional
+        A feature cache folder (:class:`cogmodels.runner.cache.FeatureCache`): the
+        generating features are extracted once and memory-mapped from there
+        afterwards.  Runs pass their own ``cache_dir``, so the simulator and the
+        encoders share one entry and a second run does no backbone pass.
 
     Returns
     -------
@@ -126,7 +131,7 @@ def load(root=None, subject: str = "subj01", n_train: int = 1000, n_test: int = 
     """
     return load_all(root, subjects=[subject], n_train=n_train, n_test=n_test, image_size=image_size, noise=noise,
                     n_repeats=n_repeats, channels_per_roi=channels_per_roi, seed=seed, backbone=backbone,
-                    layer=layer, progress=progress)[subject]
+                    layer=layer, progress=progress, cache_dir=cache_dir)[subject]
 
 
 def load_all(root=None, subjects=None, **options) -> dict[str, Dataset]:
@@ -156,14 +161,15 @@ def load_all(root=None, subjects=None, **options) -> dict[str, Dataset]:
 # --------------------------------------------------------------------------- configuration
 
 def _config(n_train=1000, n_test=200, image_size=96, noise=1.0, n_repeats=3, channels_per_roi=16, seed=0,
-            backbone="gabor", layer="complex", progress=True) -> dict:
+            backbone="gabor", layer="complex", progress=True, cache_dir=None) -> dict:
     counts = dict(n_train=(n_train, 1), n_test=(n_test, 1), image_size=(image_size, 32), n_repeats=(n_repeats, 1),
                   channels_per_roi=(channels_per_roi, 1), seed=(seed, 0))
     config = {name: _check_count(name, value, low) for name, (value, low) in counts.items()}
     if config["n_train"] + config["n_test"] < 20:
         raise ConfigError(format_problem("nsd_sim options n_train + n_test", "at least 20 scenes",
                                          f"{n_train + n_test}", "draw more scenes so that every category appears"))
-    return dict(config, noise=_noise_levels(noise), backbone=backbone, layer=layer, progress=bool(progress))
+    return dict(config, noise=_noise_levels(noise), backbone=backbone, layer=layer, progress=bool(progress),
+                cache_dir=cache_dir)
 
 
 def _check_count(name: str, value, low: int) -> int:
@@ -247,11 +253,12 @@ def _study(config: dict) -> Study:
     ids = [f"train-{i:05d}" for i in range(config["n_train"])] + [f"test-{i:05d}" for i in range(config["n_test"])]
     calibration = _calibration(backbone, config)
     logger.info("nsd_sim: extracting %s/%s features of %d scenes", backbone.name, config["layer"], len(drawn))
-    raw = _extract(backbone, [s.image for s in drawn], config["layer"], config["progress"])
+    stimuli = Stimuli.from_arrays(ids, [s.image for s in drawn])
+    raw = _extract(backbone, stimuli, config)
     features = ((raw - calibration["mean"]) / calibration["sd"]).astype(np.float32)
     grid = features.shape[2:]
     study = Study(
-        stimuli=Stimuli.from_arrays(ids, [s.image for s in drawn]),
+        stimuli=stimuli,
         features=FeatureMap(features, "spatial"),
         routing_maps=np.stack([scenes.category_maps(s, grid) for s in drawn]),
         objects=_object_table(ids, drawn),
@@ -282,7 +289,8 @@ def _calibration(backbone, config: dict) -> dict:
     key = (config["image_size"], config["seed"], backbone.fingerprint(config["layer"]))
     if key not in _CALIBRATION_CACHE:
         drawn = scenes.draw_scenes(N_CALIBRATION, config["image_size"], config["seed"], "calibration")
-        raw = _extract(backbone, [s.image for s in drawn], config["layer"], False)
+        ids = [f"calibration-{i:05d}" for i in range(len(drawn))]
+        raw = _extract(backbone, Stimuli.from_arrays(ids, [s.image for s in drawn]), dict(config, progress=False))
         mean = raw.mean(axis=(0, 2, 3), keepdims=True)
         sd = raw.std(axis=(0, 2, 3), keepdims=True) + 1e-6
         _CALIBRATION_CACHE[key] = dict(
@@ -291,8 +299,16 @@ def _calibration(backbone, config: dict) -> dict:
     return _CALIBRATION_CACHE[key]
 
 
-def _extract(backbone, images: list, layer: str, progress: bool) -> np.ndarray:
-    fmap = backbone.extract(images, layers=[layer], batch_size=64, progress=progress)[layer]
+def _extract(backbone, stimuli: Stimuli, config: dict) -> np.ndarray:
+    """Generating features of shape (n_stimuli, C, H, W), through the feature cache when one is given."""
+    layer, progress = config["layer"], config["progress"]
+    if config["cache_dir"] is not None:
+        from cogmodels.runner.cache import FeatureCache
+
+        fmap = FeatureCache(config["cache_dir"]).features(backbone, stimuli, [layer], batch_size=64,
+                                                          progress=progress)[layer]
+    else:
+        fmap = backbone.extract(stimuli, layers=[layer], batch_size=64, progress=progress)[layer]
     if fmap.kind != "spatial" and fmap.kind != "tokens":
         raise ConfigError(format_problem(f"nsd_sim option layer={layer!r}", "a spatial layer (feature grid)",
                                          f"a {fmap.kind} layer", "choose a spatial layer, e.g. 'complex' of gabor"))

@@ -41,8 +41,8 @@ RESULT_COLUMNS = ("run_id", "experiment", "dataset", "backbone", "layer", "head"
                   "roi_or_condition", "metric", "value", "n_items")
 # Keys that say where or how a run executes, not what it computes: left out of the run id.
 # Keys that change where or how verbosely a run happens, never its numbers.
-VOLATILE_KEYS = ("output_root", "cache_dir", "force", "threads", "dataset.root", "dataset.progress", "encoder.progress",
-                 "hydra")
+VOLATILE_KEYS = ("output_root", "cache_dir", "force", "threads", "dataset.root", "dataset.cache_dir",
+                 "dataset.progress", "encoder.progress", "hydra")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

@@ -225,3 +225,19 @@ def test_bad_options_raise_config_errors():
 def test_registered_name_loads():
     ds = cogmodels.load_dataset("nsd_sim", subject="subj03", **SMALL)
     assert ds.responses.subject == "subj03" and ds.name == "nsd_sim"
+
+
+def test_generating_features_go_through_the_feature_cache(tmp_path, monkeypatch):
+    """With cache_dir, a second simulation (a new process: in-memory caches cleared) runs no backbone pass."""
+    from cogmodels.backbones.gabor import GaborBackbone
+
+    nsd_sim.clear_cache()
+    first = nsd_sim.load(cache_dir=tmp_path, **SMALL)
+    nsd_sim.clear_cache()
+    calls = []
+    original = GaborBackbone.extract_batch
+    monkeypatch.setattr(GaborBackbone, "extract_batch", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    second = nsd_sim.load(cache_dir=tmp_path, **SMALL)
+    nsd_sim.clear_cache()
+    assert calls == []
+    np.testing.assert_array_equal(first.responses.responses, second.responses.responses)
