@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 # features come from disk after the first time (the log says "feature cache hit").
 demo: $(STAMP)
 	.venv/bin/cogmodels run experiment=quickstart force=true
-	.venv/bin/cogmodels results --experiment quickstart
+	.venv/bin/cogmodels results --experiment quickstart --metric pearson_r
 	.venv/bin/cogmodels figures --only quickstart
 
 test: $(STAMP)

@@ -97,11 +97,19 @@ def _write_run_files(folder: Path, cfg: DictConfig, meta: dict, items: dict, row
 
 
 def summary_table(rows: list) -> pd.DataFrame:
-    """The rows of one run as a compact table (layer x ROI x metric)."""
+    """The rows of one run as a compact table: one row per (subject, ROI or condition), one column per metric
+    (``metric@layer`` for a metric of one backbone layer, ``head:metric`` when the run scores several heads)."""
     table = pd.DataFrame(rows)
-    columns = [c for c in ("backbone", "layer", "head", "subject", "roi_or_condition", "metric", "value", "n_items")
-               if c in table.columns]
-    return table[columns]
+    if table.empty:
+        return table
+    layer = table["layer"].fillna("") if "layer" in table.columns else pd.Series("", index=table.index)
+    table["column"] = table["metric"] + layer.map(lambda name: f"@{name}" if name else "")
+    heads = table["head"].fillna("") if "head" in table.columns else pd.Series("", index=table.index)
+    if heads[heads != ""].nunique() > 1:
+        table["column"] = heads.map(lambda name: f"{name}:" if name else "") + table["column"]
+    index = [c for c in ("subject", "roi_or_condition") if c in table.columns]
+    wide = table.pivot_table(index=index, columns="column", values="value", aggfunc="first", sort=False)
+    return wide.reset_index().rename_axis(columns=None)
 
 
 def execute(cfg: DictConfig) -> str:
