@@ -124,39 +124,21 @@ def split_rows(dataset, split: str) -> np.ndarray:
 
 
 
-def roi_means(values: np.ndarray, responses, where: str) -> list[tuple[str, float, int]]:
-    """Mean of per-channel ``values`` over all channels and over each ROI.
-
-    Parameters
-    ----------
-    values : array of shape (n_channels,)
-    responses : BrainResponses
-        Gives the channel table (multi-label ROIs: a channel counts in each of its ROIs).
-    where : str
-        Name of the values, for the warning about undefined ones.
-
-    Returns
-    -------
-    list of (roi_or_condition, mean over defined values, number of defined values);
-    "all" comes first.  Undefined (NaN) values are left out with a warning giving the count.
-    """
-    defined = np.isfinite(values)
-    if not defined.all():
-        warnings.warn(f"{where}: {int((~defined).sum())} of {values.size} channels are undefined (NaN, e.g. "
-                      f"zero-variance responses); ROI means leave them out", stacklevel=2)
-    groups = [("all", np.ones(values.size, dtype=bool))]
-    groups += [(roi, responses.roi_mask(roi)) for roi in responses.roi_names()]
-    out = []
-    for name, mask in groups:
-        keep = mask & defined
-        out.append((name, float(values[keep].mean()) if keep.any() else float("nan"), int(keep.sum())))
-    return out
-
-
 def metric_rows(values: np.ndarray, responses, labels: dict, metric: str, layer: str = "") -> list[dict]:
-    """Result rows of one per-channel metric: its mean over all channels and within each ROI."""
-    return [{**labels, "layer": layer, "roi_or_condition": roi, "metric": metric, "value": value, "n_items": n}
-            for roi, value, n in roi_means(np.asarray(values, dtype=np.float64), responses, f"{metric} {layer}")]
+    """Result rows of one per-channel metric: its mean over all channels ("all", first) and within each ROI
+    (a channel counts in each of its ROIs).  Undefined (NaN) channels are left out of the means with a
+    warning giving their count; ``n_items`` counts the defined ones."""
+    from cogmodels.metrics.brain import roi_aggregate
+
+    values = np.asarray(values, dtype=np.float64)
+    undefined = np.isnan(values)
+    if undefined.any():
+        warnings.warn(f"{metric} {layer}: {int(undefined.sum())} of {values.size} channels are undefined (NaN, "
+                      f"e.g. zero-variance responses); ROI means leave them out", stacklevel=2)
+    masks = {"all": np.ones(values.size, dtype=bool), **{roi: responses.roi_mask(roi) for roi in responses.roi_names()}}
+    summary = roi_aggregate(values, masks)
+    return [{**labels, "layer": layer, "roi_or_condition": row.roi, "metric": metric, "value": float(row.mean),
+             "n_items": int(row.n_channels - row.n_undefined)} for row in summary.itertuples()]
 
 
 def channel_items(responses) -> dict:
