@@ -196,6 +196,11 @@ def _splits(trials: pd.DataFrame, ids: list[str], test_fraction: float, seed: in
                                              f"{len(conflicting)} images in several splits, e.g. "
                                              f"{conflicting.index[0]!r}: {list(conflicting.iloc[0])}",
                                              "load the files of one split version (split1 or split2) at a time"))
+    unlabelled = sorted(set(ids) - set(labels.index))
+    if unlabelled:
+        raise DataFormatError(format_problem("split", "a split label on the records of every image, or on none",
+                                             f"{len(unlabelled)} images without one, e.g. {unlabelled[:3]}",
+                                             "label them, or drop the split field to get a seeded split by image"))
     splits: dict[str, list[str]] = {}
     for sid, names in labels.items():
         splits.setdefault(str(names[0]), []).append(sid)

@@ -69,7 +69,7 @@ class FeatureMap:
 
 
 class Backbone:
-    """Base class of backbones: one ``_forward`` to implement, the rest is shared.
+    """Base class of backbones: one ``extract_batch`` to implement, the rest is shared.
 
     Subclasses set ``name``, ``layers`` (the selected layer names),
     ``preprocessing`` (a JSON-able dict) and implement
@@ -111,6 +111,11 @@ class Backbone:
 
         layers = list(layers or self.layers)
         n = len(stimuli)
+        if n == 0:
+            from cogmodels.errors import DataFormatError, format_problem
+
+            raise DataFormatError(format_problem("stimuli", "at least one stimulus", "none",
+                                                 "check the split or filter that selected them"))
         get = stimuli.image if hasattr(stimuli, "image") else (lambda i: stimuli[i])
         chunks: dict[str, list[FeatureMap]] = {layer: [] for layer in layers}
         starts = range(0, n, batch_size)

@@ -48,13 +48,6 @@ class PathBatch:
         """Unpadded positions, one (n_fixations, 2) array per path."""
         return [self.xy[p, :n] for p, n in enumerate(self.length)]
 
-    def paths_duration(self) -> list[np.ndarray]:
-        return [self.duration[p, :n] for p, n in enumerate(self.length)]
-
-    def take(self, rows: np.ndarray) -> "PathBatch":
-        return PathBatch(self.xy[rows], self.duration[rows], self.length[rows], self.has_duration[rows],
-                         [self.stimulus_id[r] for r in rows])
-
 
 @dataclass
 class FlatPaths:

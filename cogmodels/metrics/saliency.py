@@ -250,6 +250,9 @@ def auc_shuffled(sal, fix, negatives, n_splits: int = 100, seed=0):
     if len(negative_sets) == 1:
         negative_sets = negative_sets * len(maps)
     values = np.empty(len(maps))
+    if not np.array_equal(counts, np.round(counts)):
+        raise DataFormatError(format_problem("fix", "fixation positions or whole-number fixation counts",
+                                             "a map with fractional weights", "pass the fixation coordinates"))
     for k, (saliency, count) in enumerate(zip(maps, counts)):
         other = _fixation_counts(negative_sets[k], (1,) + saliency.shape, True, where="negatives")[0]
         pool = np.repeat(saliency.reshape(-1), other.reshape(-1).astype(np.int64))

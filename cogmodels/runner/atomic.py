@@ -106,6 +106,11 @@ def replace_dir(tmp_dir: Path, final: Path) -> None:
     if final.exists():
         old = temp_path(final)
         os.replace(final, old)
-    os.replace(tmp_dir, final)
+    try:
+        os.replace(tmp_dir, final)
+    except OSError:
+        if old is not None:
+            os.replace(old, final)  # put the previous folder back: a temp name would be swept as stale
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)

@@ -56,10 +56,28 @@ def results_table(root, experiment=None, metric=None, backbone=None, where=(), o
             filters[column] = value
     table = load_results(root, **filters)
     if over_runs:
-        grouped = table.groupby(LABEL_COLUMNS, sort=False)["value"]
-        return grouped.agg(mean="mean", sd="std", n_runs="count").reset_index()
+        table = table.assign(config_without_seed=table["run_id"].map(_seedless_run_ids(root)))
+        grouped = table.groupby(["config_without_seed", *LABEL_COLUMNS], sort=False)["value"]
+        summary = grouped.agg(mean="mean", sd="std", n_runs="count").reset_index()
+        return summary.drop(columns="config_without_seed")
     table = table.assign(run_id=table["run_id"].str[:8])
     return table[["run_id", "seed", *LABEL_COLUMNS, "value", "n_items"]]
+
+
+def _seedless_run_ids(root) -> dict:
+    """run id -> hash of its config without the run seed, so that only runs differing in seed are pooled.
+
+    The run seed is the top-level ``seed`` plus every nested ``seed`` that took its value from it
+    (``seed: ${seed}``); a nested seed of another value (e.g. a simulator's study seed) is kept.
+    """
+    from cogmodels.runner.store import load_runs, run_id_of
+
+    def without(node, seed):
+        if isinstance(node, dict):
+            return {k: without(v, seed) for k, v in node.items() if not (k == "seed" and v == seed)}
+        return node
+
+    return {run.run_id: run_id_of(without(run.config, run.config.get("seed"))) for run in load_runs(root).itertuples()}
 
 
 def _results(args) -> int:

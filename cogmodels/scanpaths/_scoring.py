@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-MULTIMATCH_DIMENSIONS = ("vector", "direction", "length", "position", "duration")
+from cogmodels.metrics.gaze import MULTIMATCH_DIMENSIONS
 SCANPATH_METRICS = tuple(f"multimatch_{d}" for d in MULTIMATCH_DIMENSIONS) + (
     "scanmatch", "sequence_score", "edit_distance", "dtw", "frechet")
 SALIENCY_METRICS = ("nss", "auc_judd", "auc_shuffled", "cc", "kld", "sim", "information_gain")

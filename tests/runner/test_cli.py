@@ -13,7 +13,7 @@ from cogmodels.runner.store import ResultsStore, RunRecord
 ROIS = ("left_field", "central", "right_field")
 
 
-def _store(root, seeds=(0, 1), backbones=("gabor",)):
+def _store(root, seeds=(0, 1), backbones=("gabor",), cv_by_seed=None):
     """Quickstart-like runs: per-voxel r and ceilings in items.npz, ROI means as rows."""
     store = ResultsStore(root)
     rng = np.random.default_rng(0)
@@ -31,7 +31,8 @@ def _store(root, seeds=(0, 1), backbones=("gabor",)):
                                  "subject": "sim-01", "roi_or_condition": roi, "metric": metric,
                                  "value": values[keep].mean(), "n_items": int(keep.sum())})
             record = RunRecord(experiment="quickstart", task="encode", seed=seed,
-                               config={"seed": seed, "encoder": {"cv": 5 if seed == 0 else 3}}, finished=f"t{seed}")
+                               config={"seed": seed, "encoder": {"seed": seed, "cv": (cv_by_seed or {0: 5}).get(seed, 3)}},
+                               finished=f"t{seed}")
             folder = store.new_run_folder("quickstart", run_id)
             np.savez(folder / "items.npz", **{"pearson_r@complex": r, "true_ceiling_r": ceiling, "rois": rois})
             store.commit(run_id, record, folder, rows)
@@ -55,9 +56,17 @@ def test_results_filters_and_averages_over_runs(tmp_path, capsys):
     assert cli.main(["results", "--root", str(tmp_path), "--where", "encoder.cv=3", "--experiment", "quickstart"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 16  # the seed-1 run of each backbone
 
+    # Seeds 0 and 1 also differ in encoder.cv: they are different configs, never pooled.
     assert cli.main(["results", "--root", str(tmp_path), "--over-runs", "--metric", "pearson_r"]) == 0
-    out = capsys.readouterr().out
-    assert "n_runs" in out and len(out.strip().splitlines()) == 1 + 8
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "n_runs" in lines[0] and len(lines) == 1 + 16 and all(line.split()[-1] == "1" for line in lines[1:])
+
+
+def test_over_runs_pools_runs_that_differ_only_in_seed(tmp_path, capsys):
+    _store(tmp_path, backbones=("gabor", "vgg16"), cv_by_seed={0: 3, 1: 3})
+    assert cli.main(["results", "--root", str(tmp_path), "--over-runs", "--metric", "pearson_r"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 + 8 and all(line.split()[-1] == "2" for line in lines[1:])
 
 
 def test_results_without_a_store_says_what_to_do(tmp_path, capsys):
