@@ -276,7 +276,10 @@ def _roi_mapping(path: Path) -> dict:
 
 
 def _noise_ceiling(folder: Path, hemi: str, keep: np.ndarray):
-    """Per-vertex noise ceilings (fraction) when the release has them, else None."""
+    """Per-vertex noise ceilings as a fraction of variance when the release has them, else None.
+
+    NSD reports noise ceilings in percent; values above 1 are taken as percent and divided by 100.
+    """
     path = folder / "test_split" / "noise_ceiling" / f"{hemi}_noise_ceiling.npy"
     if not path.is_file():
         return None
@@ -284,7 +287,11 @@ def _noise_ceiling(folder: Path, hemi: str, keep: np.ndarray):
     if nc.shape != keep.shape:
         raise ShapeError(format_problem(str(path), f"shape {keep.shape} (one value per vertex)", f"shape {nc.shape}",
                                         "use the noise ceiling of the same subject"))
-    return nc[keep]
+    nc = nc[keep].astype(np.float64)
+    if np.nanmax(nc) > 1:
+        logger.info("%s: noise ceilings above 1 are read as percent and divided by 100", path)
+        nc = nc / 100.0
+    return nc
 
 
 def _nsd_id(stem: str):

@@ -155,13 +155,18 @@ def channel_items(responses) -> dict:
 def estimated_noise_ceiling(responses) -> np.ndarray | None:
     """Noise ceiling per channel (fraction of variance, NSD formula) from the repeats of all stimuli.
 
-    Returns None (and says so in the log) when the data have no repeats.  The
-    ceiling is a property of each channel given the repeats averaged, so all
+    The ceiling is a property of each channel given the repeats averaged, so all
     stimuli with repeats are used, not only the test split: a more precise estimate.
+    Without repeats, a ceiling the release ships (``responses.meta["noise_ceiling"]``,
+    e.g. Algonauts 2023) is used; otherwise None (and the log says so).
     """
     from cogmodels.metrics.brain import noise_ceiling
 
     if responses.repeats is None:
+        shipped = responses.meta.get("noise_ceiling")
+        if shipped is not None:
+            log.info("subject %s: noise ceiling from the release (no single-trial repeats)", responses.subject)
+            return np.asarray(shipped, dtype=np.float64)
         log.info("subject %s has no single-trial repeats: no noise ceiling, no normalised accuracy",
                  responses.subject)
         return None

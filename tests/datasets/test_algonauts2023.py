@@ -145,3 +145,19 @@ def test_row_count_labels_and_options_are_checked(tmp_path):
     with pytest.raises(ConfigError, match="root"):
         algonauts2023.load(None)
     assert algonauts2023.list_subjects(tmp_path / "b") == ["subj01"]
+
+
+def test_shipped_noise_ceiling_in_percent_becomes_a_fraction_and_feeds_the_runner(tmp_path):
+    from cogmodels.runner.tasks import estimated_noise_ceiling
+
+    fmri = _write_subject(tmp_path)
+    rng = np.random.default_rng(5)
+    shipped = {}
+    for hemi in ("lh", "rh"):
+        shipped[hemi] = rng.uniform(5, 80, fmri[hemi].shape[1])  # percent, as NSD reports them
+        (tmp_path / "subj01/test_split/noise_ceiling").mkdir(parents=True, exist_ok=True)
+        np.save(tmp_path / f"subj01/test_split/noise_ceiling/{hemi}_noise_ceiling.npy", shipped[hemi])
+    ds = algonauts2023.load(tmp_path)
+    expected = np.concatenate([shipped["lh"], shipped["rh"]]) / 100
+    np.testing.assert_allclose(ds.responses.meta["noise_ceiling"], expected)
+    np.testing.assert_allclose(estimated_noise_ceiling(ds.responses), expected)
