@@ -1,8 +1,7 @@
 """Batched dynamic-programming alignments on an anti-diagonal wavefront (torch).
 
 The string edit distance (Levenshtein), the Needleman-Wunsch score, dynamic
-time warping, the discrete Fréchet distance and the MultiMatch shortest path
-all fill an (n + 1) x (m + 1) table ``T`` in which ``T[i, j]`` depends only on
+time warping and the discrete Fréchet distance all fill an (n + 1) x (m + 1) table ``T`` in which ``T[i, j]`` depends only on
 ``T[i-1, j-1]`` (diagonal move), ``T[i-1, j]`` (up) and ``T[i, j-1]`` (left).
 All cells of one anti-diagonal ``i + j = d`` are independent, so one diagonal
 of a whole padded batch is computed by a handful of tensor operations.
@@ -23,12 +22,8 @@ Tensors may live on any device; float64 is used for exactness.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from cogmodels.errors import ConfigError, format_problem
-
-MOVES = ("diag", "up", "left")
 # Pairs are run in buckets of similar length (max of the two) so that padding wastes little work.
 BUCKET_EDGES = (4, 6, 8, 10, 12, 14, 16, 20, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 
@@ -130,48 +125,6 @@ def frechet(cost: torch.Tensor, len_a: torch.Tensor, len_b: torch.Tensor) -> tor
     return out
 
 
-def min_cost_path(cost: torch.Tensor, len_a: torch.Tensor, len_b: torch.Tensor,
-                  tie_order: tuple[str, str, str] = ("left", "up", "diag")):
-    """Node-weighted shortest path through a cost matrix, with the path itself (MultiMatch alignment).
-
-    The path runs from cell (0, 0) to (n-1, m-1) by right, down and diagonal
-    steps; its length is the sum of the costs of the cells it enters (the start
-    cell is free), as in a Dijkstra search where an edge weighs its target node.
-
-    Parameters
-    ----------
-    cost : float tensor of shape (B, n, m)
-    len_a, len_b : integer tensors of shape (B,), all >= 1
-    tie_order : permutation of ("diag", "up", "left")
-        Where predecessors tie exactly, the first one in this order is kept
-        (a later one must be strictly smaller to replace it).
-
-    Returns
-    -------
-    total : float64 tensor of shape (B,)
-    path_i, path_j : int64 tensors of shape (B, n + m - 1)
-        Cells on each path, from the end back to (0, 0); -1 after the path ends.
-    """
-    if sorted(tie_order) != sorted(MOVES):
-        raise ConfigError(format_problem("tie_order", f"a permutation of {MOVES}", repr(tie_order),
-                                         'use e.g. ("left", "up", "diag")'))
-    batch, n_max, m_max = cost.shape
-    device = cost.device
-    total = torch.empty(batch, dtype=torch.float64, device=device)
-    path_i = torch.full((batch, max(n_max + m_max - 1, 1)), -1, dtype=torch.int64, device=device)
-    path_j = torch.full_like(path_i, -1)
-    for rows, n, m in length_buckets(len_a, len_b):
-        block = _block(cost, rows, n, m)
-        row0, col0 = _open_corner(block, origin=0.0)
-        row0[:, 0] = col0[:, 0] = -block[:, 0, 0]      # T[0, 0] = -cost[0, 0]: the first cell is free (-c + c == 0)
-        table, wins = _wavefront(block, row0, col0, gap=None, reduce="min", tie_order=tie_order)
-        total[rows] = _corner(table, len_a[rows], len_b[rows])
-        block_i, block_j = _backtrack(wins, tie_order, len_a[rows], len_b[rows])
-        path_i[rows, :block_i.shape[1]] = torch.from_numpy(block_i).to(device)
-        path_j[rows, :block_j.shape[1]] = torch.from_numpy(block_j).to(device)
-    return total, path_i, path_j
-
-
 def _block(weights: torch.Tensor, rows: torch.Tensor, n: int, m: int) -> torch.Tensor:
     """The bucket's weights (B', n, m) as float64; no copy when the bucket is the whole batch.
 
@@ -228,17 +181,12 @@ def _skew(weights: torch.Tensor) -> torch.Tensor:
     return by_cell[index].reshape(n + m + 1, n + 1, batch)
 
 
-def _wavefront(weights, row0, col0, *, gap, reduce, accumulate="add", tie_order=None):
+def _wavefront(weights, row0, col0, *, gap, reduce, accumulate="add"):
     """Fill the skewed table S (n+m+1, n+1, B), S[d, i] = T[i, d-i].
 
     ``gap=None``: every move into a cell adds (or, for ``accumulate="max"``,
-    takes the max with) that cell's weight (DTW, Fréchet, MultiMatch);
+    takes the max with) that cell's weight (DTW, Fréchet);
     otherwise up/left moves add ``gap`` (edit distance, Needleman-Wunsch).
-    With ``tie_order``, two bool planes ``wins`` (2, n+m+1, n+1, B) are
-    returned too: whether the first, and the second, move in tie order attain
-    the minimum (the first that does is the chosen one). Candidates are
-    compared as full sums, so a later move must be strictly better to win a tie,
-    exactly as with sequential strict "<" updates.
     """
     batch, n, m = weights.shape
     device = weights.device
@@ -251,24 +199,12 @@ def _wavefront(weights, row0, col0, *, gap, reduce, accumulate="add", tie_order=
     if gap is not None:
         gap = torch.as_tensor(gap, dtype=torch.float64, device=device).reshape(-1)[None, :]   # (1, B) or (1, 1)
     pick = torch.minimum if reduce == "min" else torch.maximum
-    wins = None
-    if tie_order is not None:
-        # wins[0]: the first move in tie order attains the minimum; wins[1]: the second one does.
-        wins = torch.empty((2,) + table.shape, dtype=torch.bool, device=device)
-        candidates = torch.empty((3, n + 1, batch), dtype=torch.float64, device=device)
-        source = {"diag": (2, -1), "up": (1, -1), "left": (1, 0)}                    # (d offset, i offset)
     scratch = torch.empty((n + 1, batch), dtype=torch.float64, device=device)
     for d in range(2, n + m + 1):
         lo, hi = max(1, d - m), min(n, d - 1)          # rows i of the cells (i, d - i) with i, j >= 1
         k = hi - lo + 1
         w = skewed[d, lo:hi + 1]
         out = table[d, lo:hi + 1]
-        if tie_order is not None:                      # full sums, compared in tie order (MultiMatch)
-            for slot, name in enumerate(tie_order):
-                dd, di = source[name]
-                torch.add(table[d - dd, lo + di:hi + 1 + di], w, out=candidates[slot, :k])
-            _min_with_ties(candidates[:, :k], scratch[:k], out, wins[:, d, lo:hi + 1])
-            continue
         diag, up, left = table[d - 2, lo - 1:hi], table[d - 1, lo - 1:hi], table[d - 1, lo:hi + 1]
         tmp = scratch[:k]
         if gap is None:                                # same weight on every move: reduce first (exact)
@@ -279,19 +215,7 @@ def _wavefront(weights, row0, col0, *, gap, reduce, accumulate="add", tie_order=
             pick(up, left, out=tmp)
             tmp.add_(gap)
             pick(diag + w, tmp, out=out)
-    return (table, wins) if tie_order is not None else table
-
-
-def _min_with_ties(candidates, scratch, out, wins) -> None:
-    """out = min of the three candidate rows; wins[0] / wins[1]: the first / second attains it.
-
-    The first candidate (in tie order) that attains the minimum is the chosen
-    move, as with sequential strict "<" updates.
-    """
-    torch.minimum(candidates[0], candidates[1], out=scratch)
-    torch.minimum(scratch, candidates[2], out=out)
-    torch.eq(candidates[0], out, out=wins[0])
-    torch.eq(candidates[1], out, out=wins[1])
+    return table
 
 
 def _corner(table: torch.Tensor, len_a: torch.Tensor, len_b: torch.Tensor) -> torch.Tensor:
@@ -299,37 +223,3 @@ def _corner(table: torch.Tensor, len_a: torch.Tensor, len_b: torch.Tensor) -> to
     len_a = len_a.to(table.device, torch.int64)
     len_b = len_b.to(table.device, torch.int64)
     return table[len_a + len_b, len_a, torch.arange(table.shape[2], device=table.device)]
-
-
-def _backtrack(wins, tie_order, len_a, len_b):
-    """Follow the chosen moves from T[n, m] back to T[1, 1].
-
-    A sequential walk of at most n + m - 1 steps, vectorised over the batch in
-    numpy (cheaper per step than torch on small arrays). Returns 0-based cells,
-    int arrays of shape (B, n + m - 1) padded with -1, from the end to the start.
-    """
-    wins = wins.cpu().numpy()
-    _, n_diagonals, width, batch = wins.shape
-    n = width - 1
-    m = n_diagonals - 1 - n
-    moves = np.array([MOVES.index(name) for name in tie_order])
-    step_i = np.isin(moves, (0, 1))                      # diag and up leave the row
-    step_j = np.isin(moves, (0, 2))                      # diag and left leave the column
-    rows = np.arange(batch)
-    i = len_a.cpu().numpy().astype(np.int64)
-    j = len_b.cpu().numpy().astype(np.int64)
-    steps = max(n + m - 1, 1)
-    path_i = np.full((batch, steps), -1, dtype=np.int64)
-    path_j = np.full((batch, steps), -1, dtype=np.int64)
-    active = (i >= 1) & (j >= 1)
-    for s in range(steps):
-        if not active.any():
-            break
-        path_i[active, s] = i[active] - 1
-        path_j[active, s] = j[active] - 1
-        d, r = np.minimum(i + j, n + m), np.minimum(i, n)
-        chosen = np.where(wins[0, d, r, rows], 0, np.where(wins[1, d, r, rows], 1, 2))
-        active &= ~((i == 1) & (j == 1))
-        i = i - (active & step_i[chosen])
-        j = j - (active & step_j[chosen])
-    return path_i, path_j

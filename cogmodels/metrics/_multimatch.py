@@ -32,9 +32,10 @@ holds the algorithm.  It reproduces the numbers of the reference Python port
 3. **Alignment.** ``M[i, j] = |v_i - w_j|``. The shortest right/down/diagonal
    path from (0, 0) to (n-1, m-1) is found, where a path's cost is the sum of
    the cells it enters. A DP on the anti-diagonal wavefront does this
-   (:func:`align`; the same recurrence as
-   :func:`cogmodels.kernels.alignment.min_cost_path`, in numpy, which costs less
-   than torch per operation on these small arrays).
+   (:func:`align`, in numpy, which costs less than torch per operation on
+   these small arrays; its reference is
+   :func:`cogmodels.kernels.alignment_reference.min_cost_path`, and the tests
+   check that both choose the same path, ties included).
 4. **Similarities.** Along the path, for each aligned pair:
    - vector: ``|v - w|``;
    - direction: the absolute angle difference, wrapped to [0, pi];
