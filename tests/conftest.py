@@ -21,3 +21,12 @@ def shared_data():
     if not root.is_dir():
         pytest.skip(f"shared real data not found at {root} (set COGMODELS_SHARED_DATA to its folder)")
     return root
+
+
+@pytest.fixture
+def raw_gaze(shared_data):
+    """Folder of the shared real EyeLink recordings; skips the test when it is absent."""
+    folder = shared_data / "raw_gaze"
+    if not folder.is_dir():
+        pytest.skip(f"shared raw gaze recordings not found at {folder} (set COGMODELS_SHARED_DATA)")
+    return folder

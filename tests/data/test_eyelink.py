@@ -7,7 +7,6 @@ import pytest
 
 from cogmodels.data.eyelink import px_per_deg_from_saccades, read_asc
 from cogmodels.data.geometry import ScreenGeometry, check_samples_on_screen, resolution_from_coords
-from cogmodels.datasets import shared_data_root
 from cogmodels.errors import ConfigError, DataFormatError
 
 MONO = """\
@@ -179,13 +178,6 @@ def test_resolution_and_samples_beyond_screen():
 
 
 # -- real recordings -----------------------------------------------------------------------------------
-@pytest.fixture
-def raw_gaze():
-    folder = shared_data_root() / "raw_gaze"
-    if not folder.is_dir():
-        pytest.skip(f"shared raw gaze recordings not found at {folder} (set COGMODELS_SHARED_DATA)")
-    return folder
-
 
 def count_lines(path, prefix):
     with open(path, encoding="utf-8", errors="replace") as handle:

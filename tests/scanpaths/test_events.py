@@ -7,7 +7,6 @@ import pytest
 from cogmodels.data import GazeSamples
 from cogmodels.data.eyelink import px_per_deg_from_saccades, read_asc
 from cogmodels.data.geometry import ScreenGeometry
-from cogmodels.datasets import shared_data_root
 from cogmodels.errors import ConfigError
 from cogmodels.scanpaths.events import (
     angular_speed,
@@ -158,13 +157,6 @@ def test_match_fixations_is_one_to_one_by_overlap():
 
 
 # -- real recordings: agreement with the tracker's own EFIX events -------------------------------------
-@pytest.fixture
-def raw_gaze():
-    folder = shared_data_root() / "raw_gaze"
-    if not folder.is_dir():
-        pytest.skip(f"shared raw gaze recordings not found at {folder} (set COGMODELS_SHARED_DATA)")
-    return folder
-
 
 def continuous_recordings(folder):
     """The two recordings with continuous samples; px/deg from END RES, or from the saccades when absent."""
