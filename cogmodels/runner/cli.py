@@ -111,7 +111,7 @@ def fit_subject_overrides(args) -> list[str]:
     """The ``cogmodels run`` command line of ``cogmodels fit-subject``: experiment=fmri_new_subject + overrides.
 
     ``fit-subject`` is a thin wrapper: the run is the ``fit_subject`` task of
-    :mod:`cogmodels.runner.fit_subject`, stored like any run.  Several ``--n-train``
+    :mod:`cogmodels.runner.tasks.fit_subject`, stored like any run.  Several ``--n-train``
     values (comma-separated) make a sweep (a learning curve).
     """
     overrides = ["experiment=fmri_new_subject"]

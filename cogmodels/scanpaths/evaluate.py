@@ -56,7 +56,7 @@ import contextlib
 import logging
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -72,7 +72,7 @@ _no_stage = contextlib.nullcontext  # stage(name) when no RunContext times the s
 HUMAN_CEILING = "another_human"
 __all__ = ["HUMAN_CEILING", "HIGHER_IS_BETTER", "LOWER_IS_BETTER", "MULTIMATCH_DIMENSIONS", "SCANPATH_METRICS",
            "SALIENCY_METRICS", "ProtocolOptions", "Evaluation", "evaluate_model", "evaluate_human_consistency",
-           "scanpath_task", "latest_runs"]
+           "latest_runs"]
 
 
 @dataclass
@@ -384,49 +384,6 @@ def evaluate_human_consistency(dataset, options: ProtocolOptions | None = None, 
 
     log.info("human consistency (leave one subject out) on %d test images", len(humans))
     return _run(HUMAN_CEILING, dataset, humans, options, reference, predict, stage)
-
-
-# -- the runner task -------------------------------------------------------------------------------
-def scanpath_task(ctx):
-    """Runner task ``scanpath``: evaluate one scanpath model (or the human ceiling) on a dataset's test images.
-
-    Config keys: ``dataset`` (fixations + stimuli + train/test splits by image),
-    ``scanpath`` (an instantiable model; ``name: another_human`` runs the
-    leave-one-subject-out human ceiling), ``evaluation`` (:class:`ProtocolOptions`),
-    ``seed``.  Rows: one per metric (mean over items, n_items); per-item arrays
-    and example densities/scanpaths go to items.npz.
-    """
-    from hydra.utils import instantiate
-
-    from cogmodels.runner.tasks import TaskOutput
-
-    cfg = ctx.cfg
-    if cfg.get("scanpath") is None:
-        raise ConfigError(format_problem("config", "a `scanpath` model (task=scanpath)", "no scanpath node",
-                                         "add scanpath=<name>, e.g. experiment=scanpath_baselines scanpath=uniform"))
-    options = ProtocolOptions.from_config(cfg.get("evaluation"), seed=int(cfg.get("seed", 0)))
-    with ctx.stage("dataset"):
-        dataset = instantiate(cfg.dataset)
-    if dataset.fixations is None:
-        raise ConfigError(format_problem(f"dataset {dataset.name!r}", "eye fixations (task=scanpath)",
-                                         "a dataset without fixations", "pick an eye-tracking dataset, e.g. osie"))
-    name = str(cfg.scanpath.name)
-    model = instantiate(cfg.scanpath)
-    if name == HUMAN_CEILING:
-        evaluation = evaluate_human_consistency(dataset, options, model=model, stage=ctx.stage)
-    else:
-        evaluation = evaluate_model(model, dataset, options, name=name, stage=ctx.stage)
-    labels = {"dataset": str(cfg.dataset.name), "backbone": "", "layer": "", "head": name, "subject": "all"}
-    fitted = ("the test images' other observers (leave one subject out)" if name == HUMAN_CEILING
-              else "the train-split fixations")
-    provenance = {"weights": f"no network weights; the model is fitted to {fitted}",
-                  "protocol": "items = (test image, subject); models fitted on train images; human ceiling "
-                              "leave-one-subject-out; see cogmodels.scanpaths.evaluate",
-                  "evaluation": asdict(options), "n_test_images": int(len(set(evaluation.stimulus_id))),
-                  "n_items": int(len(evaluation.stimulus_id)), "n_train_images": len(dataset.splits["train"]),
-                  "geometry": f"{options.px_per_deg} px/deg from evaluation.px_per_deg (for OSIE an assumption: "
-                              "its release records no screen geometry)"}
-    return TaskOutput(rows=evaluation.rows(labels), items=evaluation.items(), provenance=provenance)
 
 
 def latest_runs(results, experiment: str = "scanpath_baselines", where: str = "results.sqlite") -> dict:

@@ -16,7 +16,7 @@ import cogmodels
 from cogmodels.errors import ConfigError, DataFormatError
 from cogmodels.runner import cli
 from cogmodels.runner.app import config_dir, execute
-from cogmodels.runner.fit_subject import (
+from cogmodels.runner.tasks.fit_subject import (
     fit_new_subject, layer_inputs, load_model, resolve_model_file, training_subset)
 from cogmodels.runner.store import load_items, load_results, load_runs
 

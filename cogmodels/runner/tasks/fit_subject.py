@@ -46,8 +46,8 @@ from omegaconf import OmegaConf
 from cogmodels.errors import ConfigError, DataFormatError, format_problem
 from cogmodels.runner import atomic
 from cogmodels.runner.cache import feature_key, implementation_hash
-from cogmodels.runner.tasks import (
-    RunContext, TaskOutput, accuracy_items, ceiling_outputs, channel_items, load_brain_dataset, metric_rows,
+from cogmodels.runner.tasks.base import (
+    TASKS, RunContext, TaskOutput, accuracy_items, ceiling_outputs, channel_items, load_brain_dataset, metric_rows,
     split_rows, weights_statement)
 
 log = logging.getLogger(__name__)
@@ -319,6 +319,7 @@ def _model_record(path: Path, spec: dict, root: Path) -> dict:
             "sha256": spec.get("sha256"), "subjects": spec.get("subjects"), "test_r": spec.get("test_r")}
 
 
+@TASKS.register("fit_subject")
 def fit_subject(ctx: RunContext) -> TaskOutput:
     """Transfer a multi-subject encoder to ``dataset.subject`` and compare it with a from-scratch fit.
 

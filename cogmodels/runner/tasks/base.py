@@ -1,0 +1,301 @@
+"""The task contract: what the runner gives a task and what a task returns.
+
+A task is one function ``task(ctx: RunContext) -> TaskOutput`` registered by
+name in :data:`TASKS` (config key ``task``), in its own module of this package::
+
+    # cogmodels/runner/tasks/seeg.py
+    from cogmodels.runner.tasks.base import TASKS, RunContext, TaskOutput
+
+    @TASKS.register("seeg")
+    def seeg(ctx: RunContext) -> TaskOutput:
+        ...
+
+The modules of ``cogmodels.runner.tasks`` are imported the first time a task
+is looked up or listed, so a new task is one new module and nothing else to
+edit.  A task reads its config from ``ctx.cfg``, times its stages with
+``ctx.stage(name)``, gets backbone features through ``ctx.cache`` and returns
+result rows, per-item arrays and provenance; the runner stores them (see
+:mod:`cogmodels.runner.app`).
+
+Shared helpers for brain-data tasks live here too: loading a brain dataset,
+split rows, noise ceilings, per-ROI result rows, and feeding an encoder the
+features it declares it reads (``input_kind``: flat (n, C*H*W), spatial
+(n, C, H, W) or tokens (n, H*W, C) with their grid and the channels' ROI labels).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import pkgutil
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from cogmodels.errors import ConfigError, format_problem
+from cogmodels.registry import Registry
+from cogmodels.runner.cache import FeatureCache
+
+log = logging.getLogger(__name__)
+
+TASKS_PACKAGE = "cogmodels.runner.tasks"
+INPUT_KINDS = ("flat", "spatial", "tokens")
+
+
+class TaskRegistry(Registry):
+    """The task registry: the first lookup or listing imports every module of :data:`TASKS_PACKAGE`,
+    where each task registers itself with ``@TASKS.register(name)``."""
+
+    def __init__(self):
+        super().__init__("task")
+        self._discovered = False
+        self._discovering = False
+
+    def _discover(self) -> None:
+        if self._discovered or self._discovering:
+            return
+        self._discovering = True
+        try:
+            for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+                if not info.name.startswith("_"):
+                    importlib.import_module(f"{TASKS_PACKAGE}.{info.name}")
+            self._discovered = True
+        finally:
+            self._discovering = False
+
+    def list(self) -> list[str]:
+        self._discover()
+        return super().list()
+
+    def __contains__(self, name: str) -> bool:
+        self._discover()
+        return super().__contains__(name)
+
+    def get(self, name: str):
+        self._discover()
+        return super().get(name)
+
+
+TASKS = TaskRegistry()
+
+
+
+@dataclass
+class RunContext:
+    """What a task gets from the runner.
+
+    Attributes
+    ----------
+    cfg : DictConfig
+        The run's config (resolved values; ``hydra`` node excluded).
+    cache : FeatureCache
+    timings : dict of str -> float
+        Seconds per stage, filled by :meth:`stage`.
+    """
+
+    cfg: DictConfig
+    cache: FeatureCache
+    timings: dict = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def stage(self, name: str):
+        """Time a stage of the run (seconds are added to ``timings[name]``)."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+
+
+@dataclass
+class TaskOutput:
+    """What a task returns.
+
+    Attributes
+    ----------
+    rows : list of dict
+        One per (dataset, backbone, layer, head, subject, roi_or_condition, metric):
+        the aggregate ``value`` over ``n_items`` items (channels, scanpaths, trials).
+    items : dict of str -> array
+        Per-item arrays, saved as items.npz (no object arrays).
+    provenance : dict
+        Extra facts for meta.json, e.g. ``weights`` ("random init, seed 0", "fixed filters").
+    """
+
+    rows: list
+    items: dict
+    provenance: dict = field(default_factory=dict)
+
+
+def weights_statement(backbone) -> str:
+    """How the backbone's weights were obtained, in words, for the results."""
+    statement = getattr(backbone, "weights_statement", None)
+    if statement:
+        return str(statement)
+    weights = str(getattr(backbone, "weights_hash", "unknown"))
+    if weights == "fixed":
+        return "fixed filters (no learned weights)"
+    if weights.startswith("random-seed"):
+        return f"random init, seed {weights[len('random-seed'):]}"
+    return f"weights file sha256 {weights}"
+
+
+# -- brain data ---------------------------------------------------------------------
+def load_brain_dataset(node: DictConfig, task: str, **options):
+    """Instantiate a dataset config that must hold brain responses (``options`` override its keys)."""
+    dataset = instantiate(node, **options)
+    if dataset.responses is None:
+        raise ConfigError(format_problem(f"dataset {dataset.name!r}", f"brain responses (task={task})",
+                                         "a dataset without responses", "pick a brain dataset or another task"))
+    return dataset
+
+
+def split_rows(dataset, split: str) -> np.ndarray:
+    """Row indices (into ``dataset.stimuli``) of the stimuli of one split."""
+    if split not in dataset.splits:
+        raise ConfigError(format_problem(f"dataset {dataset.name!r} splits", f"a {split!r} split",
+                                         f"splits {sorted(dataset.splits)}",
+                                         "use a dataset with train/test splits for brain encoding"))
+    return np.array([dataset.stimuli.position(sid) for sid in dataset.splits[split]], dtype=int)
+
+
+
+def metric_rows(values: np.ndarray, responses, labels: dict, metric: str, layer: str = "") -> list[dict]:
+    """Result rows of one per-channel metric: its mean over all channels ("all", first) and within each ROI
+    (a channel counts in each of its ROIs).  Undefined (NaN) channels are left out of the means with a
+    warning giving their count; ``n_items`` counts the defined ones."""
+    from cogmodels.metrics.brain import roi_aggregate
+
+    values = np.asarray(values, dtype=np.float64)
+    undefined = np.isnan(values)
+    if undefined.any():
+        warnings.warn(f"{metric} {layer}: {int(undefined.sum())} of {values.size} channels are undefined (NaN, "
+                      f"e.g. zero-variance responses); ROI means leave them out", stacklevel=2)
+    masks = {"all": np.ones(values.size, dtype=bool), **{roi: responses.roi_mask(roi) for roi in responses.roi_names()}}
+    summary = roi_aggregate(values, masks)
+    return [{**labels, "layer": layer, "roi_or_condition": row.roi, "metric": metric, "value": float(row.mean),
+             "n_items": int(row.n_channels - row.n_undefined)} for row in summary.itertuples()]
+
+
+def channel_items(responses) -> dict:
+    """Per-channel labels for items.npz: id, ROIs ("V1|early"), hemisphere and surface vertex when known."""
+    channels = responses.channels
+    items = {"channel_id": np.asarray(channels["id"], dtype=str),
+             "rois": np.asarray(["|".join(r) for r in channels["rois"]], dtype=str),
+             "hemisphere": np.asarray(channels["hemisphere"], dtype=str)}
+    if "vertex" in channels.columns:
+        items["vertex"] = np.asarray(channels["vertex"], dtype=np.int64)
+    return items
+
+
+def estimated_noise_ceiling(responses) -> np.ndarray | None:
+    """Noise ceiling per channel (fraction of variance, NSD formula) from the repeats of all stimuli.
+
+    The ceiling is a property of each channel given the repeats averaged, so all
+    stimuli with repeats are used, not only the test split: a more precise estimate.
+    Without repeats, a ceiling the release ships (``responses.meta["noise_ceiling"]``,
+    e.g. Algonauts 2023) is used; otherwise None (and the log says so).
+    """
+    from cogmodels.metrics.brain import noise_ceiling
+
+    if responses.repeats is None:
+        shipped = responses.meta.get("noise_ceiling")
+        if shipped is not None:
+            log.info("subject %s: noise ceiling from the release (no single-trial repeats)", responses.subject)
+            return np.asarray(shipped, dtype=np.float64)
+        log.info("subject %s has no single-trial repeats: no noise ceiling, no normalised accuracy",
+                 responses.subject)
+        return None
+    return noise_ceiling(responses.repeats)
+
+
+def true_ceilings(dataset) -> dict:
+    """The simulator's true ceilings, per channel, when the dataset knows them.
+
+    Returns a dict with ``true_noise_ceiling`` (fraction of variance; nsd_sim) and/or
+    ``true_ceiling_r`` (the largest reachable r: sqrt of the former, or the
+    quickstart simulator's own ``ceiling_r``).
+    """
+    truth = dataset.ground_truth or {}
+    out = {}
+    if truth.get("noise_ceiling") is not None:
+        out["true_noise_ceiling"] = np.asarray(truth["noise_ceiling"], dtype=np.float64)
+        out["true_ceiling_r"] = np.sqrt(out["true_noise_ceiling"])
+    elif truth.get("ceiling_r") is not None:
+        out["true_ceiling_r"] = np.asarray(truth["ceiling_r"], dtype=np.float64)
+    return out
+
+
+def accuracy_items(y_true: np.ndarray, y_pred: np.ndarray, nc: np.ndarray | None) -> dict:
+    """Per-channel test Pearson r and, given a noise ceiling, noise-normalised accuracy (Algonauts 2023)."""
+    from cogmodels.metrics.brain import normalized_accuracy, pearson_r
+
+    scores = {"pearson_r": np.asarray(pearson_r(y_true, y_pred), dtype=np.float64)}
+    if nc is not None:
+        scores["normalized_accuracy"] = normalized_accuracy(scores["pearson_r"], nc)
+    return scores
+
+
+def ceiling_outputs(dataset, labels: dict) -> tuple[dict, list[dict], np.ndarray | None]:
+    """Items and rows of the estimated noise ceiling and of the true ceilings; also returns the estimate.
+
+    Metrics: ``noise_ceiling`` (fraction of variance, from the repeats), ``noise_ceiling_r``
+    (its square root), ``true_noise_ceiling`` and ``true_ceiling_r`` (simulators).
+    """
+    responses = dataset.responses
+    nc = estimated_noise_ceiling(responses)
+    items, rows = {}, []
+    # noise_ceiling_r = sqrt(NC): the largest test r reachable, on the scale of pearson_r
+    estimates = {"noise_ceiling": nc, "noise_ceiling_r": np.sqrt(nc)} if nc is not None else {}
+    for name, values in {**estimates, **true_ceilings(dataset)}.items():
+        items[name] = values
+        rows += metric_rows(values, responses, labels, name)
+    return items, rows, nc
+
+
+# -- encoders and their inputs ----------------------------------------------------------
+def input_kind(head) -> str:
+    """What features an encoder reads: "flat", "spatial" or "tokens".
+
+    Encoders declare it as a class attribute (``BaseEncoder.input_kind``); a
+    head from elsewhere that does not gets flat features.
+    """
+    kind = getattr(type(head), "input_kind", "flat")
+    if kind not in INPUT_KINDS:
+        raise ConfigError(format_problem(f"{type(head).__name__}.input_kind", f"one of {INPUT_KINDS}", repr(kind),
+                                         "declare what the encoder reads"))
+    return kind
+
+
+def head_input(fmap, kind: str, rows: np.ndarray, layer: str) -> dict:
+    """Keyword arguments X (and grid) of ``fit``/``predict`` for the stimuli ``rows`` of one layer."""
+    if kind == "flat":
+        return {"X": np.asarray(fmap.flatten()[rows])}
+    if fmap.kind == "vector":
+        raise ConfigError(format_problem(f"backbone layer {layer!r}", f"a spatial or token layer ({kind} encoder)",
+                                         "a pooled vector layer", "pick a layer that keeps its spatial grid"))
+    if kind == "spatial":
+        return {"X": np.ascontiguousarray(fmap.as_spatial()[rows])}
+    return {"X": np.ascontiguousarray(fmap.as_tokens()[rows]), "grid": tuple(fmap.grid)}
+
+
+def fit_head(head, fmap, rows: np.ndarray, Y: np.ndarray, channels, layer: str):
+    """Fit ``head`` on the stimuli ``rows``; token heads also get the channels' ROI labels and hemispheres."""
+    kind = input_kind(head)
+    inputs = head_input(fmap, kind, rows, layer)
+    if kind == "tokens":
+        hemispheres = list(channels["hemisphere"])
+        inputs.update(rois=list(channels["rois"]), hemispheres=hemispheres if any(hemispheres) else None)
+    return head.fit(Y=Y[rows], **inputs)
+
+
+def predict_head(head, fmap, rows: np.ndarray, layer: str) -> np.ndarray:
+    """Predicted responses of shape (n_rows, n_channels)."""
+    return head.predict(**head_input(fmap, input_kind(head), rows, layer))
+

@@ -1,0 +1,132 @@
+"""Task ``encode``: brain encoding, one encoder per backbone layer, scored per channel on the test split.
+
+Features -> one encoder per backbone layer fitted on the train split ->
+per-channel test r, noise ceilings and noise-normalised accuracy.  How an
+encoder receives the features depends on what it reads (its ``input_kind``,
+see :func:`~cogmodels.runner.tasks.base.input_kind`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from hydra.utils import instantiate
+
+from cogmodels.runner.tasks.base import (
+    TASKS, RunContext, TaskOutput, accuracy_items, ceiling_outputs, channel_items, fit_head, head_input, input_kind,
+    load_brain_dataset, metric_rows, predict_head, split_rows, weights_statement)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_N_EXAMPLES = 4  # test images whose attention maps are stored (heads with attention_maps)
+MAX_EXAMPLE_SIDE = 256  # stored example images are shrunk to at most this many pixels per side
+
+
+def example_items(dataset, rows: np.ndarray) -> dict:
+    """Example images and their ground-truth object boxes (simulators), for attention figures.
+
+    Returns ``example_ids`` (n_examples,), ``example_images`` uint8 (n_examples, S, S', 3)
+    (shrunk to at most MAX_EXAMPLE_SIDE pixels a side) and, when the dataset knows its
+    objects, ``example_boxes`` float (n_boxes, 5) = (example index, x0, y0, x1, y1) in
+    pixels of the stored images, ``example_box_category`` (n_boxes,), and the category
+    ROI of each category: ``category_names`` / ``category_rois``.
+    """
+    from PIL import Image
+
+    ids = [dataset.stimuli.ids[i] for i in rows]
+    images = [dataset.stimuli.image(int(i)) for i in rows]
+    height, width = images[0].shape[:2]
+    scale = min(1.0, MAX_EXAMPLE_SIDE / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = [np.asarray(Image.fromarray(img).resize(size, Image.BILINEAR)) if img.shape[:2] != size[::-1]
+               else img for img in images]
+    items = {"example_ids": np.asarray(ids, dtype=str), "example_images": np.stack(resized).astype(np.uint8)}
+    truth = dataset.ground_truth or {}
+    objects = truth.get("objects")
+    if objects is not None and "routing_rois" in truth:
+        boxes, categories = [], []
+        for k, (sid, img) in enumerate(zip(ids, images)):
+            sx, sy = size[0] / img.shape[1], size[1] / img.shape[0]
+            for obj in objects[objects["stimulus_id"] == sid].itertuples():
+                boxes.append([k, obj.x0 * sx, obj.y0 * sy, obj.x1 * sx, obj.y1 * sy])
+                categories.append(obj.category)
+        items["example_boxes"] = np.asarray(boxes, dtype=np.float64).reshape(-1, 5)
+        items["example_box_category"] = np.asarray(categories, dtype=str)
+        items["category_names"] = np.asarray(truth["categories"], dtype=str)
+        items["category_rois"] = np.asarray(truth["routing_rois"], dtype=str)
+    return items
+
+
+def attention_items(head, fmap, rows: np.ndarray, layer: str) -> dict:
+    """Attention of each query over the feature grid for the example stimuli ``rows``.
+
+    Returns ``attention@<layer>`` float32 (n_examples, n_queries, H, W), each map
+    summing to 1, and ``query_names`` (n_queries,).
+    """
+    inputs = head_input(fmap, "tokens", rows, layer)
+    maps = np.asarray(head.attention_maps(inputs["X"], grid=inputs["grid"]), dtype=np.float32)
+    return {f"attention@{layer}": maps, "query_names": np.asarray(head.query_names_, dtype=str)}
+
+
+# -- the encode task ------------------------------------------------------------------
+@TASKS.register("encode")
+def encode(ctx: RunContext) -> TaskOutput:
+    """Brain encoding: features -> encoder fit on the train split -> per-channel test scores.
+
+    Config keys: ``dataset`` (brain responses with train/test splits),
+    ``backbone``, ``encoder`` (an instantiable head with fit/predict), ``seed``,
+    and optionally ``encode.n_examples`` (test images whose attention maps are
+    stored, for heads with ``attention_maps``; default 4).
+
+    One encoder is fitted per backbone layer.  Per-item arrays (one value per
+    channel): ``pearson_r@<layer>``, ``normalized_accuracy@<layer>`` (when the data
+    have repeats), ``noise_ceiling`` (estimated from the repeats),
+    ``true_noise_ceiling`` / ``true_ceiling_r`` (simulators), ``best_alpha@<layer>``
+    (ridge), channel labels; attention maps and example images for routing heads.
+    Rows: the mean of each per-channel metric over all channels and per ROI.
+    """
+    cfg = ctx.cfg
+    with ctx.stage("dataset"):
+        dataset = load_brain_dataset(cfg.dataset, "encode")
+    with ctx.stage("backbone"):
+        backbone = instantiate(cfg.backbone)
+    with ctx.stage("features"):
+        features = ctx.cache.features(backbone, dataset.stimuli, list(backbone.layers))
+    train, test = split_rows(dataset, "train"), split_rows(dataset, "test")
+    responses = dataset.responses
+    Y = responses.responses
+    labels = {"dataset": cfg.dataset.name, "backbone": cfg.backbone.name, "head": cfg.encoder.name,
+              "subject": responses.subject}
+    with ctx.stage("noise_ceiling"):
+        items, rows, nc = ceiling_outputs(dataset, {**labels, "head": ""})
+    items.update(channel_items(responses))
+    n_examples = int((cfg.get("encode") or {}).get("n_examples", DEFAULT_N_EXAMPLES))
+    examples = test[:max(0, n_examples)]
+    kinds = {}
+    for layer, fmap in features.items():
+        log.info("encode %s/%s -> %s: %d train / %d test stimuli, %d channels, features %s", backbone.name, layer,
+                 cfg.encoder.name, train.size, test.size, Y.shape[1], fmap.values.shape[1:])
+        with ctx.stage(f"fit/{layer}"):
+            head = fit_head(instantiate(cfg.encoder), fmap, train, Y, responses.channels, layer)
+        kinds[layer] = input_kind(head)
+        with ctx.stage(f"predict/{layer}"):
+            prediction = predict_head(head, fmap, test, layer)
+        with ctx.stage(f"score/{layer}"):
+            scores = accuracy_items(Y[test], prediction, nc)
+        for metric, values in scores.items():
+            items[f"{metric}@{layer}"] = values
+            rows += metric_rows(values, responses, labels, metric, layer)
+        if hasattr(head, "best_alphas_"):
+            items[f"best_alpha@{layer}"] = np.asarray(head.best_alphas_, dtype=np.float64)
+        if hasattr(head, "attention_maps") and examples.size:
+            with ctx.stage(f"attention/{layer}"):
+                items.update(attention_items(head, fmap, examples, layer))
+                items.update(example_items(dataset, examples))
+    provenance = {"weights": weights_statement(backbone), "backbone_layers": list(backbone.layers),
+                  "feature_shapes": {layer: list(f.values.shape) for layer, f in features.items()},
+                  "n_train": int(train.size), "n_test": int(test.size), "dataset_card": str(dataset.card.name),
+                  "simulated": bool(dataset.card.simulated), "encoder_input": kinds}
+    return TaskOutput(rows=rows, items=items, provenance=provenance)
+
+
