@@ -116,7 +116,7 @@ def load(root=None, subject: str = "subj01", n_train: int = 1000, n_test: int = 
     progress : bool
         Show progress bars while drawing scenes and extracting features.
     cache_dir : path, optional
-        A feature cache folder (:class:`cogmodels.runner.cache.FeatureCache`): the
+        A feature cache folder (:class:`cogmodels.io.FeatureCache`): the
         generating features are extracted once and memory-mapped from there
         afterwards.  Runs pass their own ``cache_dir``, so the simulator and the
         encoders share one entry and a second run does no backbone pass.
@@ -274,13 +274,13 @@ def _study(config: dict) -> Study:
 
 
 def _backbone(config: dict):
-    import cogmodels
+    from cogmodels.backbones import create as create_backbone
 
     backbone = config["backbone"]
     if isinstance(backbone, str):
         # The Gabor bank filters the scenes at their own size (no resampling).
         options = {"image_size": config["image_size"]} if backbone == "gabor" else {}
-        backbone = cogmodels.create_backbone(backbone, **options)
+        backbone = create_backbone(backbone, **options)
     return backbone
 
 
@@ -303,7 +303,7 @@ def _extract(backbone, stimuli: Stimuli, config: dict) -> np.ndarray:
     """Generating features of shape (n_stimuli, C, H, W), through the feature cache when one is given."""
     layer, progress = config["layer"], config["progress"]
     if config["cache_dir"] is not None:
-        from cogmodels.runner.cache import FeatureCache
+        from cogmodels.io import FeatureCache
 
         fmap = FeatureCache(config["cache_dir"]).features(backbone, stimuli, [layer], batch_size=64,
                                                           progress=progress)[layer]

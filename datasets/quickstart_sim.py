@@ -23,15 +23,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
+from cogmodels import io as atomic
 from cogmodels.data import BrainResponses, Dataset, DatasetCard, Stimuli, make_channel_table
 from cogmodels.errors import ConfigError, format_problem
-from cogmodels.runner import atomic
-from cogmodels.runner.cache import implementation_hash
+from cogmodels.io import implementation_hash
 
 log = logging.getLogger(__name__)
 
@@ -186,20 +185,17 @@ def _cached_simulation(root, params: dict, backbone) -> dict:
             "simulator_code": hashlib.sha1(Path(__file__).read_bytes()).hexdigest()}
     key = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
     path = Path(root) / f"quickstart_sim-{key}.npz" if root is not None else None
-    if path is not None and path.is_file():
+    stored = atomic.load_npz_checked(path) if path is not None else None  # None (and a warning) when damaged
+    if stored is not None:
         log.info("quickstart_sim: loaded the simulated data from %s (no simulation, no backbone pass)", path)
-        with np.load(path, allow_pickle=False) as stored:
-            return {name: stored[name] for name in stored.files}
+        return stored
     log.info("quickstart_sim: simulating %d stimuli x %d voxels (seed %d)", params["n_stimuli"],
              params["n_channels"], params["seed"])
     data = _simulate(backbone=backbone, **params)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic.remove_stale_temps(path.parent)
-        tmp = atomic.temp_path(path)
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **data)
-        os.replace(tmp, path)  # atomic: a reader sees the whole file or none
+        atomic.save_npz(path, data)  # atomic: a reader sees the whole file or none
     return data
 
 
@@ -234,14 +230,14 @@ def load(root=None, n_stimuli: int = 240, n_channels: int = 90, image_size: int 
         (n_stimuli, n_channels), ceiling_r (n_channels,), noise_sd (n_channels,),
         rf_center (n_channels, 2) in feature-grid cells and feature_shape (C, H, W).
     """
-    import cogmodels
+    from cogmodels.backbones import create as create_backbone
 
     ceiling_range = tuple(float(c) for c in ceiling_range)
     _check_options(n_stimuli, n_channels, image_size, noise, ceiling_range, test_fraction)
     params = {"n_stimuli": int(n_stimuli), "n_channels": int(n_channels), "image_size": int(image_size),
               "noise": float(noise), "ceiling_range": ceiling_range, "test_fraction": float(test_fraction),
               "seed": int(seed)}
-    data = _cached_simulation(root, params, cogmodels.create_backbone("gabor", layers=["complex"]))
+    data = _cached_simulation(root, params, create_backbone("gabor", layers=["complex"]))
     ids = [str(i) for i in data["ids"]]
     rois = [ROIS[k] for k in data["roi_index"]]
     channels = make_channel_table(len(rois), rois=[(roi,) for roi in rois],

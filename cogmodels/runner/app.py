@@ -31,7 +31,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from cogmodels.errors import ConfigError, format_problem
-from cogmodels.runner import atomic
+from cogmodels import io as atomic
 from cogmodels.runner.cache import FeatureCache
 from cogmodels.runner.store import ResultsStore, RunRecord, load_results, run_id_of
 from cogmodels.runner.tasks import TASKS, RunContext

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from cogmodels.errors import ConfigError, DataFormatError, format_problem
-from cogmodels.runner import atomic
+from cogmodels import io as atomic
 
 log = logging.getLogger(__name__)
 

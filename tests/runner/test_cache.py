@@ -48,7 +48,7 @@ def test_a_hit_runs_no_forward_pass_and_memory_maps_the_same_values(tmp_path, ca
     cache = FeatureCache(tmp_path)
     first = cache.features(backbone, stimuli, batch_size=2, progress=False)
     assert backbone.forward_calls == 3 and cache.misses == 2
-    with caplog.at_level(logging.INFO, logger="cogmodels.runner.cache"):
+    with caplog.at_level(logging.INFO, logger="cogmodels.io"):
         second = FeatureCache(tmp_path).features(backbone, stimuli, progress=False)
     assert backbone.forward_calls == 3  # no new forward pass
     assert caplog.text.count("no backbone forward pass") == 2 and "feature cache hit for spy/mean" in caplog.text

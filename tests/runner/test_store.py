@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from cogmodels.errors import ConfigError, DataFormatError
-from cogmodels.runner import atomic
+from cogmodels import io as atomic
 from cogmodels.runner.store import ResultsStore, RunRecord, load_items, load_results, load_runs, run_id_of
 
 

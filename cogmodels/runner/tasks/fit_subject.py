@@ -44,7 +44,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from cogmodels.errors import ConfigError, DataFormatError, format_problem
-from cogmodels.runner import atomic
+from cogmodels import io as atomic
 from cogmodels.runner.cache import feature_key, implementation_hash
 from cogmodels.runner.tasks.base import (
     TASKS, RunContext, TaskOutput, accuracy_items, ceiling_outputs, channel_items, load_brain_dataset, metric_rows,
