@@ -13,9 +13,10 @@ from pathlib import Path
 
 from cogmodels.registry import Registry
 
-DATASETS = Registry("dataset")
-# name -> "module:load function", imported lazily.
-DATASETS.register("quickstart_sim", "cogmodels.datasets.quickstart_sim:load")
+#: Each dataset module registers its ``load`` function where it is defined, with
+#: ``example=write_example`` (see :mod:`cogmodels.registry`); the modules of this folder are
+#: imported on first use; plugins: the ``cogmodels.datasets`` entry-point group.
+DATASETS = Registry("dataset", package=__name__, entry_point_group="cogmodels.datasets")
 
 
 def shared_data_root() -> Path:
@@ -29,10 +30,3 @@ def shared_data_root() -> Path:
 def load(name: str, root=None, **options):
     """Load a registered dataset by name (see ``cogmodels.load_dataset``)."""
     return DATASETS.get(name)(root=root, **options)
-DATASETS.register("nsd_sim", "cogmodels.datasets.nsd_sim:load")
-DATASETS.register("algonauts2023", "cogmodels.datasets.algonauts2023:load")
-DATASETS.register("brain_folder", "cogmodels.datasets.brain_folder:load")
-DATASETS.register("osie", "cogmodels.datasets.osie:load")
-DATASETS.register("coco_search18", "cogmodels.datasets.coco_search18:load")
-DATASETS.register("capmit1003", "cogmodels.datasets.capmit1003:load")
-DATASETS.register("gaze_table", "cogmodels.datasets.gaze_table:load")

@@ -48,6 +48,7 @@ import pandas as pd
 
 from cogmodels.data import BrainResponses, Dataset, DatasetCard, Stimuli
 from cogmodels.data.brain import drop_nan_channels as _drop_nan_channels
+from cogmodels.datasets import DATASETS
 from cogmodels.errors import ConfigError, DataFormatError, ShapeError, format_problem
 
 logger = logging.getLogger(__name__)
@@ -297,3 +298,31 @@ def _noise_ceiling(folder: Path, hemi: str, keep: np.ndarray):
 def _nsd_id(stem: str):
     match = IMAGE_NAME.match(stem)
     return int(match.group(3)) if match else None
+
+
+def write_example(root: Path) -> dict:
+    """Write a tiny copy of one subject in the challenge layout under ``root``: 10 training images (8 x 8),
+    training fMRI of 5 + 4 vertices, ROI masks and name mappings (every ROI file; some vertices unlabelled).
+    Returns the options of :func:`load`."""
+    from cogmodels.datasets.gaze_table import write_example_images
+
+    rng = np.random.default_rng(1)
+    folder = root / "subj01"
+    write_example_images(folder / "training_split" / "training_images",
+                         [f"train-{i + 1:04d}_nsd-{7 * i + 3:05d}.png" for i in range(10)], size=(8, 8))
+    (folder / "training_split" / "training_fmri").mkdir(parents=True)
+    (folder / "roi_masks").mkdir()
+    for hemi, n_vertices in (("lh", 5), ("rh", 4)):
+        np.save(folder / "training_split" / "training_fmri" / f"{hemi}_training_fmri.npy",
+                rng.standard_normal((10, n_vertices)).astype(np.float32))
+        np.save(folder / "roi_masks" / f"{hemi}.all-vertices_fsaverage_space.npy",
+                np.repeat([1, 0], [n_vertices, 3]).astype(np.int64))
+        for roi_file in ROI_FILES:
+            np.save(folder / "roi_masks" / f"{hemi}.{roi_file}_challenge_space.npy",
+                    np.arange(n_vertices, dtype=np.int64) % 3)
+    for roi_file in ROI_FILES:  # np.save of a dict, as in the release
+        np.save(folder / "roi_masks" / f"mapping_{roi_file}.npy", {0: "Unknown", 1: f"{roi_file}-a", 2: f"{roi_file}-b"})
+    return {"root": root, "subject": "subj01"}
+
+
+DATASETS.register("algonauts2023", load, example=write_example, description=__doc__)

@@ -26,6 +26,7 @@ import pandas as pd
 from cogmodels.data import BrainResponses, Dataset, DatasetCard, Stimuli
 from cogmodels.data.brain import drop_nan_channels as _drop_nan_channels
 from cogmodels.data.checks import check_splits
+from cogmodels.datasets import DATASETS
 from cogmodels.errors import ConfigError, DataFormatError, ShapeError, format_problem
 
 logger = logging.getLogger(__name__)
@@ -210,3 +211,18 @@ def _splits(path: Path, ids: list[str], test_fraction: float, seed: int) -> dict
     logger.info("brain_folder: no splits.json; seeded split with %d test stimuli (seed=%d)", n_test, seed)
     return {"train": [s for i, s in enumerate(ids) if i not in test],
             "test": [s for i, s in enumerate(ids) if i in test]}
+
+
+def write_example(root: Path) -> dict:
+    """Write a tiny brain_folder tree under ``root``: 8 images (10 x 8), responses (8, 4) and a channel table
+    with multi-label ROIs.  Returns the options of :func:`load`."""
+    from cogmodels.datasets.gaze_table import write_example_images
+
+    write_example_images(root / "images", [f"im{i:02d}.png" for i in range(8)], size=(10, 8))
+    np.save(root / "responses.npy", np.random.default_rng(1).standard_normal((8, 4)).astype(np.float32))
+    rows = [f"c{j}\t{('lh', 'rh')[j % 2]}\t{'V1;early' if j < 2 else 'FFA'}" for j in range(4)]
+    (root / "channels.tsv").write_text("\n".join(["id\themisphere\trois", *rows]) + "\n")
+    return {"root": root}
+
+
+DATASETS.register("brain_folder", load, example=write_example, description=__doc__)

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from cogmodels.data import Dataset, DatasetCard, Fixations, Stimuli
-from cogmodels.datasets import shared_data_root
+from cogmodels.datasets import DATASETS, shared_data_root
 from cogmodels.datasets.gaze_table import drop_missing_images, image_sizes, split_by_image
 from cogmodels.errors import DataFormatError, format_problem
 
@@ -194,3 +194,27 @@ def to_milliseconds(values: pd.Series, where: str) -> np.ndarray:
                                              f"{int(bad.sum())} unreadable values, e.g. {values[bad].iloc[0]!r}",
                                              "repair or re-download the database"))
     return (parsed - pd.Timestamp("1970-01-01", tz="UTC")).dt.total_seconds().to_numpy(float) * 1000.0
+
+
+def write_example(root: Path) -> dict:
+    """Write a tiny CapMIT1003 copy in the release layout under ``root``: ``capmit1003.db`` (tables captions,
+    images, clicks: 2 images, 3 captions, 3 clicks each) and the images (80 x 60) in ``mit1003/ALLSTIMULI``.
+    Returns the options of :func:`load`."""
+    from cogmodels.datasets.gaze_table import write_example_images
+
+    write_example_images(root / "mit1003" / "ALLSTIMULI", ["i1.jpeg", "i2.jpeg"])
+    captions = [("o1", "u1", "a dog", "img1"), ("o2", "u2", "a street", "img1"), ("o3", "u1", "two cats", "img2")]
+    rng = np.random.default_rng(1)
+    with sqlite3.connect(root / "capmit1003.db") as db:
+        for table, columns in SCHEMA.items():
+            db.execute(f"CREATE TABLE {table} ({', '.join(columns)})")
+        db.executemany("INSERT INTO captions VALUES (?, ?, ?, ?, ?)",
+                       [(o, u, "2022-05-03 10:00:00.000", text, img) for o, u, text, img in captions])
+        db.executemany("INSERT INTO images VALUES (?, ?)", [("img1", "i1.jpeg"), ("img2", "i2.jpeg")])
+        db.executemany("INSERT INTO clicks VALUES (?, ?, ?, ?, ?)",
+                       [(3 * i + k, obs, int(rng.integers(0, 80)), int(rng.integers(0, 60)),
+                         f"2022-05-03 10:00:0{k + 1}.000") for i, (obs, *_) in enumerate(captions) for k in range(3)])
+    return {"root": root, "test_fraction": 0.5}
+
+
+DATASETS.register("capmit1003", load, example=write_example, description=__doc__)

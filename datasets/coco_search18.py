@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from cogmodels.data import Dataset, DatasetCard, Fixations, Stimuli
-from cogmodels.datasets import shared_data_root
+from cogmodels.datasets import DATASETS, shared_data_root
 from cogmodels.datasets.gaze_table import drop_missing_images, image_sizes, split_by_image
 from cogmodels.errors import DataFormatError, format_problem
 
@@ -205,3 +205,27 @@ def _splits(trials: pd.DataFrame, ids: list[str], test_fraction: float, seed: in
     for sid, names in labels.items():
         splits.setdefault(str(names[0]), []).append(sid)
     return {name: sorted(members) for name, members in splits.items()}
+
+
+def write_example(root: Path) -> dict:
+    """Write a tiny COCO-Search18 copy in the release layout under ``root``: one fixation JSON file with
+    4 trials (2 targets x 2 subjects, target present and absent) and their images (168 x 105, a tenth of the
+    screen).  Returns the options of :func:`load`."""
+    from cogmodels.datasets.gaze_table import write_example_images
+
+    rng = np.random.default_rng(1)
+    records = []
+    for task, name, bbox, split in (("bottle", "000001.jpg", [10, 20, 30, 25], "train"),
+                                    ("car", "000002.jpg", None, "test")):
+        write_example_images(root / "images" / task, [name], size=(168, 105))
+        for subject in (1, 2):
+            durations = rng.integers(80, 400, 3).tolist()
+            records.append({"name": name, "subject": subject, "task": task,
+                            "condition": "present" if bbox else "absent", "bbox": bbox,
+                            "X": rng.uniform(0, 168, 3).round(1).tolist(), "Y": rng.uniform(0, 105, 3).round(1).tolist(),
+                            "T": durations, "length": 3, "correct": 1, "RT": sum(durations), "split": split})
+    (root / "coco_search18_fixations_TP_train_split1.json").write_text(json.dumps(records))
+    return {"root": root}
+
+
+DATASETS.register("coco_search18", load, example=write_example, description=__doc__)

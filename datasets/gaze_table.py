@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from cogmodels.data import Dataset, DatasetCard, Fixations, Stimuli
+from cogmodels.datasets import DATASETS
 from cogmodels.errors import ConfigError, DataFormatError, format_problem
 
 logger = logging.getLogger(__name__)
@@ -238,3 +239,30 @@ def _natural_key(text: str):
 
 __all__ = ["CARD", "load", "split_by_image", "describe_ids", "image_sizes", "find_images",
            "drop_missing_images", "make_trials", "cumulative_onsets", "read_table"]
+
+
+# -- conformance example ---------------------------------------------------------------
+def write_example_images(folder: Path, names: Iterable[str], size: tuple[int, int] = (80, 60), seed: int = 0) -> None:
+    """Write seeded random RGB images of ``size`` (width, height) named ``names`` into ``folder``."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(folder / name)
+
+
+def write_example(root: Path) -> dict:
+    """Write a tiny fixation table (3 images of 80 x 60, 2 subjects) and its images under ``root``.
+
+    Returns the options of :func:`load` for it.
+    """
+    write_example_images(root / "images", ["a.png", "b.png", "c.png"])
+    rng = np.random.default_rng(1)
+    rows = [(sid, subject, x, y, d) for sid in "abc" for subject in ("s1", "s2")
+            for x, y, d in zip(rng.uniform(0, 80, 4), rng.uniform(0, 60, 4), rng.integers(80, 400, 4))]
+    pd.DataFrame(rows, columns=list(REQUIRED_COLUMNS)).to_csv(root / "fixations.csv", index=False)
+    return {"root": root, "test_fraction": 0.34}
+
+
+DATASETS.register("gaze_table", load, example=write_example, description=__doc__)

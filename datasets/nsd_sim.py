@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from cogmodels.data import BrainResponses, Dataset, DatasetCard, Stimuli
+from cogmodels.datasets import DATASETS
 from cogmodels.datasets import nsd_sim_scenes as scenes
 from cogmodels.datasets.nsd_sim_model import (  # noqa: F401  (re-exported: the model's public names)
     CATEGORY_ROIS, N_BASIS, RETINOTOPIC_ROIS, ROI_NAMES, ROIS, SUBJECTS, RoiSpec, noise_free_responses,
@@ -386,3 +387,12 @@ def _channel_truth(channels, params: dict) -> dict:
                        "x": params["rf"][retino, 0], "y": params["rf"][retino, 1], "sigma": params["rf"][retino, 2]})
     return dict(rf=rf, channel_roi=params["roi"], feature_weights=params["weights"].astype(np.float32),
                 presence_amplitude=params["amplitude"])
+
+
+def write_example(root) -> dict:
+    """A small, fast configuration of the simulator (it reads no files; features are cached under ``root``)."""
+    return {"n_train": 24, "n_test": 8, "image_size": 64, "channels_per_roi": 2, "progress": False,
+            "cache_dir": root}
+
+
+DATASETS.register("nsd_sim", load, example=write_example, description=__doc__)

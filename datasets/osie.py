@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from cogmodels.data import Dataset, DatasetCard, Fixations, Stimuli
-from cogmodels.datasets import shared_data_root
+from cogmodels.datasets import DATASETS, shared_data_root
 from cogmodels.datasets.gaze_table import drop_missing_images, image_sizes, make_trials, split_by_image
 from cogmodels.errors import ConfigError, DataFormatError, format_problem
 
@@ -185,3 +185,28 @@ def _numeric(value, where: str) -> np.ndarray:
         raise DataFormatError(format_problem(where, "a numeric vector", f"dtype {array.dtype}",
                                              "repair or re-download the file"))
     return array.astype(float).ravel()
+
+
+def write_example(root: Path) -> dict:
+    """Write a tiny OSIE copy in the release layout under ``root``: 3 images of 80 x 60, 2 subjects each
+    (``fixations.mat`` as a cell array of structs, as released).  Returns the options of :func:`load`."""
+    import scipy.io
+
+    from cogmodels.datasets.gaze_table import write_example_images
+
+    names = ["1001.jpg", "1002.jpg", "1003.jpg"]
+    write_example_images(root / STIMULI_DIR, names)
+    rng = np.random.default_rng(1)
+    cells = np.empty((len(names), 1), dtype=object)
+    for i, name in enumerate(names):
+        subjects = np.empty((2, 1), dtype=object)
+        for j in range(2):
+            subjects[j, 0] = {"fix_x": rng.uniform(1, 80, (1, 4)), "fix_y": rng.uniform(1, 60, (1, 4)),
+                              "fix_duration": rng.integers(80, 400, (1, 4)).astype(np.uint16)}
+        cells[i, 0] = {"img": name, "subjects": subjects}
+    (root / FIXATIONS_FILE).parent.mkdir(parents=True, exist_ok=True)
+    scipy.io.savemat(root / FIXATIONS_FILE, {"fixations": cells})
+    return {"root": root, "test_fraction": 0.34}
+
+
+DATASETS.register("osie", load, example=write_example, description=__doc__)

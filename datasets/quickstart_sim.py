@@ -29,6 +29,7 @@ import numpy as np
 
 from cogmodels import io as atomic
 from cogmodels.data import BrainResponses, Dataset, DatasetCard, Stimuli, make_channel_table
+from cogmodels.datasets import DATASETS
 from cogmodels.errors import ConfigError, format_problem
 from cogmodels.io import implementation_hash
 
@@ -251,3 +252,11 @@ def load(root=None, n_stimuli: int = 240, n_channels: int = 90, image_size: int 
                    responses=responses,
                    splits={"train": [ids[i] for i in data["train"]], "test": [ids[i] for i in data["test"]]},
                    ground_truth=ground_truth)
+
+
+def write_example(root: Path) -> dict:
+    """A small, fast configuration of the simulator (it reads no files; ``root`` keeps its generated data)."""
+    return {"root": root, "n_stimuli": 24, "n_channels": 6, "image_size": 32}
+
+
+DATASETS.register("quickstart_sim", load, example=write_example, description=__doc__)

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from cogmodels.registry import Registry
 
-BACKBONES = Registry("backbone")
-# Built-ins, imported lazily on first use.  A new backbone is one file plus one line here plus one YAML.
-BACKBONES.register("gabor", "cogmodels.backbones.gabor:GaborBackbone")
-BACKBONES.register("vgg16", "cogmodels.backbones.timm_backbone:vgg16")
-BACKBONES.register("resnet50", "cogmodels.backbones.timm_backbone:resnet50")
-BACKBONES.register("convnext_tiny", "cogmodels.backbones.timm_backbone:convnext_tiny")
-BACKBONES.register("vit_small_patch14_dinov2", "cogmodels.backbones.timm_backbone:vit_small_patch14_dinov2")
+#: Backbones register where they are defined (``@BACKBONES.register(name, example=...)``, or the table of
+#: timm models in :mod:`cogmodels.backbones.timm_backbone`); the modules of this folder are imported on first
+#: use, and plugins come in through the ``cogmodels.backbones`` entry-point group.
+BACKBONES = Registry("backbone", package=__name__, entry_point_group="cogmodels.backbones")
 
 TIMM_PREFIX = "timm:"
 

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cogmodels.backbones import BACKBONES
 from cogmodels.backbones.base import Backbone, FeatureMap
 from cogmodels.data.checks import check_image
 from cogmodels.errors import ConfigError, format_problem
@@ -84,6 +85,8 @@ def gabor_kernel(wavelength: float, orientation: float, phase: float, bandwidth:
     return kernel / np.linalg.norm(kernel)
 
 
+@BACKBONES.register("gabor", example={"image_size": 32, "pool": 4},
+                    description="Fixed V1-like Gabor filter bank (simple and energy-model complex cells); no weights")
 class GaborBackbone(Backbone):
     """A fixed Gabor filter bank with "simple" and "complex" layers (see the module docstring).
 

@@ -38,6 +38,7 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlparse
 
 import numpy as np
@@ -46,13 +47,26 @@ import torch.nn.functional as F
 
 import cogmodels._torchvision_compat  # noqa: F401  (must precede timm: fixes a torchvision/torch mismatch)
 import timm
+from cogmodels.backbones import BACKBONES
 from cogmodels.backbones.base import Backbone, FeatureMap
 from cogmodels.data.checks import check_image
 from cogmodels.errors import ConfigError, DataFormatError, ShapeError, WeightsUnavailableError, format_problem
 
 log = logging.getLogger(__name__)
 
-#: Default layers of the registered timm backbones: a mid and a late stage.
+
+class TimmSpec(NamedTuple):
+    """One registered timm backbone: default layers, a one-line description, default constructor options
+    and the (tiny) input size of its conformance example."""
+
+    layers: list
+    description: str
+    options: dict = {}
+    example_size: int = 64
+
+
+#: The registered timm backbones, one line each: name -> (default layers, description, default options).
+#: A name here is all a timm model needs (plus its YAML); any other timm model is ``"timm:<model name>"``.
 #:
 #: ============================  ====================================  =====================================
 #: backbone                      layers                                 what they are
@@ -62,12 +76,16 @@ log = logging.getLogger(__name__)
 #: ``convnext_tiny``             ``stages.2``, ``stages.3``             last two ConvNeXt stages
 #: ``vit_small_patch14_dinov2``  ``blocks.5``, ``blocks.11``           middle and last transformer block
 #: ============================  ====================================  =====================================
-DEFAULT_LAYERS = {
-    "vgg16": ["features.22", "features.29"],
-    "resnet50": ["layer3", "layer4"],
-    "convnext_tiny": ["stages.2", "stages.3"],
-    "vit_small_patch14_dinov2": ["blocks.5", "blocks.11"],
+TIMM_BACKBONES = {
+    "vgg16": TimmSpec(["features.22", "features.29"], "VGG-16 (Simonyan & Zisserman 2015) through timm"),
+    "resnet50": TimmSpec(["layer3", "layer4"], "ResNet-50 (He et al. 2016) through timm"),
+    "convnext_tiny": TimmSpec(["stages.2", "stages.3"], "ConvNeXt-T (Liu et al. 2022) through timm"),
+    # 224 px (a 16x16 token grid, cheap on CPU) instead of the pretraining 518 px; input_size=518 for the latter
+    "vit_small_patch14_dinov2": TimmSpec(["blocks.5", "blocks.11"], "DINOv2 ViT-S/14 (Oquab et al. 2024) through "
+                                         "timm", {"input_size": 224}, example_size=56),
 }
+#: Default layers by timm architecture (also used by ``"timm:<name>"`` for these architectures).
+DEFAULT_LAYERS = {name: list(spec.layers) for name, spec in TIMM_BACKBONES.items()}
 
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors")
 _WEIGHTS_FIX = ("download the checkpoint on a machine with network access and pass "
@@ -466,26 +484,16 @@ def _hub_model(model_name: str, seed: int, create_kwargs: dict):
 
 
 # -- registered factories -----------------------------------------------------------
-def vgg16(layers=None, weights=None, seed: int = 0, **kw) -> TimmBackbone:
-    """VGG-16 (Simonyan & Zisserman 2015); default layers: ReLU after conv4_3 and conv5_3."""
-    return TimmBackbone("vgg16", layers=layers, weights=weights, seed=seed, **kw)
+def _factory(model_name: str, defaults: dict, description: str):
+    """``factory(layers=None, weights=None, seed=0, **options) -> TimmBackbone`` for one registered name."""
+    def factory(layers=None, weights=None, seed: int = 0, **options) -> TimmBackbone:
+        return TimmBackbone(model_name, layers=layers, weights=weights, seed=seed, **{**defaults, **options})
+
+    factory.__name__ = factory.__qualname__ = model_name
+    factory.__doc__ = f"{description}; default layers {', '.join(DEFAULT_LAYERS[model_name])}."
+    return factory
 
 
-def resnet50(layers=None, weights=None, seed: int = 0, **kw) -> TimmBackbone:
-    """ResNet-50 (He et al. 2016); default layers: stages ``layer3`` and ``layer4``."""
-    return TimmBackbone("resnet50", layers=layers, weights=weights, seed=seed, **kw)
-
-
-def convnext_tiny(layers=None, weights=None, seed: int = 0, **kw) -> TimmBackbone:
-    """ConvNeXt-T (Liu et al. 2022); default layers: ``stages.2`` and ``stages.3``."""
-    return TimmBackbone("convnext_tiny", layers=layers, weights=weights, seed=seed, **kw)
-
-
-def vit_small_patch14_dinov2(layers=None, weights=None, seed: int = 0, input_size=224, **kw) -> TimmBackbone:
-    """DINOv2 ViT-S/14 (Oquab et al. 2024); default layers: ``blocks.5`` and ``blocks.11``.
-
-    The default input is 224 px (a 16x16 token grid, cheap on CPU) instead of
-    the pretraining 518 px; pass ``input_size=518`` for the latter.
-    """
-    return TimmBackbone("vit_small_patch14_dinov2", layers=layers, weights=weights, seed=seed,
-                        input_size=input_size, **kw)
+for _name, _spec in TIMM_BACKBONES.items():
+    BACKBONES.register(_name, _factory(_name, _spec.options, _spec.description),
+                       example={"input_size": _spec.example_size})

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from cogmodels.registry import Registry
 
-SCANPATH_MODELS = Registry("scanpath model")
-SCANPATH_MODELS.register("uniform", "cogmodels.scanpaths.baselines:UniformModel")
-SCANPATH_MODELS.register("center_bias", "cogmodels.scanpaths.baselines:CenterBiasModel")
-SCANPATH_MODELS.register("density_sampling", "cogmodels.scanpaths.baselines:DensitySamplingModel")
-SCANPATH_MODELS.register("another_human", "cogmodels.scanpaths.baselines:AnotherHumanModel")
+#: Models register where they are defined (``@SCANPATH_MODELS.register(name, example=...)``); the modules of
+#: this folder are imported on first use; plugins: the ``cogmodels.scanpaths`` entry-point group.
+SCANPATH_MODELS = Registry("scanpath model", package=__name__, entry_point_group="cogmodels.scanpaths")

@@ -11,6 +11,7 @@ from scipy.ndimage import gaussian_filter, zoom
 
 from cogmodels.data import Fixations, Scanpath
 from cogmodels.errors import ConfigError, DataFormatError, format_problem
+from cogmodels.scanpaths import SCANPATH_MODELS
 from cogmodels.scanpaths.base import ScanpathModel
 
 GRID = 64  # resolution of image-independent densities, in normalised image coordinates
@@ -50,6 +51,7 @@ def fixation_histogram(x, y, height: int, width: int) -> np.ndarray:
     return hist
 
 
+@SCANPATH_MODELS.register("uniform", example={})
 class UniformModel(ScanpathModel):
     """Fixations uniform over the image; scanpath lengths and durations from the training data."""
 
@@ -70,6 +72,7 @@ class UniformModel(ScanpathModel):
         return np.full((height, width), 1.0 / (width * height))
 
 
+@SCANPATH_MODELS.register("center_bias", example={"bandwidths": (0.05, 0.1)})
 class CenterBiasModel(ScanpathModel):
     """Image-independent fixation density: a Gaussian KDE of all training fixations in normalised coordinates.
 
@@ -128,6 +131,7 @@ class CenterBiasModel(ScanpathModel):
                                self.durations_, stimulus.id, rng) for _ in range(n)]
 
 
+@SCANPATH_MODELS.register("density_sampling", example={"gammas": (1.0,), "weights": (0.5,)})
 class DensitySamplingModel(ScanpathModel):
     """Fixations drawn i.i.d. from an image-dependent density: a bottom-up saliency map mixed with the centre bias.
 
@@ -194,6 +198,7 @@ class DensitySamplingModel(ScanpathModel):
                                self.durations_, stimulus.id, rng) for _ in range(n)]
 
 
+@SCANPATH_MODELS.register("another_human", example={})
 class AnotherHumanModel(ScanpathModel):
     """"Another human": the scanpaths of other observers of the same image.
 

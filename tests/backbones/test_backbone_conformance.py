@@ -1,21 +1,19 @@
-"""Every registered backbone honours the feature API (random init, tiny inputs, default layers)."""
+"""Every registered backbone honours the feature API (random init, its registered tiny example, default layers)."""
 
 import numpy as np
 import pytest
 
 import cogmodels
+from cogmodels.backbones import BACKBONES
 from cogmodels.backbones.base import FeatureMap
 from cogmodels.data import Stimuli
 
-# Small inputs keep the file fast on CPU; a backbone not listed here runs with its defaults.
-SMALL_OPTIONS = {
-    "gabor": {"image_size": 32, "pool": 4},
-    "vgg16": {"input_size": 64},
-    "resnet50": {"input_size": 64},
-    "convnext_tiny": {"input_size": 64},
-    "vit_small_patch14_dinov2": {"input_size": 56},
-}
-NAMES = cogmodels.list_backbones()
+NAMES = cogmodels.list_backbones()  # plugins included
+
+
+def _small(name) -> dict:
+    """The backbone's registered example: small inputs keep this file fast on CPU."""
+    return dict(BACKBONES.example(name) or {})
 RANK = {"spatial": 4, "tokens": 3, "vector": 2}
 
 
@@ -33,7 +31,7 @@ def extracted():
 
     def get(name, seed=0):
         if (name, seed) not in cache:
-            backbone = cogmodels.create_backbone(name, seed=seed, **SMALL_OPTIONS.get(name, {}))
+            backbone = cogmodels.create_backbone(name, seed=seed, **_small(name))
             stimuli = Stimuli.from_arrays(["a", "b"], _images())
             cache[name, seed] = backbone, backbone.extract(stimuli, progress=False)
         return cache[name, seed]
@@ -63,7 +61,7 @@ def test_default_layers_give_valid_feature_maps(name, extracted):
 @pytest.mark.parametrize("name", NAMES)
 def test_same_seed_gives_the_same_features(name, extracted):
     _, first = extracted(name)
-    again = cogmodels.create_backbone(name, seed=0, **SMALL_OPTIONS.get(name, {}))
+    again = cogmodels.create_backbone(name, seed=0, **_small(name))
     second = again.extract(_images(), progress=False)
     for layer in first:
         np.testing.assert_array_equal(first[layer].values, second[layer].values)
