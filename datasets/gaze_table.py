@@ -262,7 +262,7 @@ def write_example(root: Path) -> dict:
     rows = [(sid, subject, x, y, d) for sid in "abc" for subject in ("s1", "s2")
             for x, y, d in zip(rng.uniform(0, 80, 4), rng.uniform(0, 60, 4), rng.integers(80, 400, 4))]
     pd.DataFrame(rows, columns=list(REQUIRED_COLUMNS)).to_csv(root / "fixations.csv", index=False)
-    return {"root": root, "test_fraction": 0.34}
+    return {"root": root, "test_fraction": 0.34, "px_per_deg": 24.0}  # the recording lab states its px/deg
 
 
 DATASETS.register("gaze_table", load, example=write_example, description=__doc__)

@@ -11,10 +11,6 @@ from cogmodels.registry import Registry
 #: Encoders register where they are defined (``@ENCODERS.register(name, example=...)``); the modules of this
 #: folder are imported on first use; plugins: the ``cogmodels.encoders`` entry-point group.
 ENCODERS = Registry("encoder", package=__name__, entry_point_group="cogmodels.encoders")
-# Until ridge.py, factorized.py and routing.py carry their own decorators (being added):
-ENCODERS.register("ridge", "cogmodels.encoders.ridge:RidgeCV")
-ENCODERS.register("factorized", "cogmodels.encoders.factorized:FactorizedReadout")
-ENCODERS.register("routing", "cogmodels.encoders.routing:RoutingTransformerEncoder")
 
 
 def __getattr__(name):  # lazy: `from cogmodels.encoders import RidgeCV` imports only ridge.py
