@@ -15,6 +15,9 @@ import numpy as np
 
 from cogmodels.errors import DataFormatError, ShapeError, format_problem
 
+#: The largest float32; data a model casts to float32 must stay within it (see ``check_array(max_abs=...)``).
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 
 def check_array(
     value,
@@ -23,8 +26,10 @@ def check_array(
     ndim: int | Sequence[int] | None = None,
     dtype=None,
     finite: bool = False,
+    non_empty: bool = False,
+    max_abs: float | None = None,
 ) -> np.ndarray:
-    """Convert ``value`` to an ndarray and check its rank, dtype and finiteness.
+    """Convert ``value`` to an ndarray and check its rank, dtype, size and values.
 
     Parameters
     ----------
@@ -33,11 +38,18 @@ def check_array(
         Name of the field or file, used in messages.
     ndim : int or sequence of int, optional
         Allowed ranks.
-    dtype : numpy dtype or "float" or "integer", optional
+    dtype : numpy dtype or "float", "integer" or "number", optional
         Required dtype; ``"float"`` accepts any floating dtype and converts
-        nothing, an explicit dtype is required exactly (no silent casting).
+        nothing, ``"number"`` any real integer or floating dtype (not bool, not
+        complex: an imaginary part is never dropped silently), an explicit
+        dtype is required exactly (no silent casting).
     finite : bool
         Reject NaN and inf.
+    non_empty : bool
+        Reject an array with an axis of length 0 (e.g. X with 0 features).
+    max_abs : float, optional
+        Reject values with ``|x| > max_abs``, e.g. :data:`FLOAT32_MAX` for data a
+        model computes with in float32 (1e200 would become inf there).
     """
     array = np.asarray(value)
     if ndim is not None:
@@ -47,6 +59,14 @@ def check_array(
             raise ShapeError(format_problem(
                 where, f"an array of rank {ranks}", f"rank {array.ndim} with shape {array.shape}",
                 "reshape the array to the documented shape"))
+    if non_empty and 0 in array.shape:
+        raise ShapeError(format_problem(
+            where, "a non-empty array (every axis of length >= 1)", f"shape {array.shape}",
+            "pass at least one row and one column (e.g. features: check the layer selection)"))
+    if dtype is not None and np.issubdtype(array.dtype, np.complexfloating):
+        raise DataFormatError(format_problem(
+            where, f"real values (dtype {dtype})", f"complex dtype {array.dtype}",
+            "pass np.real(x), np.abs(x) or np.angle(x) explicitly: the imaginary part is never dropped silently"))
     if dtype is not None:
         ok = {
             "float": np.issubdtype(array.dtype, np.floating),
@@ -63,6 +83,16 @@ def check_array(
             raise DataFormatError(format_problem(
                 where, "finite values", f"{int(bad.sum())} NaN/inf values (first at index {first})",
                 "remove or impute them; channel loaders accept drop_nan_channels=True to drop them explicitly"))
+    if max_abs is not None and array.size and np.issubdtype(array.dtype, np.number) and \
+            max(abs(float(np.nanmax(array))), abs(float(np.nanmin(array)))) > max_abs:  # no full-size copy
+        with np.errstate(invalid="ignore"):
+            big = np.abs(array) > max_abs
+            first = tuple(int(i) for i in np.argwhere(big)[0])
+            raise DataFormatError(format_problem(
+                where, f"values with |x| <= {max_abs:.3g} (computations run in float32)",
+                f"{int(big.sum())} larger values, up to {float(np.nanmax(np.abs(array))):.3g} "
+                f"(first at index {first})",
+                "rescale the values (e.g. standardise features, or express responses in other units)"))
     return array
 
 

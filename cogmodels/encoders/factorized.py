@@ -22,12 +22,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cogmodels.data.checks import check_array
-from cogmodels.encoders.base import BaseEncoder
-from cogmodels.encoders.training import (
-    as_token_grid, columnwise_r, feature_standardizer, mean_defined, response_standardizer, score_prediction,
+from cogmodels.data.checks import FLOAT32_MAX, check_array
+from cogmodels.encoders import ENCODERS
+from cogmodels.encoders._early_stopping import (
+    TrainingHistory, columnwise_r, feature_standardizer, mean_defined, response_standardizer, score_prediction,
     shuffled_batches, train_with_early_stopping, validation_split)
-from cogmodels.errors import ConfigError, ShapeError, format_problem
+from cogmodels.encoders._params import check_bool, check_float, check_int, check_seed
+from cogmodels.encoders._tokens import as_token_grid
+from cogmodels.encoders.base import BaseEncoder
+from cogmodels.errors import ShapeError, format_problem
 
 # Discrete 2D Laplacian; applied without padding so the mask border is not pulled towards zero.
 LAPLACIAN_KERNEL = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
@@ -60,6 +63,7 @@ class _FactorizedNetwork(nn.Module):
         return total
 
 
+@ENCODERS.register("factorized", example={"max_epochs": 3, "patience": 2, "batch_size": 16, "progress": False})
 class FactorizedReadout(BaseEncoder):
     """Spatial x feature factorized readout (Klindt et al. 2017).
 
@@ -85,9 +89,12 @@ class FactorizedReadout(BaseEncoder):
     intercept_ : array of shape (n_channels,)
     grid_ : (H, W)
     history_ : TrainingHistory
+
+    Diagnostics: ``spatial_mask`` (n_channels, H, W), each channel's mask (its receptive field).
     """
 
     input_kind = "spatial"  # reads (n_stimuli, C, H, W) feature maps
+    requires = frozenset()
 
     def __init__(self, l1_mask: float = 1e-3, l1_features: float = 1e-3, smoothness: float = 1e-2,
                  lr: float = 1e-2, weight_decay: float = 0.0, batch_size: int = 64, max_epochs: int = 200,
@@ -104,25 +111,41 @@ class FactorizedReadout(BaseEncoder):
         self.seed = seed
         self.progress = progress
 
-    def fit(self, X, Y, grid=None):
+    def validate_params(self) -> "FactorizedReadout":
+        """Check every parameter (no data needed); ConfigError naming ``encoder.<param>`` otherwise."""
+        for name in ("l1_mask", "l1_features", "smoothness"):
+            check_float(name, getattr(self, name), low=0.0, fix=f"use {name}=0 to switch the penalty off")
+        check_float("lr", self.lr, low=0.0, low_open=True, fix="use e.g. lr=0.01")
+        check_float("weight_decay", self.weight_decay, low=0.0, fix="use e.g. weight_decay=0")
+        for name in ("batch_size", "max_epochs", "patience"):
+            check_int(name, getattr(self, name))
+        check_float("validation_fraction", self.validation_fraction, low=0.0, high=1.0, low_open=True,
+                    high_open=True, fix="use e.g. validation_fraction=0.15")
+        check_seed("seed", self.seed)
+        check_bool("progress", self.progress)
+        return self
+
+    def fit(self, X, Y, *, channels=None, grid=None):
         """Fit the masks and feature weights.
 
         Parameters
         ----------
         X : array of shape (n_stimuli, C, H, W), or (n_stimuli, H*W, C) with ``grid``, or a FeatureMap
         Y : array of shape (n_stimuli, n_channels)
+        channels : DataFrame, optional
+            The channel table of Y (checked against Y; the readout does not use labels).
         grid : (H, W), optional
         """
-        for name in ("l1_mask", "l1_features", "smoothness"):
-            if getattr(self, name) < 0:
-                raise ConfigError(format_problem(name, "a penalty >= 0", repr(getattr(self, name)),
-                                                 "use 0 to switch the penalty off"))
-        tokens, self.grid_ = as_token_grid(X, grid, "X")
-        Y = check_array(Y, "Y", ndim=2, dtype="number", finite=True).astype(np.float32)
+        self.validate_params()
+        tokens, grid = as_token_grid(X, grid, "X")
+        Y = check_array(Y, "Y", ndim=2, dtype="number", finite=True, non_empty=True,
+                        max_abs=FLOAT32_MAX).astype(np.float32)
         if Y.shape[0] != tokens.shape[0]:
             raise ShapeError(format_problem("X/Y", "the same number of rows (stimuli)",
                                             f"X has {tokens.shape[0]}, Y has {Y.shape[0]}",
                                             "align features and responses on the same stimuli"))
+        self._check_channels(channels, Y.shape[1])
+        self.grid_ = grid
         self.n_features_ = tokens.shape[2]
         return self._fit(tokens, Y)
 
@@ -148,10 +171,7 @@ class FactorizedReadout(BaseEncoder):
             network, network.parameters(), lambda epoch: shuffled_batches(train_idx, self.batch_size, generator),
             batch_loss, validation_score, lr=self.lr, weight_decay=self.weight_decay, max_epochs=self.max_epochs,
             patience=self.patience, progress=self.progress, desc="factorized readout")
-        self.network_ = network
-        self.mask_ = network.mask.detach().numpy().copy()
-        self.feature_weights_ = network.features.detach().numpy().copy()
-        self.intercept_ = network.bias.detach().numpy().copy()
+        self._set_fitted_network(network)
         return self
 
     def predict(self, X, grid=None) -> np.ndarray:
@@ -173,3 +193,38 @@ class FactorizedReadout(BaseEncoder):
     def score(self, X, Y, grid=None) -> np.ndarray:
         """Per-channel Pearson r of shape (n_channels,); NaN (with a warning) where Y has no variance."""
         return score_prediction(Y, self.predict(X, grid=grid))
+
+    # -- diagnostics and persistence ----------------------------------------------
+    def diagnostics(self, X=None, *, grid=None) -> dict[str, np.ndarray]:
+        """``spatial_mask``: float32 array of shape (n_channels, H, W), each channel's mask (X is not used)."""
+        self._check_fitted("network_")
+        return {"spatial_mask": np.asarray(self.mask_, dtype=np.float32)}
+
+    def _fitted_state(self) -> tuple[dict, dict]:
+        self._check_fitted("network_")
+        arrays = {f"network.{k}": v.detach().cpu().numpy() for k, v in self.network_.state_dict().items()}
+        arrays.update(response_mean=self.response_mean_, response_scale=self.response_scale_)
+        history = self.history_
+        facts = {"grid_": list(self.grid_), "n_features_": int(self.n_features_),
+                 "history": {"train_loss": history.train_loss, "val_score": history.val_score,
+                             "best_epoch": history.best_epoch}}
+        return arrays, facts
+
+    def _restore_fitted_state(self, arrays: dict, facts: dict) -> None:
+        self.grid_ = tuple(int(g) for g in facts["grid_"])
+        self.n_features_ = int(facts["n_features_"])
+        self.response_mean_, self.response_scale_ = arrays["response_mean"], arrays["response_scale"]
+        state = {k.removeprefix("network."): torch.from_numpy(v.copy()) for k, v in arrays.items()
+                 if k.startswith("network.")}
+        network = _FactorizedNetwork(state["mask"].shape[0], self.grid_, self.n_features_,
+                                     state["feature_mean"].numpy(), state["feature_scale"].numpy())
+        network.load_state_dict(state)
+        network.eval()
+        self.history_ = TrainingHistory(**facts["history"])
+        self._set_fitted_network(network)
+
+    def _set_fitted_network(self, network) -> None:
+        self.network_ = network
+        self.mask_ = network.mask.detach().numpy().copy()
+        self.feature_weights_ = network.features.detach().numpy().copy()
+        self.intercept_ = network.bias.detach().numpy().copy()

@@ -48,6 +48,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from cogmodels.encoders import ENCODERS
+from cogmodels.encoders._params import check_bool, check_choice, check_int, check_seed, param_error
+from cogmodels.encoders._ridge_solver import (
+    _centre_pair, _decompose, _fold_scores_direct, _fold_scores_fused, _mean)
 from cogmodels.encoders.base import BaseEncoder
 from cogmodels.errors import ConfigError, ShapeError, format_problem
 
@@ -55,10 +59,9 @@ logger = logging.getLogger(__name__)
 
 SCORINGS = ("r2", "neg_mse", "pearson_r")
 METHODS = ("fused", "direct")
-_CLUSTER_RTOL = 1e-6  # relative eigenvalue gap below which partial fractions are not used
-_BLOCK_ELEMENTS = 2 ** 24  # float64 elements per block when casting X (128 MiB)
 
 
+@ENCODERS.register("ridge", example={"alphas": [0.1, 10.0, 1000.0], "cv": 3})
 class RidgeCV(BaseEncoder):
     """Ridge regression with a per-target alpha chosen by K-fold cross-validation.
 
@@ -101,7 +104,12 @@ class RidgeCV(BaseEncoder):
         Mean CV score of each alpha (rows follow ``alphas``).
     cv_scores_ : array of shape (n_targets,)
         Mean CV score of the chosen alpha.
+
+    Diagnostics: ``best_alpha`` (n_targets,), the chosen alpha of each target.
     """
+
+    input_kind = "flat"  # reads (n_stimuli, n_features)
+    requires = frozenset()
 
     def __init__(self, alphas=None, cv=5, fit_intercept=True, scoring="r2", shuffle=False, seed=0,
                  dtype="float32", device="cpu", n_targets_batch=2048, n_alphas_batch=None, method="fused"):
@@ -117,16 +125,29 @@ class RidgeCV(BaseEncoder):
         self.n_alphas_batch = n_alphas_batch
         self.method = method
 
+    # -- parameters -----------------------------------------------------------
+    def validate_params(self) -> "RidgeCV":
+        """Check every parameter (no data needed); ConfigError naming ``encoder.<param>`` otherwise."""
+        _check_alphas(self.alphas)
+        _check_cv(self.cv)
+        check_bool("fit_intercept", self.fit_intercept)
+        check_choice("scoring", self.scoring, SCORINGS)
+        check_bool("shuffle", self.shuffle)
+        check_seed("seed", self.seed)
+        _check_dtype(self.dtype)
+        _check_device(self.device)
+        check_int("n_targets_batch", self.n_targets_batch, allow_none=True, fix="e.g. n_targets_batch=2048")
+        check_int("n_alphas_batch", self.n_alphas_batch, allow_none=True, fix="e.g. n_alphas_batch=null (all)")
+        check_choice("method", self.method, METHODS)
+        return self
+
     # -- fit ----------------------------------------------------------------
     def _fit(self, X, Y):
         alphas = _check_alphas(self.alphas)
         dtype, device = _check_dtype(self.dtype), _check_device(self.device)
-        for name, allowed in (("scoring", SCORINGS), ("method", METHODS)):
-            if getattr(self, name) not in allowed:
-                raise ConfigError(format_problem(f"RidgeCV.{name}", f"one of {allowed}",
-                                                 repr(getattr(self, name)), f"pick one of {allowed}"))
-        t_batch = _check_batch(self.n_targets_batch, "n_targets_batch", Y.shape[-1] if Y.ndim == 2 else 1)
-        a_batch = _check_batch(self.n_alphas_batch, "n_alphas_batch", len(alphas))
+        n_targets = Y.shape[-1] if Y.ndim == 2 else 1
+        t_batch = max(n_targets, 1) if self.n_targets_batch is None else int(self.n_targets_batch)
+        a_batch = len(alphas) if self.n_alphas_batch is None else int(self.n_alphas_batch)
         self._y_was_1d = Y.ndim == 1
         Y = Y[:, None] if Y.ndim == 1 else Y
         folds = make_folds(X.shape[0], self.cv, shuffle=self.shuffle, seed=self.seed)
@@ -199,6 +220,25 @@ class RidgeCV(BaseEncoder):
         Y_hat = X.astype(self.coef_.dtype, copy=False) @ self.coef_ + self.intercept_.astype(self.coef_.dtype)
         return Y_hat[:, 0] if self._y_was_1d else Y_hat
 
+    # -- diagnostics and persistence ----------------------------------------------
+    def diagnostics(self, X=None, *, grid=None) -> dict[str, np.ndarray]:
+        """``best_alpha``: float64 array of shape (n_targets,), the alpha chosen for each target (X is not used)."""
+        self._check_fitted()
+        return {"best_alpha": np.asarray(self.best_alphas_, dtype=np.float64)}
+
+    _ARRAYS = ("coef_", "intercept_", "best_alphas_", "alpha_scores_", "cv_scores_")
+
+    def _fitted_state(self) -> tuple[dict, dict]:
+        self._check_fitted()
+        arrays = {name: np.asarray(getattr(self, name)) for name in self._ARRAYS}
+        return arrays, {"n_features_in_": int(self.n_features_in_), "y_was_1d": bool(self._y_was_1d)}
+
+    def _restore_fitted_state(self, arrays: dict, facts: dict) -> None:
+        for name in self._ARRAYS:
+            setattr(self, name, arrays[name])
+        self.n_features_in_ = int(facts["n_features_in_"])
+        self._y_was_1d = bool(facts["y_was_1d"])
+
 
 # -- folds and parameter checks ----------------------------------------------------
 def make_folds(n_samples: int, cv=5, *, shuffle: bool = False, seed=0) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -221,7 +261,7 @@ def make_folds(n_samples: int, cv=5, *, shuffle: bool = False, seed=0) -> list[t
     """
     if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
         if not 2 <= cv <= n_samples:
-            raise ConfigError(format_problem("RidgeCV.cv", f"an int between 2 and n_samples={n_samples}",
+            raise ConfigError(format_problem("encoder.cv", f"an int between 2 and n_samples={n_samples}",
                                              repr(cv), "use fewer folds or more samples"))
         order = np.random.default_rng(seed).permutation(n_samples) if shuffle else np.arange(n_samples)
         sizes = np.full(cv, n_samples // cv) + (np.arange(cv) < n_samples % cv)
@@ -232,12 +272,12 @@ def make_folds(n_samples: int, cv=5, *, shuffle: bool = False, seed=0) -> list[t
         folds = [(np.asarray(train, dtype=np.int64).ravel(), np.asarray(val, dtype=np.int64).ravel())
                  for train, val in cv]
     except (TypeError, ValueError) as error:
-        raise ConfigError(format_problem("RidgeCV.cv", "an int or a list of (train, val) index arrays",
+        raise ConfigError(format_problem("encoder.cv", "an int or a list of (train, val) index arrays",
                                          f"{type(cv).__name__} ({error})", "pass cv=5 or [(train, val), ...]"))
     if not folds:
-        raise ConfigError(format_problem("RidgeCV.cv", "at least one (train, val) pair", "none", "give folds"))
+        raise ConfigError(format_problem("encoder.cv", "at least one (train, val) pair", "none", "give folds"))
     for i, (train, val) in enumerate(folds):
-        where = f"RidgeCV.cv[{i}]"
+        where = f"encoder.cv[{i}]"
         for name, idx, least in (("train", train, 1), ("val", val, 2)):
             if idx.size < least or idx.min() < 0 or idx.max() >= n_samples:
                 found = f"{idx.size} indices" + (f" in [{idx.min()}, {idx.max()}]" if idx.size else "")
@@ -251,19 +291,41 @@ def make_folds(n_samples: int, cv=5, *, shuffle: bool = False, seed=0) -> list[t
 
 
 def _check_alphas(alphas) -> np.ndarray:
-    alphas = np.logspace(-2, 5, 15) if alphas is None else np.atleast_1d(np.asarray(alphas, dtype=np.float64))
-    if alphas.ndim != 1 or alphas.size == 0 or not np.all(np.isfinite(alphas)) or np.any(alphas <= 0):
-        raise ConfigError(format_problem("RidgeCV.alphas", "a non-empty 1-D array of finite alphas > 0",
-                                         f"{np.array2string(alphas, threshold=6)}",
-                                         "use e.g. np.logspace(-2, 5, 15); alpha=0 is unregularised least squares"))
-    return alphas
+    """The alphas as a float64 array of shape (n_alphas,): non-empty, finite, > 0 (ConfigError otherwise)."""
+    if alphas is None:
+        return np.logspace(-2, 5, 15)
+    fix = "use e.g. alphas=[0.01, 1, 100, 10000]; alpha=0 is unregularised least squares (use a tiny alpha)"
+    try:
+        array = np.atleast_1d(np.asarray(list(alphas) if not np.isscalar(alphas) else alphas, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise param_error("alphas", "a non-empty list of finite numbers > 0", repr(alphas), fix) from None
+    if array.ndim != 1 or array.size == 0:
+        raise param_error("alphas", "a non-empty 1-D list of finite numbers > 0", f"shape {array.shape}", fix)
+    bad = ~np.isfinite(array) | (array <= 0)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise param_error("alphas", "finite alphas > 0 (a non-empty 1-D list)",
+                          f"{array[first]:g} (alphas[{first}] of {np.array2string(array, threshold=6)})", fix)
+    return array
+
+
+def _check_cv(cv) -> None:
+    """``cv`` is an int >= 2 or a list of (train, val) pairs; the checks against n_samples are in make_folds."""
+    if isinstance(cv, (int, np.integer)) and not isinstance(cv, (bool, np.bool_)):
+        if cv < 2:
+            raise param_error("cv", "an int >= 2 (folds) or a list of (train, val) index arrays", repr(cv),
+                              "use e.g. cv=5")
+        return
+    if isinstance(cv, (str, bytes)) or not hasattr(cv, "__iter__"):
+        raise param_error("cv", "an int >= 2 or a list of (train, val) index arrays",
+                          f"{cv!r} ({type(cv).__name__})", "pass cv=5 or [(train, val), ...]")
 
 
 def _check_dtype(dtype) -> torch.dtype:
     table = {"float32": torch.float32, "float64": torch.float64}
     key = str(dtype).removeprefix("torch.").removeprefix("<class 'numpy.").removesuffix("'>")
     if key not in table:
-        raise ConfigError(format_problem("RidgeCV.dtype", "'float32' or 'float64'", repr(dtype), "pick one"))
+        raise param_error("dtype", "'float32' or 'float64'", repr(dtype), "pick one")
     return table[key]
 
 
@@ -271,20 +333,12 @@ def _check_device(device) -> torch.device:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(format_problem("RidgeCV.device", "an available torch device", f"{device!r} (no CUDA)",
-                                         "use device='cpu' or device='auto'"))
+        raise param_error("device", "an available torch device", f"{device!r} (no CUDA on this machine)",
+                          "use device='cpu' or device='auto'")
     try:
         return torch.device(device)
     except (RuntimeError, TypeError) as error:
-        raise ConfigError(format_problem("RidgeCV.device", "'cpu', 'cuda' or 'auto'", repr(device), str(error)))
-
-
-def _check_batch(value, name: str, total: int) -> int:
-    if value is None:
-        return max(total, 1)
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ConfigError(format_problem(f"RidgeCV.{name}", "a positive int or None", repr(value), "e.g. 4096"))
-    return int(value)
+        raise param_error("device", "'cpu', 'cuda' or 'auto'", repr(device), f"pick one ({error})") from None
 
 
 def _select_alphas(scores: np.ndarray, alphas: np.ndarray) -> np.ndarray:
@@ -297,191 +351,3 @@ def _select_alphas(scores: np.ndarray, alphas: np.ndarray) -> np.ndarray:
     best = scores.max(axis=0)
     tied = scores >= best - 1e-10 * (1 + np.abs(best))
     return np.where(tied, alphas[:, None], -np.inf).argmax(axis=0)
-
-
-# -- decomposition -------------------------------------------------------------------
-class _Spectrum:
-    """Eigendecomposition of one centred training set, ``X_c = U diag(s) V^T``.
-
-    Attributes
-    ----------
-    eigenvalues : float64 tensor of shape (k,)     lambda = s**2 (numerically null ones dropped)
-    left : tensor of shape (n_train, k)            U
-    val_basis : tensor of shape (n_val, k)         A = X_val_c V diag(s), or None
-    weights : tensor of shape (n_features, k)      V diag(s), for coefficients, or None
-    gram : float64 tensor of shape (k, k)          G = A^T A (fused scoring), or None
-    val_sum : float64 tensor of shape (k,)         A^T 1 (fused Pearson r), or None
-    coupling : float64 tensor of shape (k, k)      H of :func:`_coupling` (fused scoring), or None
-    clusters : list of index tensors               near-equal eigenvalues (fused scoring)
-    """
-
-    def __init__(self, eigenvalues, left):
-        self.eigenvalues, self.left = eigenvalues, left
-        self.val_basis = self.weights = self.gram = self.val_sum = self.coupling = None
-        self.clusters = []
-
-
-def _mean(X, idx) -> torch.Tensor:
-    """Float64 column means of X[idx], shape (n_features,)."""
-    return sum(X[idx[i:i + 4096]].sum(0, dtype=torch.float64) for i in range(0, len(idx), 4096)) / len(idx)
-
-
-def _blocks(n: int, width: int):
-    step = max(1, _BLOCK_ELEMENTS // max(width, 1))
-    return [slice(i, i + step) for i in range(0, n, step)]
-
-
-def _rows64(X, idx, mean, cols=slice(None)) -> torch.Tensor:
-    """Centred float64 block X[idx, cols] - mean[cols]."""
-    block = X[idx][:, cols].double()
-    return block if mean is None else block - mean[cols]
-
-
-def _self_product(block):
-    return block.T @ block
-
-
-def _decompose(X, train_idx, x_mean, *, val_idx=None, with_gram=False, with_weights=False) -> _Spectrum:
-    """Float64 eigendecomposition of the centred X[train_idx] (primal or kernel form)."""
-    n_train, n_features = len(train_idx), X.shape[1]
-    dtype = X.dtype
-    if n_train >= n_features:  # primal: Gram X_c^T X_c of shape (p, p)
-        gram = sum(_self_product(_rows64(X, train_idx[r], x_mean)) for r in _blocks(n_train, n_features))
-        eigenvalues, V = _eigh_nonnull(gram)
-        s = eigenvalues.sqrt()
-        left = torch.cat([(_rows64(X, train_idx[r], x_mean) @ V) / s for r in _blocks(n_train, n_features)])
-        weights = V * s
-        val_basis = None if val_idx is None else torch.cat(
-            [_rows64(X, val_idx[r], x_mean) @ weights for r in _blocks(len(val_idx), n_features)])
-    else:  # kernel: X_c X_c^T of shape (n_train, n_train); cheaper when n_train < p
-        kernel = 0
-        kernel_val = 0
-        for c in _blocks(n_features, n_train + (0 if val_idx is None else len(val_idx))):
-            train_block = _rows64(X, train_idx, x_mean, c)
-            kernel = kernel + train_block @ train_block.T
-            if val_idx is not None:
-                kernel_val = kernel_val + _rows64(X, val_idx, x_mean, c) @ train_block.T
-        eigenvalues, left = _eigh_nonnull(kernel)
-        val_basis = None if val_idx is None else kernel_val @ left  # X_val_c X_c^T U = X_val_c V S
-        weights = None
-        if with_weights:  # V S = X_c^T U, by feature blocks
-            weights = torch.cat([_rows64(X, train_idx, x_mean, c).T @ left
-                                 for c in _blocks(n_features, n_train)])
-    logger.debug("ridge decomposition: %s form, %d training samples x %d features, rank %d",
-                 "primal" if n_train >= n_features else "kernel", n_train, n_features, eigenvalues.numel())
-    spectrum = _Spectrum(eigenvalues, left.to(dtype))
-    if val_basis is not None:
-        spectrum.val_basis = val_basis.to(dtype)
-        if with_gram:
-            spectrum.gram, spectrum.val_sum = val_basis.T @ val_basis, val_basis.sum(0)
-            spectrum.coupling, spectrum.clusters = _coupling(eigenvalues, spectrum.gram)
-    if with_weights:
-        spectrum.weights = weights.to(dtype)
-    return spectrum
-
-
-def _eigh_nonnull(matrix) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eigenpairs of a symmetric PSD matrix, without the numerically null ones (rank deficiency)."""
-    eigenvalues, vectors = torch.linalg.eigh(matrix)
-    tolerance = eigenvalues[-1].clamp(min=0) * matrix.shape[0] * torch.finfo(torch.float64).eps
-    keep = eigenvalues > tolerance
-    if not keep.any():  # X is constant: no direction to fit
-        return eigenvalues[:0], vectors[:, :0]
-    return eigenvalues[keep], vectors[:, keep]
-
-
-def _centre_pair(Y, train_idx, val_idx, centre: bool):
-    """Copies of Y[train] and Y[val], both minus the training mean when ``centre``."""
-    Y_train, Y_val = Y[train_idx], Y[val_idx]
-    if centre:  # in place: large fresh temporaries cost page faults
-        mean = Y_train.sum(0) / len(train_idx)  # torch sums float32 by cascades: no float64 copy needed
-        Y_train -= mean
-        Y_val -= mean
-    return Y_train, Y_val
-
-
-# -- CV scoring ------------------------------------------------------------------------
-def _criterion(scoring, y, sum_p, sum_pp, sum_yp):
-    """Scores (n_alphas, n_targets) from float64 sufficient statistics; undefined -> 0 (count returned).
-
-    ``y`` (n_val, n_targets) is the validation data minus the training mean; the
-    sums of predictions ``p`` over validation samples are of shape (n_alphas, n_targets).
-    """
-    n_val = y.shape[0]
-    sum_y, sum_yy = y.sum(0), (y * y).sum(0)
-    if scoring == "neg_mse":
-        return -(sum_yy - 2 * sum_yp + sum_pp) / n_val, 0
-    constant_y = y.amax(0) == y.amin(0)  # exact test; a float variance need not be exactly 0
-    var_y = (sum_yy - sum_y * sum_y / n_val).clamp(min=0)
-    if scoring == "r2":
-        score = 1 - (sum_yy - 2 * sum_yp + sum_pp) / torch.where(constant_y, 1.0, var_y)
-        return torch.where(constant_y, 0.0, score), int(constant_y.sum())
-    var_p = (sum_pp - sum_p ** 2 / n_val).clamp(min=0)
-    # constant predictions: their variance is rounding noise of the sum of squares
-    undefined = constant_y | (var_p <= 1e-12 * sum_pp)
-    score = (sum_yp - sum_y * sum_p / n_val) / torch.where(undefined, 1.0, (var_y * var_p).sqrt())
-    return torch.where(undefined, 0.0, score), int(undefined.all(0).sum())
-
-
-def _fold_scores_direct(spectrum, Y_train, Y_val, alphas, scoring, a_batch):
-    """Reference: form the validation predictions of each alpha batch and score them.
-
-    Returns scores of shape (n_alphas, n_targets) and the count of undefined targets.
-    """
-    B = spectrum.left.T @ Y_train  # (k, t)
-    y = Y_val.double()
-    scores, n_undefined = [], 0
-    for start in range(0, len(alphas), a_batch):
-        filters = 1.0 / (spectrum.eigenvalues[None, :] + alphas[start:start + a_batch, None])  # (a, k)
-        predictions = (spectrum.val_basis @ (filters.to(B.dtype)[:, :, None] * B[None])).double()  # (a, n_val, t)
-        score, undefined = _criterion(scoring, y, predictions.sum(1), (predictions ** 2).sum(1),
-                                      (y[None] * predictions).sum(1))
-        scores.append(score)
-        n_undefined = max(n_undefined, undefined)
-    return torch.cat(scores), n_undefined
-
-
-def _fold_scores_fused(spectrum, Y_train, Y_val, alphas, scoring, a_batch):
-    """Fast: the same scores from (k, n_targets) statistics, by partial fractions (module docstring)."""
-    B = (spectrum.left.T @ Y_train).double()  # (k, t)
-    y = Y_val.double()
-    lam, gram = spectrum.eigenvalues, spectrum.gram
-    # per-alpha sums are filters @ terms: (n_alphas, k) @ (k, t), in float64
-    diag_terms = gram.diagonal()[:, None] * B * B
-    coupling_terms = spectrum.coupling @ B
-    coupling_terms *= 2 * B
-    cross_terms = (spectrum.val_basis.T @ Y_val).double()  # A^T y
-    cross_terms *= B
-    sum_terms = spectrum.val_sum[:, None] * B if scoring == "pearson_r" else None
-    scores, n_undefined = [], 0
-    for start in range(0, len(alphas), a_batch):
-        filters = 1.0 / (lam[None, :] + alphas[start:start + a_batch, None])  # (a, k)
-        sum_pp = (filters * filters) @ diag_terms + filters @ coupling_terms
-        for members in spectrum.clusters:  # near-equal eigenvalues: their pairs directly
-            weighted = filters[:, members, None] * B[None, members]  # (a, m, t)
-            off_diagonal = gram[members][:, members].fill_diagonal_(0)
-            sum_pp += (weighted * (off_diagonal @ weighted)).sum(1)
-        sum_p = filters @ sum_terms if sum_terms is not None else None
-        score, undefined = _criterion(scoring, y, sum_p, sum_pp, filters @ cross_terms)
-        scores.append(score)
-        n_undefined = max(n_undefined, undefined)
-    return torch.cat(scores), n_undefined
-
-
-def _coupling(eigenvalues, gram):
-    """``H_kl = G_kl / (lambda_l - lambda_k)`` for well-separated pairs, and the near-equal clusters.
-
-    Returns H of shape (k, k) and a list of index tensors, one per cluster of
-    two or more eigenvalues whose consecutive relative gaps are below ``_CLUSTER_RTOL``.
-    """
-    k = eigenvalues.shape[0]
-    if k == 0:
-        return gram, []
-    close_to_next = (eigenvalues[1:] - eigenvalues[:-1]) <= _CLUSTER_RTOL * eigenvalues[1:]
-    cluster_id = torch.cat([eigenvalues.new_zeros(1, dtype=torch.long), torch.cumsum(~close_to_next, 0)])
-    same_cluster = cluster_id[:, None] == cluster_id[None, :]
-    gaps = eigenvalues[None, :] - eigenvalues[:, None]
-    coupling = torch.where(same_cluster, 0.0, gram / torch.where(same_cluster, 1.0, gaps))
-    counts = torch.bincount(cluster_id)
-    clusters = [torch.nonzero(cluster_id == c).ravel() for c in torch.nonzero(counts > 1).ravel()]
-    return coupling, clusters

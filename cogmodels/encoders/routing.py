@@ -30,51 +30,34 @@ import copy
 import logging
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from cogmodels.data.checks import check_array
+from cogmodels.data.checks import FLOAT32_MAX, check_array
+from cogmodels.encoders import ENCODERS
+from cogmodels.encoders._early_stopping import (
+    ENSEMBLE_WEIGHTINGS, columnwise_r, ensemble_weights, feature_standardizer, mean_defined,
+    response_standardizer, score_prediction, shuffled_batches, train_with_early_stopping, validation_split)
+from cogmodels.encoders._params import (
+    check_bool, check_choice, check_float, check_int, check_mapping_or_choice, check_seed, check_str_list,
+    param_error)
+from cogmodels.encoders._rois import QUERY_MODES, channel_query_names, check_hemispheres, check_rois
+from cogmodels.encoders._routing_state import Member as _Member
+from cogmodels.encoders._routing_state import SubjectData as _SubjectData
+from cogmodels.encoders._routing_state import restore_routing_state, routing_state
+from cogmodels.encoders._tokens import (
+    as_token_layers, image_sizes, looks_like_images, resolve_backbone, upsample_maps)
 from cogmodels.encoders.base import BaseEncoder
 from cogmodels.encoders.routing_network import RoutingNetwork
-from cogmodels.encoders.training import (
-    ENSEMBLE_WEIGHTINGS, TrainingHistory, as_token_layers, channel_query_names, check_hemispheres, check_query_per,
-    check_rois, columnwise_r, ensemble_weights, feature_standardizer, image_sizes, looks_like_images, mean_defined,
-    resolve_backbone, response_standardizer, score_prediction, shuffled_batches, train_with_early_stopping,
-    upsample_maps, validation_split)
 from cogmodels.errors import ConfigError, ShapeError, format_problem
 
 logger = logging.getLogger(__name__)
 
 
-# -- encoder -----------------------------------------------------------------
-@dataclass
-class _SubjectData:
-    """One subject's training data, validated and standardised."""
-
-    name: str
-    layers: list  # per feature layer: float32 tokens (n_stimuli, H*W, C)
-    Y: np.ndarray  # standardised responses (n_stimuli, n_channels), float32
-    query_names: list  # per channel: the names of the queries it reads
-    train_idx: np.ndarray
-    val_idx: np.ndarray
-    y_mean: np.ndarray
-    y_scale: np.ndarray
-
-
-@dataclass
-class _Member:
-    """One ensemble member: a network trained on one feature layer with one seed."""
-
-    layer: int
-    seed: int
-    network: RoutingNetwork
-    val_r: dict = field(default_factory=dict)  # subject -> (n_channels,) validation r
-    history: TrainingHistory | None = None
-
-
+@ENCODERS.register("routing", example={"d_model": 16, "max_epochs": 2, "patience": 1, "batch_size": 16,
+                                        "progress": False})
 class RoutingTransformerEncoder(BaseEncoder):
     """Attention-routing transformer brain encoder (Adeli, Sun & Kriegeskorte 2025).
 
@@ -121,9 +104,14 @@ class RoutingTransformerEncoder(BaseEncoder):
     subjects_ : list of str
     members_ : list of ensemble members (one network per layer and run)
     validation_r_ : dict subject -> array of shape (n_channels,), the ensemble's validation r
+
+    Diagnostics: ``query_names`` (n_queries,) and, for the stimuli X given, ``attention``
+    (n_stimuli, n_queries, H, W), the last-layer cross-attention of each query (see :meth:`attention_maps`).
     """
 
     input_kind = "tokens"  # reads (n_stimuli, H*W, C) token grids with their (H, W)
+    requires = frozenset({"roi_labels"})  # one query per ROI: every channel needs its ROI label(s)
+    stimulus_diagnostics = frozenset({"attention"})
 
     def __init__(self, d_model: int = 64, n_heads: int = 1, n_layers: int = 1, self_attention: bool = True,
                  mlp_ratio: float = 2.0, dropout: float = 0.0, query_per: str = "roi_hemisphere",
@@ -155,8 +143,37 @@ class RoutingTransformerEncoder(BaseEncoder):
         self.seed = seed
         self.progress = progress
 
+    # -- parameters ----------------------------------------------------------
+    def validate_params(self) -> "RoutingTransformerEncoder":
+        """Check every parameter (no data needed); ConfigError naming ``encoder.<param>`` otherwise."""
+        for name in ("d_model", "n_heads", "n_layers", "group_size", "batch_size", "max_epochs", "patience",
+                     "n_runs"):
+            check_int(name, getattr(self, name))
+        if self.d_model % 4 or self.d_model % self.n_heads:
+            raise param_error("d_model", f"a multiple of 4 (sine-cosine position code) and of n_heads={self.n_heads}",
+                              repr(self.d_model), "use e.g. d_model=64 with n_heads in (1, 2, 4, 8)")
+        check_bool("self_attention", self.self_attention)
+        check_float("mlp_ratio", self.mlp_ratio, low=0.0, low_open=True, fix="use e.g. mlp_ratio=2")
+        check_float("dropout", self.dropout, low=0.0, high=1.0, high_open=True, fix="use e.g. dropout=0")
+        check_mapping_or_choice("query_per", self.query_per, QUERY_MODES)
+        check_str_list("ignore_rois", self.ignore_rois)
+        check_float("lr", self.lr, low=0.0, low_open=True, fix="use e.g. lr=0.01")
+        check_float("weight_decay", self.weight_decay, low=0.0, fix="use e.g. weight_decay=0.01")
+        check_float("validation_fraction", self.validation_fraction, low=0.0, high=1.0, low_open=True,
+                    high_open=True, fix="use e.g. validation_fraction=0.15")
+        check_choice("ensemble_weighting", self.ensemble_weighting, ENSEMBLE_WEIGHTINGS)
+        check_float("ensemble_temperature", self.ensemble_temperature, low=0.0, low_open=True,
+                    fix="use e.g. ensemble_temperature=0.05")
+        if self.backbone is not None and not isinstance(self.backbone, str) and not hasattr(self.backbone, "extract"):
+            raise param_error("backbone", "null, a registered backbone name or a Backbone", repr(self.backbone),
+                              "pass e.g. backbone='gabor', or precomputed features instead of images")
+        check_str_list("layers", self.layers, allow_none=True)
+        check_seed("seed", self.seed)
+        check_bool("progress", self.progress)
+        return self
+
     # -- fitting -------------------------------------------------------------
-    def fit(self, X, Y, rois=None, hemispheres=None, grid=None):
+    def fit(self, X, Y, *, channels=None, grid=None, rois=None, hemispheres=None):
         """Fit one subject.
 
         Parameters
@@ -165,22 +182,27 @@ class RoutingTransformerEncoder(BaseEncoder):
             shape (n_stimuli, C, H, W), a FeatureMap, a dict / list of several layers, or uint8
             images (n_stimuli, H, W, 3) / Stimuli when a ``backbone`` is set
         Y : array of shape (n_stimuli, n_channels)
-        rois : sequence of length n_channels of tuples of ROI names (``BrainResponses.channels["rois"]``)
-        hemispheres : sequence of length n_channels of str, optional
+        channels : DataFrame (``BrainResponses.channels``)
+            The channel table of Y: its ``rois`` (a tuple of ROI names per channel) and ``hemisphere``
+            columns label the channels (hemispheres are used when any is non-empty).
         grid : (H, W), optional
+        rois, hemispheres : sequences of length n_channels, optional
+            The labels themselves, instead of ``channels``.
         """
-        return self.fit_multi({"subject": (X, Y, rois, hemispheres)}, grid=grid)
+        return self.fit_multi({"subject": {"X": X, "Y": Y, "channels": channels, "rois": rois,
+                                           "hemispheres": hemispheres}}, grid=grid)
 
     def fit_multi(self, subjects: Mapping, grid=None):
         """Fit several subjects at once: shared queries and decoder, one readout per subject.
 
         Parameters
         ----------
-        subjects : dict subject -> (X, Y, rois) or (X, Y, rois, hemispheres)
+        subjects : dict subject -> (X, Y, rois), (X, Y, rois, hemispheres), (X, Y, channels) or
+            a dict with keys X, Y and channels (or rois and hemispheres)
             Each subject's own stimuli features, responses and channel labels (see :meth:`fit`).
         grid : (H, W), optional
         """
-        self._check_params()
+        self.validate_params()
         if not subjects:
             raise ConfigError(format_problem("subjects", "at least one subject", "an empty dict",
                                              "pass {subject: (X, Y, rois)}"))
@@ -209,14 +231,16 @@ class RoutingTransformerEncoder(BaseEncoder):
         self._finish(data)
         return self
 
-    def fit_new_subject(self, X, Y, rois, hemispheres=None, grid=None, *, train_queries: bool = False,
-                        subject: str = "new_subject") -> "RoutingTransformerEncoder":
+    def fit_new_subject(self, X, Y, rois=None, hemispheres=None, grid=None, *, channels=None,
+                        train_queries: bool = False, subject: str = "new_subject") -> "RoutingTransformerEncoder":
         """Transfer to a new subject: freeze the shared part, fit the subject-specific readout.
 
         The input projection and decoder layers stay frozen (so do the queries
         unless ``train_queries``); a new per-channel readout is trained.  Every
         ROI of the new subject must have a query in this model (ConfigError
         otherwise).  This encoder is left unchanged; a new one is returned.
+        The new subject's channels are labelled by ``channels`` (its channel table)
+        or by ``rois`` and ``hemispheres``, as in :meth:`fit`.
 
         Returns
         -------
@@ -225,7 +249,8 @@ class RoutingTransformerEncoder(BaseEncoder):
         self._check_fitted("members_")
         backbone = getattr(self, "_backbone_instance", None)
         new = copy.deepcopy(self, memo={id(self.backbone): self.backbone, id(backbone): backbone})
-        data = [new._prepare_subject(subject, (X, Y, rois, hemispheres), grid, 0, known_queries=self.query_names_)]
+        item = {"X": X, "Y": Y, "channels": channels, "rois": rois, "hemispheres": hemispheres}
+        data = [new._prepare_subject(subject, item, grid, 0, known_queries=self.query_names_)]
         for member in new.members_:
             network = member.network
             network.clear_readouts()
@@ -243,34 +268,24 @@ class RoutingTransformerEncoder(BaseEncoder):
         new._finish(data)
         return new
 
-    def _check_params(self) -> None:
-        check_query_per(self.query_per)
-        if self.ensemble_weighting not in ENSEMBLE_WEIGHTINGS:
-            raise ConfigError(format_problem("ensemble_weighting", f"one of {ENSEMBLE_WEIGHTINGS}",
-                                             repr(self.ensemble_weighting), "pick a weighting"))
-        if self.d_model % self.n_heads:
-            raise ConfigError(format_problem("d_model/n_heads", "d_model divisible by n_heads",
-                                             f"d_model={self.d_model}, n_heads={self.n_heads}", "change one of them"))
-        for name in ("n_runs", "group_size", "batch_size", "n_layers"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(format_problem(name, "a positive integer", repr(getattr(self, name)),
-                                                 f"set {name} >= 1"))
-
     def _prepare_subject(self, name, item, grid, index, known_queries, fitting=False) -> _SubjectData:
-        if isinstance(item, Mapping):
-            item = (item["X"], item["Y"], item.get("rois"), item.get("hemispheres"))
-        if len(item) not in (3, 4):
-            raise ConfigError(format_problem(f"subjects[{name!r}]", "a tuple (X, Y, rois[, hemispheres])",
-                                             f"a tuple of {len(item)} items", "pass features, responses and ROIs"))
-        X, Y, rois, hemispheres = (*item, None)[:4]
         where = f"subject {name!r}"
+        X, Y, channels, rois, hemispheres = self._unpack_subject(name, item)
         layers = self._features(X, grid, f"{where} X", fitting=fitting)
-        Y = check_array(Y, f"{where} Y", ndim=2, dtype="number", finite=True).astype(np.float32)
+        Y = check_array(Y, f"{where} Y", ndim=2, dtype="number", finite=True, non_empty=True,
+                        max_abs=FLOAT32_MAX).astype(np.float32)
         if Y.shape[0] != layers[0].shape[0]:
             raise ShapeError(format_problem(f"{where} X/Y", "the same number of rows (stimuli)",
                                             f"X has {layers[0].shape[0]}, Y has {Y.shape[0]}",
                                             "align features and responses on the same stimuli"))
         where_rois = f"{where} rois"
+        if channels is not None:
+            if rois is not None or hemispheres is not None:
+                raise ConfigError(format_problem(f"{where} channels", "either a channel table or rois/hemispheres",
+                                                 "both", "pass channels=BrainResponses.channels alone"))
+            channels = self._check_channels(channels, Y.shape[1])
+            rois, where_rois = list(channels["rois"]), f"{where} channels.rois"
+            hemispheres = list(channels["hemisphere"]) if any(channels["hemisphere"]) else None
         if self.ignore_rois and rois is not None:
             rois = [tuple(r for r in ((c,) if isinstance(c, str) else c) if r not in self.ignore_rois) for c in rois]
             where_rois += " (without ignore_rois)"
@@ -287,6 +302,23 @@ class RoutingTransformerEncoder(BaseEncoder):
         y_mean, y_scale = response_standardizer(Y[train_idx])
         return _SubjectData(str(name), layers, (Y - y_mean) / y_scale, query_names, train_idx, val_idx,
                             y_mean, y_scale)
+
+    @staticmethod
+    def _unpack_subject(name, item) -> tuple:
+        """(X, Y, channels, rois, hemispheres) of one subject's item (tuple or dict, see :meth:`fit_multi`)."""
+        if isinstance(item, Mapping):
+            return (item["X"], item["Y"], item.get("channels"), item.get("rois"), item.get("hemispheres"))
+        if not isinstance(item, (tuple, list)) or len(item) not in (3, 4):
+            raise ConfigError(format_problem(f"subjects[{name!r}]", "a tuple (X, Y, rois[, hemispheres]) or "
+                                             "(X, Y, channels)", f"{type(item).__name__} of "
+                                             f"{len(item) if hasattr(item, '__len__') else '?'} items",
+                                             "pass features, responses and channel labels"))
+        import pandas as pd
+
+        if isinstance(item[2], pd.DataFrame):
+            return (item[0], item[1], item[2], None, None)
+        X, Y, rois, hemispheres = (*item, None)[:4]
+        return X, Y, None, rois, hemispheres
 
     def _membership(self, query_names: list) -> np.ndarray:
         index = {q: i for i, q in enumerate(self.query_names_)}
@@ -438,3 +470,23 @@ class RoutingTransformerEncoder(BaseEncoder):
                                            for i in range(0, len(tokens), batch)])[:, selected]
         maps = (total / len(members)).reshape(len(tokens), len(selected), *self.grids_[layer])
         return maps.numpy() if images is None else upsample_maps(maps, image_sizes(images))
+
+    # -- diagnostics and persistence ----------------------------------------------
+    def diagnostics(self, X=None, *, grid=None) -> dict[str, np.ndarray]:
+        """``query_names`` (n_queries,) str; with X, ``attention`` float32 (n_stimuli, n_queries, H, W).
+
+        ``attention`` is :meth:`attention_maps` of X on the first feature layer: each query's
+        last-layer cross-attention over the feature grid, averaged over heads and runs, summing to 1.
+        """
+        self._check_fitted("members_")
+        out = {"query_names": np.asarray(self.query_names_, dtype=str)}
+        if X is not None:
+            out["attention"] = np.asarray(self.attention_maps(X, grid=grid), dtype=np.float32)
+        return out
+
+    def _fitted_state(self) -> tuple[dict, dict]:
+        self._check_fitted("members_")
+        return routing_state(self)
+
+    def _restore_fitted_state(self, arrays: dict, facts: dict) -> None:
+        restore_routing_state(self, arrays, facts)

@@ -80,7 +80,7 @@ def test_determinism_and_early_stopping_restores_the_best_epoch():
     history = first.history_
     assert len(history.val_score) < FAST["max_epochs"]  # it stopped early
     assert len(history.val_score) == history.best_epoch + 1 + FAST["patience"]
-    from cogmodels.encoders.training import validation_split
+    from cogmodels.encoders._early_stopping import validation_split
 
     _, val = validation_split(len(Y), first.validation_fraction, first.seed)
     r = np.array([np.corrcoef(p, y)[0, 1] for p, y in zip(first.predict(X[val]).T, Y[val].T)])
