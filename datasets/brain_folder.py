@@ -213,15 +213,22 @@ def _splits(path: Path, ids: list[str], test_fraction: float, seed: int) -> dict
             "test": [s for i, s in enumerate(ids) if i in test]}
 
 
-def write_example(root: Path) -> dict:
-    """Write a tiny brain_folder tree under ``root``: 8 images (10 x 8), responses (8, 4) and a channel table
-    with multi-label ROIs.  Returns the options of :func:`load`."""
+def write_example(root: Path, n_stimuli: int = 6, n_channels: int = 4, seed: int = 0) -> dict:
+    """Write a tiny brain_folder tree under ``root`` (also the fixture of this loader's tests).
+
+    ``n_stimuli`` images of 10 x 8 px named ``im00.jpg``, ``im01.png``, ... (suffixes alternate),
+    ``responses.npy`` (n_stimuli, n_channels) float32, and ``channels.tsv`` with alternating hemispheres,
+    multi-label ROIs (``V1;early`` for the first two channels, ``FFA`` after) and vertex 100 + j.
+    Returns the options of :func:`load`.
+    """
     from cogmodels.datasets.gaze_table import write_example_images
 
-    write_example_images(root / "images", [f"im{i:02d}.png" for i in range(8)], size=(10, 8))
-    np.save(root / "responses.npy", np.random.default_rng(1).standard_normal((8, 4)).astype(np.float32))
-    rows = [f"c{j}\t{('lh', 'rh')[j % 2]}\t{'V1;early' if j < 2 else 'FFA'}" for j in range(4)]
-    (root / "channels.tsv").write_text("\n".join(["id\themisphere\trois", *rows]) + "\n")
+    write_example_images(root / "images", [f"im{i:02d}{'.png' if i % 2 else '.jpg'}" for i in range(n_stimuli)],
+                         size=(10, 8), seed=seed)
+    responses = np.random.default_rng(seed + 1).standard_normal((n_stimuli, n_channels)).astype(np.float32)
+    np.save(root / "responses.npy", responses)
+    rows = [f"c{j}\t{('lh', 'rh')[j % 2]}\t{'V1;early' if j < 2 else 'FFA'}\t{100 + j}" for j in range(n_channels)]
+    (root / "channels.tsv").write_text("\n".join(["id\themisphere\trois\tvertex", *rows]) + "\n")
     return {"root": root}
 
 

@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
 
 import cogmodels
 from cogmodels.datasets import brain_folder
@@ -14,19 +13,9 @@ N_STIMULI, N_CHANNELS = 6, 4
 
 
 def _write_tree(root, n_stimuli=N_STIMULI, n_channels=N_CHANNELS, seed=0):
-    """A tiny brain_folder tree; returns the responses written."""
-    rng = np.random.default_rng(seed)
-    (root / "images").mkdir(parents=True)
-    for i in range(n_stimuli):
-        suffix = ".png" if i % 2 else ".jpg"
-        Image.fromarray(rng.integers(0, 256, (8, 10, 3), dtype=np.uint8)).save(root / "images" / f"im{i:02d}{suffix}")
-    responses = rng.standard_normal((n_stimuli, n_channels)).astype(np.float32)
-    np.save(root / "responses.npy", responses)
-    rows = ["id\themisphere\trois\tvertex"]
-    rows += [f"c{j}\t{'lh' if j % 2 == 0 else 'rh'}\t{'V1;early' if j < 2 else 'FFA'}\t{100 + j}"
-             for j in range(n_channels)]
-    (root / "channels.tsv").write_text("\n".join(rows) + "\n")
-    return responses
+    """A tiny brain_folder tree (the loader's own example writer); returns the responses written."""
+    brain_folder.write_example(root, n_stimuli=n_stimuli, n_channels=n_channels, seed=seed)
+    return np.load(root / "responses.npy")
 
 
 def test_loads_tree_in_sorted_stem_order(tmp_path):
