@@ -20,8 +20,16 @@ preparation script (github.com/gifale95/algonauts_2023,
 code/01_challenge_data_preparation/challenge_data_preparation.py): the betas
 are z-scored per vertex within each session and averaged over repeats, image
 files are named ``train-{i+1:04d}_nsd-{nsd index:05d}.png``, the mapping files
-are dicts saved with ``np.save`` (read with ``allow_pickle=True``), and the
-challenge vertices are the fsaverage vertices of the "nsdgeneral" + RSC mask.
+are dicts ``{int label: name}`` saved with ``np.save`` (a pickle inside the .npy),
+the challenge vertices are the fsaverage vertices of the "nsdgeneral" + RSC mask,
+and the noise ceilings ``test_split/noise_ceiling/{lh,rh}_noise_ceiling.npy`` are
+``ncsnr**2 / (ncsnr**2 + norm)``: fractions of variance in [0, 1], not percent (the
+organisers' ``03_test_encoding.py`` divides r**2 by them and multiplies by 100).
+
+Reading without pickle: the mapping dicts are read by a small parser of the pickle
+stream (:func:`cogmodels.datasets._safe_npy.read_npy_dict`) that interprets only the opcodes of a numpy object
+array holding a dict of ints and strings and never imports or calls anything; a
+``mapping_<roi file>.json`` (``{"1": "V1v", ...}``) next to it is read first when present.
 The challenge withheld the test fMRI; if ``test_split/test_fmri/{lh,rh}_test_fmri.npy``
 (released after the challenge) are present they are loaded too.
 
@@ -33,12 +41,14 @@ test set when its fMRI is present, otherwise the same ids as ``val`` (stated in
 ``responses.meta["test_split"]``).  Test images without fMRI are listed in
 ``responses.meta["challenge_test_stimuli"]`` (a Stimuli).  The channel table
 has one row per challenge vertex: id, hemisphere, rois (multi-label across the
-ROI files, e.g. ``("V1v", "early")``), vertex (fsaverage index) and
-challenge_index (column in the hemisphere's fMRI file).
+ROI files, e.g. ``("V1v", "early")``; a vertex in no ROI of any file gets
+``("other",)``, the label of the "other" query in the routing encoder's reference design),
+vertex (fsaverage index) and challenge_index (column in the hemisphere's fMRI file).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from pathlib import Path
@@ -48,6 +58,8 @@ import pandas as pd
 
 from cogmodels.data import BrainResponses, Dataset, DatasetCard, Stimuli
 from cogmodels.data.brain import drop_nan_channels as _drop_nan_channels
+from cogmodels.datasets._safe_npy import load_npy as _load_npy
+from cogmodels.datasets._safe_npy import read_npy_dict as _read_npy_dict
 from cogmodels.datasets import DATASETS
 from cogmodels.errors import ConfigError, DataFormatError, ShapeError, format_problem
 
@@ -57,6 +69,8 @@ HEMISPHERES = ("lh", "rh")
 ROI_FILES = ("prf-visualrois", "floc-bodies", "floc-faces", "floc-places", "floc-words", "streams")
 SUBJECTS = tuple(f"subj{i:02d}" for i in range(1, 9))
 IMAGE_NAME = re.compile(r"^(train|test)-(\d+)_nsd-(\d+)$")
+UNLABELLED = "other"  # the ROI label of vertices in no ROI of any file
+NOISE_CEILING_UNITS = ("fraction", "percent")
 
 LAYOUT = ("subjXX/training_split/training_fmri/{lh,rh}_training_fmri.npy, "
           "subjXX/training_split/training_images/*.png, subjXX/test_split/test_images/*.png, "
@@ -92,7 +106,8 @@ def list_subjects(root) -> list[str]:
 
 
 def load(root=None, subject: str = "subj01", hemispheres=HEMISPHERES, drop_nan_channels: bool = False,
-         val_fraction: float = 0.1, seed: int = 0, roi_files=ROI_FILES) -> Dataset:
+         val_fraction: float = 0.1, seed: int = 0, roi_files=ROI_FILES,
+         noise_ceiling_unit: str = "fraction") -> Dataset:
     """Load one subject of the Algonauts 2023 challenge data.
 
     Parameters
@@ -111,6 +126,10 @@ def load(root=None, subject: str = "subj01", hemispheres=HEMISPHERES, drop_nan_c
         Seed of the holdout.
     roi_files : sequence of str
         ROI mask files to read (default: all six).
+    noise_ceiling_unit : {"fraction", "percent"}
+        Unit of the shipped noise ceiling files: the release stores fractions of
+        variance in [0, 1] (see the module docstring); "percent" divides by 100 a
+        copy converted to percent.  Values outside the unit's range are a DataFormatError.
 
     Returns
     -------
@@ -120,6 +139,9 @@ def load(root=None, subject: str = "subj01", hemispheres=HEMISPHERES, drop_nan_c
     """
     folder = _subject_folder(root, subject)
     hemispheres = _check_hemispheres(hemispheres)
+    if noise_ceiling_unit not in NOISE_CEILING_UNITS:
+        raise ConfigError(format_problem("algonauts2023 option noise_ceiling_unit", f"one of {NOISE_CEILING_UNITS}",
+                                         repr(noise_ceiling_unit), "use 'fraction', the release's unit"))
     if not 0 < val_fraction < 1:
         raise ConfigError(format_problem("algonauts2023 option val_fraction", "a fraction in (0, 1)",
                                          repr(val_fraction), "use e.g. val_fraction=0.1"))
@@ -145,7 +167,7 @@ def load(root=None, subject: str = "subj01", hemispheres=HEMISPHERES, drop_nan_c
         fmri, keep = _drop_nan_channels(fmri, str(fmri_file), drop=drop_nan_channels)
         blocks.append(fmri)
         tables.append(table[keep].reset_index(drop=True))
-        ceilings.append(_noise_ceiling(folder, hemi, keep))
+        ceilings.append(_noise_ceiling(folder, hemi, keep, noise_ceiling_unit))
     channels = pd.concat(tables, ignore_index=True)
 
     paths = train_paths + (test_paths if with_test else [])
@@ -212,7 +234,7 @@ def _fmri(path: Path, n_images: int, image_folder: Path) -> np.ndarray:
     """One hemisphere's betas, float32 of shape (n_images, n_vertices)."""
     if not path.is_file():
         raise _missing(path, "a hemisphere fMRI file (n_images, n_vertices) float32")
-    fmri = np.load(path)
+    fmri = _load_npy(path, "a hemisphere fMRI file (n_images, n_vertices) float32")
     if fmri.ndim != 2:
         raise ShapeError(format_problem(str(path), "an array of shape (n_images, n_vertices)",
                                         f"shape {fmri.shape}", "re-download the file"))
@@ -235,64 +257,83 @@ def _channel_table(mask_dir: Path, hemi: str, n_vertices: int, fmri_file: Path, 
     space_file = mask_dir / f"{hemi}.all-vertices_fsaverage_space.npy"
     if not space_file.is_file():
         raise _missing(space_file, "the mask of challenge vertices in fsaverage space")
-    vertex = np.flatnonzero(np.load(space_file))
+    vertex = np.flatnonzero(_load_npy(space_file, "the 0/1 mask of challenge vertices in fsaverage space"))
     if vertex.size != n_vertices:
         raise ShapeError(format_problem(f"{space_file} vs {fmri_file}", f"{n_vertices} selected vertices "
                                         f"(the fMRI columns)", f"{vertex.size}", "use files of the same subject"))
     rois = [[] for _ in range(n_vertices)]
     for roi_file in roi_files:
         names = _roi_mapping(mask_dir / f"mapping_{roi_file}.npy")
+        mapping_name = f"mapping_{roi_file}.npy"
         mask_file = mask_dir / f"{hemi}.{roi_file}_challenge_space.npy"
         if not mask_file.is_file():
             raise _missing(mask_file, "an ROI mask (one int label per challenge vertex)")
-        labels = np.load(mask_file)
+        labels = _load_npy(mask_file, "an ROI mask (one int label per challenge vertex)")
         if labels.shape != (n_vertices,):
             raise ShapeError(format_problem(f"{mask_file} vs {fmri_file}",
                                             f"one label per vertex: shape ({n_vertices},)", f"shape {labels.shape}",
                                             "use the ROI masks and fMRI of the same subject and hemisphere"))
         unknown = sorted(set(np.unique(labels).tolist()) - set(names) - {0})
         if unknown:
-            raise DataFormatError(format_problem(f"{mask_file}", f"labels listed in mapping_{roi_file}.npy",
+            raise DataFormatError(format_problem(f"{mask_file}", f"labels listed in {mapping_name}",
                                                  f"labels {unknown[:5]} not in the mapping", "re-download both"))
         for index in np.flatnonzero(labels):
             rois[index].append(names[int(labels[index])])
     return pd.DataFrame({"id": [f"{hemi}-v{v:06d}" for v in vertex], "hemisphere": hemi,
-                         "rois": [tuple(r) for r in rois], "vertex": vertex,
+                         "rois": [tuple(r) if r else (UNLABELLED,) for r in rois], "vertex": vertex,
                          "challenge_index": np.arange(n_vertices)})
 
 
 def _roi_mapping(path: Path) -> dict:
-    """Label -> ROI name, without the 0 ('Unknown') entry."""
-    if not path.is_file():
+    """Label -> ROI name, without the 0 ('Unknown') entry; from ``mapping_<roi>.json`` when present."""
+    json_path = path.with_suffix(".json")
+    if json_path.is_file():
+        try:
+            mapping, source = json.loads(json_path.read_text()), json_path
+        except (ValueError, OSError) as err:
+            raise DataFormatError(format_problem(str(json_path), 'a JSON object {"label": "ROI name"}',
+                                                 f"an unreadable file ({err})", "write it again")) from None
+    elif not path.is_file():
         raise _missing(path, "an ROI name mapping (a dict saved with np.save)")
-    try:
-        mapping = np.load(path, allow_pickle=True).item()
-    except (ValueError, OSError) as err:
-        raise DataFormatError(format_problem(str(path), "a dict label -> name saved with np.save",
-                                             f"an unreadable file ({err})", "re-download it")) from err
+    else:
+        mapping, source = _read_npy_dict(path), path
     if not isinstance(mapping, dict):
-        raise DataFormatError(format_problem(str(path), "a dict label -> name", type(mapping).__name__,
+        raise DataFormatError(format_problem(str(source), "a dict label -> name", type(mapping).__name__,
                                              "re-download it"))
-    return {int(k): str(v) for k, v in mapping.items() if int(k) != 0}
+    names = {}
+    for key, value in mapping.items():
+        label = key if isinstance(key, int) and not isinstance(key, bool) else \
+            int(key) if isinstance(key, str) and re.fullmatch(r"-?\d+", key.strip()) and source is json_path else None
+        if label is None or not isinstance(value, str):
+            raise DataFormatError(format_problem(str(source), "integer labels mapped to ROI names ({1: 'V1v', ...})",
+                                                 f"the entry {key!r}: {value!r}", "re-download the mapping file"))
+        if label != 0:
+            names[label] = value
+    return names
 
 
-def _noise_ceiling(folder: Path, hemi: str, keep: np.ndarray):
+def _noise_ceiling(folder: Path, hemi: str, keep: np.ndarray, unit: str = "fraction"):
     """Per-vertex noise ceilings as a fraction of variance when the release has them, else None.
 
-    NSD reports noise ceilings in percent; values above 1 are taken as percent and divided by 100.
+    The release stores fractions in [0, 1] (module docstring); ``unit="percent"`` reads a copy in percent.
     """
     path = folder / "test_split" / "noise_ceiling" / f"{hemi}_noise_ceiling.npy"
     if not path.is_file():
         return None
-    nc = np.load(path)
+    nc = _load_npy(path, "per-vertex noise ceilings")
     if nc.shape != keep.shape:
         raise ShapeError(format_problem(str(path), f"shape {keep.shape} (one value per vertex)", f"shape {nc.shape}",
                                         "use the noise ceiling of the same subject"))
     nc = nc[keep].astype(np.float64)
-    if np.nanmax(nc) > 1:
-        logger.info("%s: noise ceilings above 1 are read as percent and divided by 100", path)
-        nc = nc / 100.0
-    return nc
+    top = 1.0 if unit == "fraction" else 100.0
+    finite = nc[np.isfinite(nc)]
+    if finite.size and (finite.max() > top or finite.min() < 0):
+        other = "percent" if unit == "fraction" else "fraction"
+        raise DataFormatError(format_problem(
+            str(path), f"noise ceilings as a {unit} in [0, {top:g}] (noise_ceiling_unit={unit!r}; the release "
+            f"stores fractions)", f"values in [{finite.min():.4g}, {finite.max():.4g}]",
+            f"if this copy is in {other}, pass noise_ceiling_unit={other!r}; otherwise re-download it"))
+    return nc / top
 
 
 def _nsd_id(stem: str):

@@ -33,14 +33,33 @@ def make_channel_table(n_channels: int, rois: Sequence[Sequence[str]] | None = N
     table = pd.DataFrame({
         "id": [f"ch{i:05d}" for i in range(n_channels)],
         "hemisphere": list(hemisphere) if hemisphere is not None else [""] * n_channels,
-        "rois": [tuple(r) for r in rois] if rois is not None else [()] * n_channels,
+        "rois": [_roi_tuple(r, f"rois[{i}]") for i, r in enumerate(rois)] if rois is not None else [()] * n_channels,
         **columns,
     })
     return table
 
 
+def _roi_tuple(value, where: str) -> tuple:
+    """The ROI labels of one channel as a tuple of str: a plain string is one label ("V1" -> ("V1",))."""
+    if isinstance(value, str):
+        return (value,) if value else ()
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ()
+    if isinstance(value, (list, tuple, np.ndarray, set, frozenset)):
+        labels = tuple(sorted(value) if isinstance(value, (set, frozenset)) else value)
+        if all(isinstance(label, str) and label for label in labels):
+            return labels
+    raise DataFormatError(format_problem(where, "the ROI labels of one channel: a tuple of names such as "
+                                         "('V1', 'early'), or one name", f"{value!r} ({type(value).__name__})",
+                                         "give each channel a tuple of non-empty ROI names (() for none)"))
+
+
 def check_channels(channels: pd.DataFrame, n_channels: int, where: str = "channels") -> pd.DataFrame:
-    """Check a channel table: required columns, one row per channel, unique ids."""
+    """Check a channel table: required columns, one row per channel, unique ids, ROI labels as tuples of str.
+
+    A ``rois`` entry that is one plain string (``"V1"``) is one label: it becomes ``("V1",)``
+    (in a copy of the table), never the characters of the string.  Lists become tuples.
+    """
     if not isinstance(channels, pd.DataFrame):
         raise DataFormatError(format_problem(where, "a pandas DataFrame", type(channels).__name__,
                                              "build it with cogmodels.data.make_channel_table"))
@@ -52,6 +71,11 @@ def check_channels(channels: pd.DataFrame, n_channels: int, where: str = "channe
         raise ShapeError(format_problem(where, f"{n_channels} rows (one per response channel)",
                                         f"{len(channels)} rows", "give one channel row per response column"))
     check_unique_ids(channels["id"], f"{where}.id")
+    rois = list(channels["rois"])
+    labels = [_roi_tuple(r, f"{where}.rois[{i}]") for i, r in enumerate(rois)]
+    if any(type(a) is not tuple or a != b for a, b in zip(rois, labels)):
+        channels = channels.copy()
+        channels["rois"] = pd.Series(labels, index=channels.index, dtype=object)
     return channels
 
 

@@ -157,6 +157,10 @@ def noise_ceiling(repeats, n_averaged=None) -> np.ndarray:
         return signal_var / (signal_var + noise_var * inverse_k)
 
 
+#: How far past +-1 a Pearson r may be from rounding before normalized_accuracy refuses it.
+R_TOLERANCE = 1e-6
+
+
 def normalized_accuracy(r, nc) -> np.ndarray:
     """Noise-normalised accuracy in percent (Algonauts 2023 challenge).
 
@@ -165,7 +169,8 @@ def normalized_accuracy(r, nc) -> np.ndarray:
     Parameters
     ----------
     r : array of shape (n_channels,)
-        Pearson r between predicted and measured responses.
+        Pearson r between predicted and measured responses, in [-1, 1] (a value
+        beyond that by more than rounding, e.g. an r² in percent, is a DataFormatError).
     nc : array of shape (n_channels,)
         Noise ceiling as a fraction in [0, 1] (see :func:`noise_ceiling`).
 
@@ -179,6 +184,14 @@ def normalized_accuracy(r, nc) -> np.ndarray:
     if r.shape != nc.shape:
         raise ShapeError(format_problem("r/nc", "the same shape (n_channels,)", f"{r.shape} and {nc.shape}",
                                         "pass one r and one noise ceiling per channel"))
+    beyond = np.abs(r) > 1 + R_TOLERANCE  # NaN compares False
+    if beyond.any():
+        first = int(np.flatnonzero(beyond)[0])
+        raise DataFormatError(format_problem(
+            "r", "Pearson r in [-1, 1], one per channel",
+            f"{int(beyond.sum())} values outside it, e.g. r[{first}] = {r[first]:.4g}",
+            "pass the correlation itself (metrics.brain.pearson_r), not r² or a percentage"))
+    r = np.clip(r, -1.0, 1.0)  # rounding noise of at most R_TOLERANCE
     if np.any(nc[np.isfinite(nc)] > 1) or np.any(nc < 0):
         raise DataFormatError(format_problem("nc", "a noise ceiling fraction in [0, 1]",
                                              f"values in [{np.nanmin(nc):.3g}, {np.nanmax(nc):.3g}]",

@@ -186,3 +186,40 @@ def test_errors_are_also_builtin_types():
     """Typed errors subclass ValueError so generic handlers keep working."""
     with pytest.raises(ValueError):
         check_splits({"train": []}, ["a"])
+
+
+# -- issue 7 audit --------------------------------------------------------------------
+def _names_all(message, *parts):
+    for part in (*parts, "expected", "found", "Fix:"):
+        assert part in message, (part, message)
+
+
+def test_channel_table_rois_as_a_plain_string_is_one_label_not_its_characters():
+    table = pd.DataFrame({"id": ["a", "b", "c"], "hemisphere": ["lh", "rh", "lh"],
+                          "rois": ["V1", ("V2", "early"), ["FFA"]]})
+    responses = BrainResponses(np.zeros((4, 3), np.float32), list("wxyz"), table)
+    assert responses.roi_names() == ["FFA", "V1", "V2", "early"]
+    assert list(responses.channels["rois"]) == [("V1",), ("V2", "early"), ("FFA",)]
+    assert responses.roi_mask("V1").tolist() == [True, False, False]
+    assert list(table["rois"]) == ["V1", ("V2", "early"), ["FFA"]]  # the caller's table is left as it was
+    assert list(make_channel_table(2, rois=["V1", ("V2",)])["rois"]) == [("V1",), ("V2",)]
+
+
+def test_channel_table_rois_that_are_not_names_are_rejected():
+    table = pd.DataFrame({"id": ["a", "b"], "hemisphere": ["lh", "rh"], "rois": [("V1",), 7]})
+    with pytest.raises(DataFormatError) as err:
+        BrainResponses(np.zeros((4, 2), np.float32), list("wxyz"), table)
+    _names_all(str(err.value), "channels.rois[1]", "tuple of names", "7 (int)")
+
+
+@pytest.mark.parametrize("value, kwargs, error, parts", [
+    (np.zeros((30, 0)), dict(non_empty=True), ShapeError, ("non-empty", "shape (30, 0)")),
+    (np.ones((3, 2)) + 1j, dict(dtype="number"), DataFormatError, ("real values", "complex", "np.real")),
+    (np.full((3, 2), 1e200), dict(dtype="number", max_abs=3.4e38), DataFormatError,
+     ("|x| <= 3.4e+38", "up to 1e+200", "rescale")),
+])
+def test_check_array_refuses_empty_complex_and_overflowing_input(value, kwargs, error, parts):
+    with pytest.raises(error) as err:
+        check_array(value, "X", **kwargs)
+    _names_all(str(err.value), "X:", *parts)
+    check_array(np.ones((3, 2)), "X", dtype="number", non_empty=True, max_abs=3.4e38)  # fine input passes

@@ -64,7 +64,7 @@ def test_loads_training_data_with_channels_and_splits(tmp_path):
     # Multi-label across mask files: vertex 0 has label 1 of every file.
     assert channels["rois"][0] == ("V1v", "EBA", "OFA", "PPA", "VWFA-1", "early")
     assert channels["rois"][2] == ("V2v",)
-    assert channels["rois"][6] == ()
+    assert channels["rois"][6] == ("other",)  # in no ROI of any file: the "other" query's label (issue 7)
     space = np.load(tmp_path / "subj01/roi_masks/lh.all-vertices_fsaverage_space.npy")
     np.testing.assert_array_equal(channels["vertex"][:7], np.flatnonzero(space))
     assert responses.roi_mask("FFA-1").sum() == 2  # one per hemisphere
@@ -148,6 +148,7 @@ def test_row_count_labels_and_options_are_checked(tmp_path):
 
 
 def test_shipped_noise_ceiling_in_percent_becomes_a_fraction_and_feeds_the_runner(tmp_path):
+    """A copy in percent is read with noise_ceiling_unit="percent" (the release itself stores fractions)."""
     from cogmodels.runner.tasks import estimated_noise_ceiling
 
     fmri = _write_subject(tmp_path)
@@ -157,7 +158,107 @@ def test_shipped_noise_ceiling_in_percent_becomes_a_fraction_and_feeds_the_runne
         shipped[hemi] = rng.uniform(5, 80, fmri[hemi].shape[1])  # percent, as NSD reports them
         (tmp_path / "subj01/test_split/noise_ceiling").mkdir(parents=True, exist_ok=True)
         np.save(tmp_path / f"subj01/test_split/noise_ceiling/{hemi}_noise_ceiling.npy", shipped[hemi])
-    ds = algonauts2023.load(tmp_path)
+    ds = algonauts2023.load(tmp_path, noise_ceiling_unit="percent")
     expected = np.concatenate([shipped["lh"], shipped["rh"]]) / 100
     np.testing.assert_allclose(ds.responses.meta["noise_ceiling"], expected)
     np.testing.assert_allclose(estimated_noise_ceiling(ds.responses), expected)
+
+
+# -- issue 7 audit: bad files give typed errors that name the file, the expectation, what was found, the fix ----
+def _assert_names(err, *parts):
+    message = str(err.value)
+    for part in (*parts, "expected", "found", "Fix:"):
+        assert part in message, (part, message)
+
+
+def _write_noise_ceiling(root, values):
+    (root / "subj01/test_split/noise_ceiling").mkdir(parents=True, exist_ok=True)
+    for hemi, nc in values.items():
+        np.save(root / f"subj01/test_split/noise_ceiling/{hemi}_noise_ceiling.npy", nc)
+
+
+def test_shipped_noise_ceiling_is_a_fraction_as_in_the_release(tmp_path):
+    fmri = _write_subject(tmp_path)
+    rng = np.random.default_rng(2)
+    shipped = {hemi: rng.uniform(0.05, 0.8, fmri[hemi].shape[1]) for hemi in ("lh", "rh")}
+    _write_noise_ceiling(tmp_path, shipped)
+    ds = algonauts2023.load(tmp_path)
+    np.testing.assert_allclose(ds.responses.meta["noise_ceiling"], np.concatenate([shipped["lh"], shipped["rh"]]))
+    shipped["rh"][1] = 37.0  # percent in a fraction file: no guessing from max > 1
+    _write_noise_ceiling(tmp_path, shipped)
+    with pytest.raises(DataFormatError) as err:
+        algonauts2023.load(tmp_path)
+    _assert_names(err, "rh_noise_ceiling.npy", "fraction in [0, 1]", "37", "noise_ceiling_unit='percent'")
+    with pytest.raises(ConfigError, match="noise_ceiling_unit"):
+        algonauts2023.load(tmp_path, noise_ceiling_unit="permille")
+
+
+@pytest.mark.parametrize("name", ["training_split/training_fmri/lh_training_fmri.npy",
+                                  "roi_masks/rh.all-vertices_fsaverage_space.npy",
+                                  "roi_masks/lh.floc-faces_challenge_space.npy"])
+def test_a_garbage_npy_names_the_file_not_pickled_data(tmp_path, name):
+    _write_subject(tmp_path)
+    (tmp_path / "subj01" / name).write_bytes(b"this is not an array" * 4)
+    with pytest.raises(DataFormatError) as err:
+        algonauts2023.load(tmp_path)
+    _assert_names(err, name.split("/")[-1], "NumPy .npy file", "bytes that are not one", "re-download")
+    assert "pickled" not in str(err.value)
+
+
+def test_mapping_is_read_without_unpickling_and_a_code_running_pickle_is_refused(tmp_path, monkeypatch):
+    import io
+    import pickle
+
+    _write_subject(tmp_path)
+    monkeypatch.setattr(pickle, "loads", None)  # no unpickling anywhere on the way
+    monkeypatch.setattr(pickle, "load", None)
+    assert algonauts2023.load(tmp_path).responses.roi_mask("FFA-1").sum() == 2
+    monkeypatch.undo()
+
+    ran = []
+
+    class Payload:
+        def __reduce__(self):
+            return (ran.append, ("code ran",))
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "|O", "fortran_order": False, "shape": ()})
+    buffer.write(pickle.dumps(np.array(Payload(), dtype=object)))
+    (tmp_path / "subj01/roi_masks/mapping_floc-faces.npy").write_bytes(buffer.getvalue())
+    with pytest.raises(DataFormatError) as err:
+        algonauts2023.load(tmp_path)
+    assert ran == []
+    _assert_names(err, "mapping_floc-faces.npy", "dict {int label: ROI name}", "mapping_<roi file>.json")
+
+
+def test_non_integer_mapping_keys_name_the_entry(tmp_path):
+    _write_subject(tmp_path)
+    np.save(tmp_path / "subj01/roi_masks/mapping_streams.npy", {0: "Unknown", "early": 1, 2: "ventral"})
+    with pytest.raises(DataFormatError) as err:
+        algonauts2023.load(tmp_path)
+    _assert_names(err, "mapping_streams.npy", "integer labels", "'early'", "re-download")
+
+
+def test_json_mapping_next_to_the_npy_is_read_first(tmp_path):
+    import json
+
+    _write_subject(tmp_path)
+    (tmp_path / "subj01/roi_masks/mapping_floc-faces.npy").write_bytes(b"garbage")
+    (tmp_path / "subj01/roi_masks/mapping_floc-faces.json").write_text(
+        json.dumps({"0": "Unknown", "1": "OFA", "2": "FFA-1"}))
+    assert algonauts2023.load(tmp_path).responses.roi_mask("FFA-1").sum() == 2
+
+
+def test_unlabelled_vertices_let_the_routing_encoder_fit_the_real_layout(tmp_path):
+    """Every vertex has a label ("other" for none), so a token encoder that needs ROI labels fits."""
+    from cogmodels.encoders import RoutingTransformerEncoder
+
+    _write_subject(tmp_path)
+    ds = algonauts2023.load(tmp_path)
+    responses = ds.responses
+    assert all(len(r) >= 1 for r in responses.channels["rois"]) and "other" in responses.roi_names()
+    tokens = np.random.default_rng(0).normal(size=(N_TRAIN, 4, 3)).astype(np.float32)
+    encoder = RoutingTransformerEncoder(d_model=8, max_epochs=1, validation_fraction=0.3, batch_size=4,
+                                        progress=False)
+    encoder.fit(tokens, responses.responses, channels=responses.channels, grid=(2, 2))
+    assert "lh.other" in encoder.query_names_

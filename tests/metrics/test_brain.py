@@ -162,3 +162,14 @@ def test_roi_aggregate_multilabel_table_and_masks():
         brain.roi_aggregate(values, {"V1": np.ones(3, dtype=bool)})
     with pytest.raises(DataFormatError, match="rois"):
         brain.roi_aggregate(values, table.iloc[:2])
+
+
+def test_normalized_accuracy_refuses_r_beyond_one():
+    """Issue 7: an r > 1 (e.g. r² in percent) used to come out as a silent 100."""
+    nc = np.array([0.5, 0.9, 0.4])
+    np.testing.assert_allclose(brain.normalized_accuracy(np.array([0.5, 1 + 1e-9, -0.2]), nc), [50.0, 100.0, 0.0])
+    with pytest.raises(DataFormatError) as err:
+        brain.normalized_accuracy(np.array([0.5, 1.2, 0.3]), nc)
+    for part in ("r:", "expected Pearson r in [-1, 1]", "found 1 values outside it, e.g. r[1] = 1.2", "Fix:",
+                 "not r²"):
+        assert part in str(err.value)
