@@ -1,7 +1,12 @@
 """cogmodels: vision backbones x model heads, scored against brain and eye-tracking data.
 
 The stable entry points are the functions below; ``import cogmodels`` imports
-no model code (registries load modules lazily, on request).
+no model code.  Each family registers its names where they are defined; a
+family's folder is imported the first time one of its names is listed or
+created, and third-party packages add names through the entry-point groups
+``cogmodels.backbones``, ``cogmodels.encoders``, ``cogmodels.scanpaths``,
+``cogmodels.search`` and ``cogmodels.datasets`` (see :mod:`cogmodels.registry`).
+Names with descriptions, and dataset cards: :mod:`cogmodels.catalog`.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ MODEL_KINDS = ("encoder", "scanpath", "search")
 
 
 def list_backbones() -> list[str]:
-    """Names of the registered backbones."""
+    """Names of the registered backbones (plugins included)."""
     from cogmodels.backbones import BACKBONES
 
     return BACKBONES.list()
@@ -40,7 +45,7 @@ def create_backbone(name: str, layers=None, weights=None, seed: int = 0, **optio
 
 
 def list_datasets() -> list[str]:
-    """Names of the registered datasets (loaders and simulators)."""
+    """Names of the registered datasets (loaders and simulators; plugins included)."""
     from cogmodels.datasets import DATASETS
 
     return DATASETS.list()
@@ -69,7 +74,7 @@ def _model_registry(kind: str):
 
 
 def list_models(kind: str) -> list[str]:
-    """Names of the registered models of one kind ("encoder", "scanpath" or "search")."""
+    """Names of the registered models of one kind ("encoder", "scanpath" or "search"; plugins included)."""
     return _model_registry(kind).list()
 
 

@@ -362,7 +362,8 @@ def write_example(root: Path) -> dict:
             np.save(folder / "roi_masks" / f"{hemi}.{roi_file}_challenge_space.npy",
                     np.arange(n_vertices, dtype=np.int64) % 3)
     for roi_file in ROI_FILES:  # np.save of a dict, as in the release
-        np.save(folder / "roi_masks" / f"mapping_{roi_file}.npy", {0: "Unknown", 1: f"{roi_file}-a", 2: f"{roi_file}-b"})
+        names = {0: "Unknown", 1: f"{roi_file}-a", 2: f"{roi_file}-b"}
+        np.save(folder / "roi_masks" / f"mapping_{roi_file}.npy", names)
     return {"root": root, "subject": "subj01"}
 
 

@@ -222,7 +222,8 @@ def write_example(root: Path) -> dict:
             durations = rng.integers(80, 400, 3).tolist()
             records.append({"name": name, "subject": subject, "task": task,
                             "condition": "present" if bbox else "absent", "bbox": bbox,
-                            "X": rng.uniform(0, 168, 3).round(1).tolist(), "Y": rng.uniform(0, 105, 3).round(1).tolist(),
+                            "X": rng.uniform(0, 168, 3).round(1).tolist(),
+                            "Y": rng.uniform(0, 105, 3).round(1).tolist(),
                             "T": durations, "length": 3, "correct": 1, "RT": sum(durations), "split": split})
     (root / "coco_search18_fixations_TP_train_split1.json").write_text(json.dumps(records))
     return {"root": root}

@@ -135,7 +135,8 @@ def test_listing_one_family_imports_only_that_family():
 
 
 def test_builtins_are_registered_where_defined():
-    assert {"gabor", "vgg16", "resnet50", "convnext_tiny", "vit_small_patch14_dinov2"} <= set(cogmodels.list_backbones())
+    backbones = set(cogmodels.list_backbones())
+    assert {"gabor", "vgg16", "resnet50", "convnext_tiny", "vit_small_patch14_dinov2"} <= backbones
     assert {"ridge", "factorized", "routing"} <= set(cogmodels.list_models("encoder"))
     assert {"uniform", "center_bias", "density_sampling", "another_human"} <= set(cogmodels.list_models("scanpath"))
     assert {"quickstart_sim", "nsd_sim", "algonauts2023", "brain_folder", "osie", "coco_search18", "capmit1003",

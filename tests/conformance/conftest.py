@@ -15,7 +15,7 @@ def pytest_generate_tests(metafunc):
         return
     names = registry.list()
     if names:
-        metafunc.parametrize("name", names, ids=names)
+        metafunc.parametrize("name", names, ids=names, scope="module")  # module scope: fixtures may reuse work
     else:
         metafunc.parametrize("name", [pytest.param(None, marks=pytest.mark.skip(
             reason=f"no {registry.kind}s are registered yet"))], ids=["none-registered"])

@@ -4,7 +4,6 @@
 again, whose splits name its stimuli, and whose card says where the data come from and how to get them.
 """
 
-import numpy as np
 import pytest
 
 import cogmodels
@@ -24,11 +23,11 @@ from cogmodels.datasets import DATASETS
 REGISTRY = DATASETS
 
 
-@pytest.fixture
-def loaded(name, tmp_path):
+@pytest.fixture(scope="module")
+def loaded(name, tmp_path_factory):
     write_example = DATASETS.example(name)
     assert callable(write_example), f"{name} registers no example=write_example"
-    options = write_example(tmp_path)
+    options = write_example(tmp_path_factory.mktemp(name))
     assert isinstance(options, dict)
     return cogmodels.load_dataset(name, **options)
 

@@ -23,9 +23,9 @@ def data(tmp_path_factory):
     return cogmodels.load_dataset("gaze_table", **DATASETS.example("gaze_table")(root))
 
 
-@pytest.fixture
-def fitted(name, example, data):
-    model = cogmodels.create_model("scanpath", name, **example)
+@pytest.fixture(scope="module")
+def fitted(name, data):
+    model = cogmodels.create_model("scanpath", name, **(REGISTRY.example(name) or {}))
     assert model.fit(data.fixations, data.stimuli) is model
     return model, data.stimuli[0]
 

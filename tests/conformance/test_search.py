@@ -6,7 +6,6 @@ that did not find the target used all of them, and the same model settings give 
 """
 
 import numpy as np
-import pytest
 
 import cogmodels
 from cogmodels.data import SearchTrial
