@@ -5,12 +5,20 @@
 and runs one config, or a sweep with ``-m`` (basic, joblib or SLURM launcher).
 Each config goes through :func:`execute`:
 
+0. before Hydra starts, :func:`~cogmodels.runner.checks.preflight` composes the
+   command line and checks it without data (runner keys, a writable output
+   root, head parameters), and each config is checked again in ``execute``;
 1. its run id (hash of the resolved config minus volatile keys) is looked up
-   in the store; a completed run is skipped unless ``force=true``;
+   in the store; a completed run (row committed and folder present) is skipped
+   unless ``force=true``;
 2. the registered task runs (dataset -> cached features -> head -> metrics);
 3. the run folder (config.yaml, meta.json, items.npz, metrics.json) and the
    result rows are committed atomically (:class:`~cogmodels.runner.store.ResultsStore`);
 4. a summary table is logged.
+
+A typed error (:class:`~cogmodels.errors.CogModelsError`) ends ``cogmodels run``
+with one line on stderr and exit status 2; ``--verbose`` or ``HYDRA_FULL_ERROR=1``
+shows the full traceback instead.
 """
 
 from __future__ import annotations
@@ -30,9 +38,10 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from cogmodels.errors import ConfigError, format_problem
 from cogmodels import io as atomic
+from cogmodels.errors import CogModelsError, ConfigError, format_problem
 from cogmodels.runner.cache import FeatureCache
+from cogmodels.runner.checks import check_config, preflight
 from cogmodels.runner.store import ResultsStore, RunRecord, load_results, run_id_of
 from cogmodels.runner.tasks import TASKS, RunContext
 
@@ -121,6 +130,7 @@ def execute(cfg: DictConfig) -> str:
         A composed config (``hydra`` node optional): task, experiment_name, seed,
         output_root, cache_dir, force and the task's groups (dataset, backbone, ...).
     """
+    check_config(cfg)
     container = OmegaConf.to_container(cfg, resolve=True)
     container.pop("hydra", None)
     run_id = run_id_of(container)
@@ -132,7 +142,7 @@ def execute(cfg: DictConfig) -> str:
                  run_id, experiment, cfg.get("seed"), store.db_path)
         _log_summary(run_id, load_results(store.root, run_id=run_id).to_dict("records"))
         return run_id
-    if cfg.get("threads"):
+    if cfg.get("threads") is not None:
         import torch
 
         torch.set_num_threads(int(cfg.threads))
@@ -150,7 +160,8 @@ def execute(cfg: DictConfig) -> str:
         meta = {"run_id": run_id, "experiment": experiment, "task": record.task, "git_sha": record.git_sha,
                 "seed": record.seed, "started": record.started, "finished": record.finished,
                 "timings_s": record.timings, "versions": package_versions(), "host": platform.node(),
-                "feature_cache": {"hits": ctx.cache.hits, "misses": ctx.cache.misses}, **output.provenance}
+                "feature_cache": {"hits": ctx.cache.hits, "misses": ctx.cache.misses}, **output.provenance,
+                "result_rows": output.rows}  # the store can be rebuilt from the run folders
         _write_run_files(tmp_dir, cfg, meta, output.items, output.rows)
         run_dir = store.commit(run_id, record, tmp_dir, output.rows)
     except BaseException as err:
@@ -172,15 +183,57 @@ def _task_function(cfg: DictConfig) -> str:
     return execute(cfg)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run the Hydra app with ``argv`` (default: ``sys.argv[1:]``) as its command line."""
+# Hydra options that print or select something other than a run: no preflight for them.
+_HYDRA_OPTIONS_WITHOUT_PREFLIGHT = ("--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i",
+                                    "--resolve", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
+                                    "--config-dir", "-cd", "--experimental-rerun", "--shell-completion", "-sc")
+VERBOSE_FLAG = "--verbose"
+
+
+def typed_error(err: BaseException) -> CogModelsError | None:
+    """The cogmodels error behind ``err`` (itself, or the cause Hydra's instantiate wrapped), or None."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, CogModelsError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the Hydra app with ``argv`` (default: ``sys.argv[1:]``) as its command line; returns the exit status.
+
+    A typed error prints one line (``error: ...``) and returns 2; with ``--verbose``
+    or ``HYDRA_FULL_ERROR=1`` it is raised with its full traceback.
+    """
     import hydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    app = hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task_function)
-    saved = sys.argv
-    sys.argv = ["cogmodels run", *argv]
+    verbose = VERBOSE_FLAG in argv or os.environ.get("HYDRA_FULL_ERROR") == "1"
+    argv = [a for a in argv if a != VERBOSE_FLAG]
+    saved_argv, saved_full = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
     try:
+        folder = config_dir()
+        if not any(a.split("=", 1)[0] in _HYDRA_OPTIONS_WITHOUT_PREFLIGHT for a in argv):
+            preflight([a for a in argv if not a.startswith("-")], folder)
+        app = hydra.main(config_path=str(folder), config_name="config", version_base="1.3")(_task_function)
+        sys.argv = ["cogmodels run", *argv]
+        os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises; this function decides what the user sees
         app()
+    except (CogModelsError, HydraException, OmegaConfBaseException) as err:
+        if verbose:
+            raise
+        typed = typed_error(err)
+        message = " ".join(str(typed if typed is not None else err).split())  # one line
+        print(f"error: {message} [{VERBOSE_FLAG} or HYDRA_FULL_ERROR=1: traceback]", file=sys.stderr)
+        return 2
     finally:
-        sys.argv = saved
+        sys.argv = saved_argv
+        if saved_full is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = saved_full
+    return 0

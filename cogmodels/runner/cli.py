@@ -6,7 +6,14 @@
     cogmodels fit-subject [--model RUN_DIR|FILE] [--dataset D] [--root DIR] --subject S [--n-train N[,N...]]
                           [--train-queries] [--no-scratch] [--output-root DIR] [key=value ...]
     cogmodels results [--experiment E] [--metric M] [--backbone B] [--where key=value] [--root DIR]
+    cogmodels results --rebuild [--root DIR]                  # rebuild results.sqlite from the run folders
     cogmodels figures [--only NAME] [--root DIR] [--out DIR]
+    cogmodels list [backbones|encoders|scanpaths|search|datasets|experiments]
+    cogmodels card DATASET
+    cogmodels --version
+
+A typed error prints one line (``error: ...``) and exits with status 2
+(``cogmodels run --verbose`` or ``HYDRA_FULL_ERROR=1`` shows the traceback).
 """
 
 from __future__ import annotations
@@ -81,6 +88,15 @@ def _seedless_run_ids(root) -> dict:
 
 
 def _results(args) -> int:
+    if args.rebuild:
+        from cogmodels.runner.rebuild import rebuild_store
+
+        report = rebuild_store(args.root)
+        print(f"rebuilt {Path(args.root) / 'results.sqlite'} from {len(report.restored)} run folder(s)"
+              + (f"; the previous file is kept as {report.kept_old}" if report.kept_old else ""))
+        for folder, why in report.skipped.items():
+            print(f"left out {folder}: {why}")
+        return 0
     table = results_table(args.root, args.experiment, args.metric, args.backbone, args.where, args.over_runs)
     if table.empty:
         print(f"no results in {Path(args.root) / 'results.sqlite'} match these filters")
@@ -129,7 +145,7 @@ def fit_subject_overrides(args) -> list[str]:
                                              "pass e.g. outputs/runs/fmri_new_subject/<run_id>"))
         overrides.append(f"transfer.source={_quoted(model)}")
     if args.n_train is not None:
-        overrides.append(f"transfer.n_train={args.n_train}")
+        overrides.append(f"transfer.n_train={_n_train(args.n_train)}")
     if args.train_queries:
         overrides.append("transfer.train_queries=true")
     if args.no_scratch:
@@ -145,8 +161,40 @@ def _fit_subject(args) -> int:
 
     overrides = fit_subject_overrides(args)
     logging.getLogger(__name__).info("fit-subject: cogmodels run %s", " ".join(overrides))
-    run_main(overrides)
+    return run_main(overrides + (["--verbose"] if args.verbose else []))
+
+
+def _list(args) -> int:
+    from cogmodels import catalog
+
+    families = [args.family] if args.family else list(catalog.FAMILIES)
+    for family in families:
+        rows = catalog.entries(family)
+        if len(families) > 1:
+            print(f"{family}:")
+        width = max((len(name) for name, _ in rows), default=0)
+        indent = "  " if len(families) > 1 else ""
+        for name, description in rows:
+            print(f"{indent}{name:<{width}}  {description}")
+        if not rows:
+            print(f"{indent}(none registered)")
     return 0
+
+
+def _card(args) -> int:
+    from cogmodels import catalog
+
+    print(catalog.card(args.dataset))
+    return 0
+
+
+def _n_train(text: str) -> str:
+    """``--n-train``: one positive integer or several, comma-separated (a learning curve)."""
+    values = [v.strip() for v in str(text).split(",")]
+    if not values or not all(v.isdigit() and int(v) > 0 for v in values):
+        raise ConfigError(format_problem("--n-train", "a positive integer or comma-separated integers "
+                                         "(e.g. 300 or 50,100,300)", repr(text), "pass --n-train 300"))
+    return ",".join(values)
 
 
 def _fit_subject_parser(commands) -> None:
@@ -168,13 +216,17 @@ def _fit_subject_parser(commands) -> None:
     fit.add_argument("--no-scratch", action="store_true", help="skip the from-scratch comparison")
     fit.add_argument("--output-root", type=Path, help=f"output root (default: ${OUTPUT_ROOT_ENV} or ./outputs)")
     fit.add_argument("-m", "--multirun", action="store_true", help="run the overrides as a Hydra sweep")
+    fit.add_argument("--verbose", action="store_true", help="show the full traceback of an error")
     fit.add_argument("overrides", nargs="*", metavar="key=value", help="more config overrides")
     fit.set_defaults(handler=_fit_subject)
 
 
 def _parser() -> argparse.ArgumentParser:
+    import cogmodels
+
     parser = argparse.ArgumentParser(prog="cogmodels", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"cogmodels {cogmodels.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run experiments (Hydra; `cogmodels run --help` lists its options)",
                         add_help=False)
@@ -189,7 +241,18 @@ def _parser() -> argparse.ArgumentParser:
                          help="filter on a result column or a dotted config key (repeatable)")
     results.add_argument("--over-runs", action="store_true",
                          help="average runs that differ only in seed (mean, sd, n_runs)")
+    results.add_argument("--rebuild", action="store_true",
+                         help="rebuild results.sqlite from the run folders (a damaged or lost store); the old file "
+                              "is kept as results.sqlite.damaged-<time>")
     results.set_defaults(handler=_results)
+
+    listing = commands.add_parser("list", help="registered names with one-line descriptions (plugins included)")
+    listing.add_argument("family", nargs="?", help="backbones, encoders, scanpaths, search, datasets or "
+                                                   "experiments (default: all)")
+    listing.set_defaults(handler=_list)
+    card = commands.add_parser("card", help="a dataset's card: source, licence, citation, files, how to get them")
+    card.add_argument("dataset", help="a registered dataset name (cogmodels list datasets)")
+    card.set_defaults(handler=_card)
 
     figures = commands.add_parser("figures", help="rebuild paper_figures/figNN_*.py into paper_figures/out/")
     figures.add_argument("--only", help="one figure: its slug, figNN or file name (e.g. quickstart)")
@@ -206,8 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "run":
         from cogmodels.runner.app import main as run_main
 
-        run_main(argv[1:])
-        return 0
+        return run_main(argv[1:])
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -13,6 +13,15 @@ point leaves either nothing or a folder without a committed row, which the
 next attempt replaces.  Several processes may write at once (joblib workers,
 SLURM jobs): sqlite serialises the transactions (WAL journal, busy timeout,
 retries with back-off).
+
+The folder is the record of truth: meta.json holds the run's result rows, so
+``cogmodels results --rebuild`` (:func:`cogmodels.runner.rebuild.rebuild_store`)
+can always rebuild results.sqlite from the run folders.  A run counts as
+complete only when its row is committed AND its folder (with items.npz) exists;
+a completed row whose folder was deleted is recomputed, with a warning.  A
+damaged results.sqlite gives a :class:`~cogmodels.errors.DataFormatError` that
+names the file and the rebuild command.  Reading never writes: a read-only
+store can be read.
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ import logging
 import random
 import sqlite3
 import time
+import urllib.parse
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,8 +42,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cogmodels.errors import ConfigError, DataFormatError, format_problem
 from cogmodels import io as atomic
+from cogmodels.errors import ConfigError, DataFormatError, format_problem
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +141,33 @@ def _retry(operation, attempts: int = 12):
             time.sleep(min(2.0, 0.05 * 2 ** attempt) * (1.0 + jitter.random()))
 
 
+def damaged_store_error(path: Path, err: Exception) -> DataFormatError:
+    """The typed error for a results.sqlite that SQLite cannot read (random bytes, cut short, empty)."""
+    root = Path(path).parent
+    return DataFormatError(format_problem(
+        str(path), "an SQLite results store written by cogmodels (tables runs and results)",
+        f"a damaged or foreign file ({type(err).__name__}: {err})",
+        f"rebuild it from the run folders with `cogmodels results --rebuild --root {root}` (the damaged file "
+        "is kept beside it as results.sqlite.damaged-<time>)"))
+
+
+@contextlib.contextmanager
+def _readable(path: Path):
+    """Turn SQLite's and pandas' errors about a damaged store file into :func:`damaged_store_error`."""
+    try:
+        yield
+    except sqlite3.OperationalError as err:
+        if "locked" in str(err) or "busy" in str(err):
+            raise
+        raise damaged_store_error(path, err) from None
+    except (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
+        raise  # our mistakes, not a damaged file
+    except sqlite3.DatabaseError as err:
+        raise damaged_store_error(path, err) from None
+    except pd.errors.DatabaseError as err:
+        raise damaged_store_error(path, err.__cause__ or err) from None
+
+
 class ResultsStore:
     """Read and write runs and results under one output root.
 
@@ -148,14 +186,15 @@ class ResultsStore:
     @contextlib.contextmanager
     def _connect(self):
         self.root.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.db_path, timeout=60.0, isolation_level=None)
-        try:
-            _retry(lambda: con.execute("PRAGMA journal_mode=WAL"))
-            con.execute("PRAGMA synchronous=NORMAL")
-            _retry(lambda: con.executescript(_SCHEMA))
-            yield con
-        finally:
-            con.close()
+        with _readable(self.db_path):
+            con = sqlite3.connect(self.db_path, timeout=60.0, isolation_level=None)
+            try:
+                _retry(lambda: con.execute("PRAGMA journal_mode=WAL"))
+                con.execute("PRAGMA synchronous=NORMAL")
+                _retry(lambda: con.executescript(_SCHEMA))
+                yield con
+            finally:
+                con.close()
 
     @contextlib.contextmanager
     def _transaction(self, con):
@@ -177,7 +216,24 @@ class ResultsStore:
         return None if row is None else row[0]
 
     def is_complete(self, run_id: str) -> bool:
-        return self.status(run_id) == "complete"
+        """True when the run's row is committed as complete AND its folder (with items.npz) exists.
+
+        A completed row whose folder or items.npz was deleted gives False with a
+        warning: the run is computed again (and its row replaced).
+        """
+        if self.status(run_id) != "complete":
+            return False
+        with self._connect() as con:
+            (run_dir,) = _retry(lambda: con.execute("SELECT run_dir FROM runs WHERE run_id = ?",
+                                                    (run_id,)).fetchone())
+        folder = self.root / str(run_dir or "")
+        if run_dir and (folder / "items.npz").is_file():
+            return True
+        missing = folder / "items.npz" if run_dir and folder.is_dir() else folder
+        log.warning("%s", format_problem(
+            f"run {run_id} in {self.db_path}", f"its run folder with items.npz ({missing})",
+            "a completed row whose folder or items.npz was deleted", "nothing to do: the run is computed again"))
+        return False
 
     def run_dir(self, experiment: str, run_id: str) -> Path:
         return self.runs_dir / experiment / run_id
@@ -234,18 +290,24 @@ class ResultsStore:
         table = self._result_table(run_id, record.experiment, rows)
         final = self.run_dir(record.experiment, run_id)
         atomic.replace_dir(tmp_dir, final)
+        self._insert(run_id, record, final.relative_to(self.root), table)
+        return final
+
+    def commit_existing(self, run_id: str, record: RunRecord, run_dir: Path, rows: Sequence[Mapping]) -> None:
+        """Insert a run whose folder already exists (``run_dir``, relative to the root) and its rows."""
+        self._insert(run_id, record, Path(run_dir), self._result_table(run_id, record.experiment, rows))
+
+    def _insert(self, run_id: str, record: RunRecord, run_dir: Path, table: list) -> None:
         with self._connect() as con, self._transaction(con):
             con.execute("DELETE FROM results WHERE run_id = ?", (run_id,))
             con.execute(
                 "INSERT OR REPLACE INTO runs (run_id, status, experiment, task, run_dir, config, git_sha, seed, "
                 "started, finished, timings, error) VALUES (?, 'complete', ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                (run_id, record.experiment, record.task, str(final.relative_to(self.root)),
-                 json.dumps(record.config, default=str), record.git_sha, record.seed, record.started,
-                 record.finished, json.dumps(record.timings)))
+                (run_id, record.experiment, record.task, str(run_dir), json.dumps(record.config, default=str),
+                 record.git_sha, record.seed, record.started, record.finished, json.dumps(record.timings)))
             con.executemany(
                 f"INSERT INTO results ({', '.join(RESULT_COLUMNS)}) VALUES ({', '.join('?' * len(RESULT_COLUMNS))})",
                 table)
-        return final
 
     @staticmethod
     def _result_table(run_id: str, experiment: str, rows: Sequence[Mapping]) -> list[tuple]:
@@ -276,13 +338,40 @@ class ResultsStore:
 
 # -- reading -------------------------------------------------------------------
 def _open_readonly(root) -> sqlite3.Connection:
-    path = Path(root) / DB_NAME
+    """A read-only connection to ``root``/results.sqlite (it works on a read-only folder or file system)."""
+    path = Path(root).resolve() / DB_NAME
     if not path.is_file():
         raise DataFormatError(format_problem(
             str(path), "a results store (results.sqlite)", "no such file",
             "run an experiment first (cogmodels run experiment=quickstart) or point --root / "
             "COGMODELS_OUTPUT_ROOT at the output root that holds results.sqlite"))
-    return sqlite3.connect(path, timeout=60.0)
+    if path.stat().st_size == 0:
+        raise damaged_store_error(path, sqlite3.DatabaseError("the file is empty (0 bytes)"))
+    uri = "file:" + urllib.parse.quote(str(path))
+    for options in ("?mode=ro", "?mode=ro&immutable=1"):  # immutable: a read-only folder where WAL cannot open
+        con = sqlite3.connect(uri + options, uri=True, timeout=60.0)
+        try:
+            with _readable(path):
+                _retry(lambda: con.execute("SELECT run_id FROM runs LIMIT 1").fetchall())
+            return con
+        except sqlite3.OperationalError as err:
+            con.close()
+            if "unable to open" not in str(err) and "readonly" not in str(err):
+                raise
+        except BaseException:
+            con.close()
+            raise
+    raise DataFormatError(format_problem(str(path), "a readable results store", "a file SQLite cannot open",
+                                         "check the file's permissions"))
+
+
+def _read_sql(root, query: str) -> pd.DataFrame:
+    con = _open_readonly(root)
+    try:
+        with _readable(Path(root).resolve() / DB_NAME):
+            return _retry(lambda: pd.read_sql_query(query, con))
+    finally:
+        con.close()
 
 
 def load_runs(root, status: str | None = "complete") -> pd.DataFrame:
@@ -295,11 +384,7 @@ def load_runs(root, status: str | None = "complete") -> pd.DataFrame:
     status : str or None
         Keep only runs with this status; None keeps all.
     """
-    con = _open_readonly(root)
-    try:
-        runs = _retry(lambda: pd.read_sql_query("SELECT * FROM runs", con))
-    finally:
-        con.close()
+    runs = _read_sql(root, "SELECT * FROM runs")
     if status is not None:
         runs = runs[runs["status"] == status].reset_index(drop=True)
     runs["config"] = [json.loads(c) if c else {} for c in runs["config"]]
@@ -347,14 +432,9 @@ def load_results(root, **filters) -> pd.DataFrame:
     -------
     DataFrame with the columns of :data:`RESULT_COLUMNS` plus seed and finished.
     """
-    con = _open_readonly(root)
-    try:
-        table = _retry(lambda: pd.read_sql_query(
-            "SELECT results.*, runs.seed AS seed, runs.finished AS finished FROM results "
-            "JOIN runs ON runs.run_id = results.run_id WHERE runs.status = 'complete' "
-            "ORDER BY runs.finished, results.rowid", con))
-    finally:
-        con.close()
+    table = _read_sql(root, "SELECT results.*, runs.seed AS seed, runs.finished AS finished FROM results "
+                            "JOIN runs ON runs.run_id = results.run_id WHERE runs.status = 'complete' "
+                            "ORDER BY runs.finished, results.rowid")
     config_filters = {k: v for k, v in filters.items() if k not in table.columns}
     for column, wanted in filters.items():
         if column in table.columns:
@@ -380,5 +460,14 @@ def load_items(root, run_id: str) -> dict[str, np.ndarray]:
         raise DataFormatError(format_problem(f"{Path(root) / DB_NAME}", f"a completed run {run_id!r}",
                                              "no such run", "list runs with `cogmodels results`"))
     path = Path(root) / match.iloc[0]["run_dir"] / "items.npz"
-    with np.load(path, allow_pickle=False) as items:
-        return {name: items[name] for name in items.files}
+    if not path.is_file():
+        raise DataFormatError(format_problem(
+            str(path), f"the per-item arrays of completed run {run_id!r}", "no such file (the run folder or its "
+            "items.npz was deleted)", f"rerun the run's experiment: a run whose folder is missing is computed "
+            f"again (its config: {Path(root) / match.iloc[0]['run_dir'] / 'config.yaml'} or the runs table)"))
+    try:
+        with np.load(path, allow_pickle=False) as items:
+            return {name: items[name] for name in items.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise DataFormatError(format_problem(str(path), "a complete items.npz", f"a damaged file ({err})",
+                                             "rerun the run with force=true")) from None

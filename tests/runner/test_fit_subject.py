@@ -186,7 +186,7 @@ def test_bad_inputs_name_the_field_and_the_fix(trained, tmp_path):
         load_model(tmp_path / "old.pt")
     run_folder = root / "runs" / "fmri_new_subject" / run_id
     with pytest.raises(ConfigError, match="backbone"):  # features of another backbone setting than the source's
-        execute(_config(root, f"transfer.source={run_folder}", "+backbone.n_orientations=4"))
+        execute(_config(root, f"transfer.source={run_folder}", "backbone.n_orientations=4"))
 
 
 def test_nested_training_subsets():

@@ -26,13 +26,10 @@ features it declares it reads (``input_kind``: flat (n, C*H*W), spatial
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
-import pkgutil
 import time
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from hydra.utils import instantiate
@@ -48,41 +45,8 @@ TASKS_PACKAGE = "cogmodels.runner.tasks"
 INPUT_KINDS = ("flat", "spatial", "tokens")
 
 
-class TaskRegistry(Registry):
-    """The task registry: the first lookup or listing imports every module of :data:`TASKS_PACKAGE`,
-    where each task registers itself with ``@TASKS.register(name)``."""
-
-    def __init__(self):
-        super().__init__("task")
-        self._discovered = False
-        self._discovering = False
-
-    def _discover(self) -> None:
-        if self._discovered or self._discovering:
-            return
-        self._discovering = True
-        try:
-            for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
-                if not info.name.startswith("_"):
-                    importlib.import_module(f"{TASKS_PACKAGE}.{info.name}")
-            self._discovered = True
-        finally:
-            self._discovering = False
-
-    def list(self) -> list[str]:
-        self._discover()
-        return super().list()
-
-    def __contains__(self, name: str) -> bool:
-        self._discover()
-        return super().__contains__(name)
-
-    def get(self, name: str):
-        self._discover()
-        return super().get(name)
-
-
-TASKS = TaskRegistry()
+#: The task registry; the first lookup or listing imports every module of this package (discovery).
+TASKS = Registry("task", package=TASKS_PACKAGE)
 
 
 
@@ -135,10 +99,7 @@ class TaskOutput:
 
 def weights_statement(backbone) -> str:
     """How the backbone's weights were obtained, in words, for the results."""
-    statement = getattr(backbone, "weights_statement", None)
-    if statement:
-        return str(statement)
-    weights = str(getattr(backbone, "weights_hash", "unknown"))
+    weights = str(backbone.weights_hash)
     if weights == "fixed":
         return "fixed filters (no learned weights)"
     if weights.startswith("random-seed"):
@@ -261,16 +222,14 @@ def ceiling_outputs(dataset, labels: dict) -> tuple[dict, list[dict], np.ndarray
 
 # -- encoders and their inputs ----------------------------------------------------------
 def input_kind(head) -> str:
-    """What features an encoder reads: "flat", "spatial" or "tokens".
+    """What features an encoder reads: "flat", "spatial" or "tokens" (its declared ``input_kind``)."""
+    from cogmodels.encoders.base import BaseEncoder
 
-    Encoders declare it as a class attribute (``BaseEncoder.input_kind``); a
-    head from elsewhere that does not gets flat features.
-    """
-    kind = getattr(type(head), "input_kind", "flat")
-    if kind not in INPUT_KINDS:
-        raise ConfigError(format_problem(f"{type(head).__name__}.input_kind", f"one of {INPUT_KINDS}", repr(kind),
-                                         "declare what the encoder reads"))
-    return kind
+    if not isinstance(head, BaseEncoder):
+        raise ConfigError(format_problem("encoder", "an encoder (a cogmodels.encoders.base.BaseEncoder subclass "
+                                         "declaring input_kind and requires)", type(head).__name__,
+                                         "register the encoder as a BaseEncoder subclass"))
+    return type(head).input_kind
 
 
 def head_input(fmap, kind: str, rows: np.ndarray, layer: str) -> dict:
@@ -286,16 +245,36 @@ def head_input(fmap, kind: str, rows: np.ndarray, layer: str) -> dict:
 
 
 def fit_head(head, fmap, rows: np.ndarray, Y: np.ndarray, channels, layer: str):
-    """Fit ``head`` on the stimuli ``rows``; token heads also get the channels' ROI labels and hemispheres."""
-    kind = input_kind(head)
-    inputs = head_input(fmap, kind, rows, layer)
-    if kind == "tokens":
-        hemispheres = list(channels["hemisphere"])
-        inputs.update(rois=list(channels["rois"]), hemispheres=hemispheres if any(hemispheres) else None)
-    return head.fit(Y=Y[rows], **inputs)
+    """Fit ``head`` on the stimuli ``rows`` with the one encoder call ``fit(X, Y, channels=, grid=)``."""
+    inputs = head_input(fmap, input_kind(head), rows, layer)
+    return head.fit(inputs["X"], Y[rows], channels=channels, grid=inputs.get("grid"))
 
 
 def predict_head(head, fmap, rows: np.ndarray, layer: str) -> np.ndarray:
     """Predicted responses of shape (n_rows, n_channels)."""
     return head.predict(**head_input(fmap, input_kind(head), rows, layer))
 
+
+def diagnostic_items(head, fmap, rows: np.ndarray, layer: str, items: dict) -> dict:
+    """The encoder's :meth:`~cogmodels.encoders.base.BaseEncoder.diagnostics` as items.
+
+    Numeric arrays are stored as ``<name>@<layer>``.  Label arrays (str) are
+    stored once as ``<name>`` (e.g. ``query_names``), or as ``<name>@<layer>``
+    when an earlier layer stored other labels under that name.  The stimuli
+    ``rows`` feed the per-stimulus diagnostics the encoder declares
+    (``stimulus_diagnostics``, e.g. attention maps); with no rows, none are asked.
+    """
+    if type(head).stimulus_diagnostics and rows.size:
+        inputs = head_input(fmap, input_kind(head), rows, layer)
+        values = head.diagnostics(inputs["X"], grid=inputs.get("grid"))
+    else:
+        values = head.diagnostics()
+    out = {}
+    for name, array in values.items():
+        array = np.asarray(array)
+        label = array.dtype.kind in "US"
+        if label and (name not in items or np.array_equal(items[name], array)):
+            out[name] = array
+        else:
+            out[f"{name}@{layer}"] = array
+    return out

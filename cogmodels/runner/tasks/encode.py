@@ -14,12 +14,12 @@ import numpy as np
 from hydra.utils import instantiate
 
 from cogmodels.runner.tasks.base import (
-    TASKS, RunContext, TaskOutput, accuracy_items, ceiling_outputs, channel_items, fit_head, head_input, input_kind,
+    TASKS, RunContext, TaskOutput, accuracy_items, ceiling_outputs, channel_items, diagnostic_items, fit_head, input_kind,
     load_brain_dataset, metric_rows, predict_head, split_rows, weights_statement)
 
 log = logging.getLogger(__name__)
 
-DEFAULT_N_EXAMPLES = 4  # test images whose attention maps are stored (heads with attention_maps)
+DEFAULT_N_EXAMPLES = 4  # test images whose per-stimulus diagnostics (attention maps) are stored
 MAX_EXAMPLE_SIDE = 256  # stored example images are shrunk to at most this many pixels per side
 
 
@@ -58,32 +58,22 @@ def example_items(dataset, rows: np.ndarray) -> dict:
     return items
 
 
-def attention_items(head, fmap, rows: np.ndarray, layer: str) -> dict:
-    """Attention of each query over the feature grid for the example stimuli ``rows``.
-
-    Returns ``attention@<layer>`` float32 (n_examples, n_queries, H, W), each map
-    summing to 1, and ``query_names`` (n_queries,).
-    """
-    inputs = head_input(fmap, "tokens", rows, layer)
-    maps = np.asarray(head.attention_maps(inputs["X"], grid=inputs["grid"]), dtype=np.float32)
-    return {f"attention@{layer}": maps, "query_names": np.asarray(head.query_names_, dtype=str)}
-
-
 # -- the encode task ------------------------------------------------------------------
 @TASKS.register("encode")
 def encode(ctx: RunContext) -> TaskOutput:
     """Brain encoding: features -> encoder fit on the train split -> per-channel test scores.
 
     Config keys: ``dataset`` (brain responses with train/test splits),
-    ``backbone``, ``encoder`` (an instantiable head with fit/predict), ``seed``,
-    and optionally ``encode.n_examples`` (test images whose attention maps are
-    stored, for heads with ``attention_maps``; default 4).
+    ``backbone``, ``encoder`` (a registered encoder), ``seed``, and optionally
+    ``encode.n_examples`` (test images whose per-stimulus diagnostics are stored,
+    for encoders that declare ``stimulus_diagnostics``, e.g. attention maps; default 4).
 
     One encoder is fitted per backbone layer.  Per-item arrays (one value per
     channel): ``pearson_r@<layer>``, ``normalized_accuracy@<layer>`` (when the data
     have repeats), ``noise_ceiling`` (estimated from the repeats),
-    ``true_noise_ceiling`` / ``true_ceiling_r`` (simulators), ``best_alpha@<layer>``
-    (ridge), channel labels; attention maps and example images for routing heads.
+    ``true_noise_ceiling`` / ``true_ceiling_r`` (simulators), channel labels, and the
+    encoder's ``diagnostics()`` (``best_alpha@<layer>`` for ridge; ``attention@<layer>``,
+    ``query_names`` and the example images for the routing transformer).
     Rows: the mean of each per-channel metric over all channels and per ROI.
     """
     cfg = ctx.cfg
@@ -117,11 +107,10 @@ def encode(ctx: RunContext) -> TaskOutput:
         for metric, values in scores.items():
             items[f"{metric}@{layer}"] = values
             rows += metric_rows(values, responses, labels, metric, layer)
-        if hasattr(head, "best_alphas_"):
-            items[f"best_alpha@{layer}"] = np.asarray(head.best_alphas_, dtype=np.float64)
-        if hasattr(head, "attention_maps") and examples.size:
-            with ctx.stage(f"attention/{layer}"):
-                items.update(attention_items(head, fmap, examples, layer))
+        per_stimulus = bool(type(head).stimulus_diagnostics) and examples.size > 0
+        with ctx.stage(f"diagnostics/{layer}"):
+            items.update(diagnostic_items(head, fmap, examples if per_stimulus else examples[:0], layer, items))
+            if per_stimulus:
                 items.update(example_items(dataset, examples))
     provenance = {"weights": weights_statement(backbone), "backbone_layers": list(backbone.layers),
                   "feature_shapes": {layer: list(f.values.shape) for layer, f in features.items()},

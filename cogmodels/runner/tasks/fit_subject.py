@@ -139,7 +139,9 @@ def resolve_model_file(source) -> Path:
 
 
 def _check_transferable(encoder, where: str) -> None:
-    if not (hasattr(encoder, "fit_new_subject") and hasattr(encoder, "subjects_")):
+    from cogmodels.encoders.routing import RoutingTransformerEncoder
+
+    if not isinstance(encoder, RoutingTransformerEncoder):
         raise ConfigError(format_problem(where, "a fitted multi-subject encoder with fit_new_subject "
                                          "(e.g. the routing transformer)", type(encoder).__name__,
                                          "train encoder=routing on several subjects (experiment=fmri_new_subject)"))
@@ -243,7 +245,9 @@ def train_source_model(ctx: RunContext, backbone, layers: list, target_subject: 
         else:
             log.info("model store hit: source encoder of %s loaded from %s (no training)", subjects, path)
             return model, stored, path
-    if not hasattr(encoder, "fit_multi"):
+    from cogmodels.encoders.routing import RoutingTransformerEncoder
+
+    if not isinstance(encoder, RoutingTransformerEncoder):
         raise ConfigError(format_problem("encoder", "an encoder that fits several subjects at once (fit_multi)",
                                          type(encoder).__name__, "use encoder=routing"))
     fit_data = {}
