@@ -29,6 +29,12 @@ clicks are 0-based pixel offsets (pixel i spans [i, i + 1)); timestamps are
 ISO date-time strings, or Unix epoch numbers (read as seconds when below
 1e11, else milliseconds).
 
+Screen geometry.  The clicks are in image pixels of images of different
+sizes, shown in a web application whose screen the release does not record:
+``fixations.geometry`` is the smallest rectangle at the origin that holds
+every image (``screen_size=`` overrides it), with ``px_per_deg`` only when
+given (degrees mean little for clicks).
+
 Splits.  A seeded split by image (see :func:`cogmodels.datasets.gaze_table.split_by_image`).
 """
 
@@ -43,7 +49,7 @@ import pandas as pd
 
 from cogmodels.data import Dataset, DatasetCard, Fixations, Stimuli
 from cogmodels.datasets import DATASETS, shared_data_root
-from cogmodels.datasets.gaze_table import drop_missing_images, image_sizes, split_by_image
+from cogmodels.datasets.gaze_table import drop_missing_images, image_sizes, screen_geometry, split_by_image
 from cogmodels.errors import DataFormatError, format_problem
 
 logger = logging.getLogger(__name__)
@@ -69,7 +75,8 @@ CARD = DatasetCard(
 
 
 def load(root=None, *, db_file: str = "capmit1003.db", images_dir: str = "mit1003/ALLSTIMULI", clip: bool = False,
-         keep_missing: bool = False, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+         keep_missing: bool = False, test_fraction: float = 0.2, seed: int = 0, px_per_deg: float | None = None,
+         screen_size: tuple[int, int] | None = None) -> Dataset:
     """Load CapMIT1003 clicks (as Fixations of kind "click"), captions and images.
 
     Parameters
@@ -84,11 +91,15 @@ def load(root=None, *, db_file: str = "capmit1003.db", images_dir: str = "mit100
         Keep clicks on images missing from the image folder.
     test_fraction, seed : float, int
         Seeded split by image.
+    px_per_deg : float, optional
+        Pixels per degree for ``fixations.geometry``; None: unknown (not in the release).
+    screen_size : (width, height), optional
+        The screen of ``fixations.geometry``; default: the images' bounding box.
 
     Returns
     -------
     Dataset
-        fixations (kind "click"; trials table with the captions),
+        fixations (kind "click", ``geometry`` set; trials table with the captions),
         ``meta["missing_stimuli"]``.
     """
     root = Path(root) if root is not None else shared_data_root() / "capmit1003"
@@ -115,8 +126,12 @@ def load(root=None, *, db_file: str = "capmit1003.db", images_dir: str = "mit100
     if not keep_missing:
         trials = trials[trials["stimulus_id"].isin(found.keys())].reset_index(drop=True)
     trials = trials[["stimulus_id", "subject", "trial", "task", "caption", "img_uid", "obs_uid", "start_time"]]
-    fixations = Fixations(table, trials=trials, image_sizes=image_sizes(found), kind="click", clip=clip,
-                          source=str(db_path))
+    sizes = image_sizes(found)
+    geometry = screen_geometry(sizes, px_per_deg, screen_size, where=str(root / images_dir), source=(
+        "clicks in a web application whose screen is not recorded; px/deg "
+        + ("given to the loader" if px_per_deg is not None else "unknown")))
+    fixations = Fixations(table, trials=trials, image_sizes=sizes, kind="click", clip=clip,
+                          source=str(db_path), geometry=geometry)
     ids = sorted(found)
     logger.info("capmit1003: %d clicks in %d captioned trials on %d images", len(table), len(trials), len(ids))
     stimuli = Stimuli.from_paths(ids, [found[i] for i in ids])

@@ -23,7 +23,9 @@ trial): task (the target category), condition, the target box
 (target_x, target_y, target_w, target_h; NaN when the record has none, as in
 target-absent trials), correct, rt_ms, split, and the screen geometry
 (screen_width_px 1680, screen_height_px 1050, and px_per_deg when given: the
-release does not contain the viewing distance).  ``t_onset`` is the sum of
+release does not contain the viewing distance).  ``fixations.geometry`` is
+the 1680 x 1050 screen with ``px_per_deg`` when given, else with no
+angular resolution (metrics that need degrees then ask for it).  ``t_onset`` is the sum of
 the preceding durations (the release has durations only).
 
 Splits.  The records' own ``split`` field ("train", "valid", ...); without
@@ -39,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cogmodels.data import Dataset, DatasetCard, Fixations, Stimuli
+from cogmodels.data import Dataset, DatasetCard, Fixations, ScreenGeometry, Stimuli
 from cogmodels.datasets import DATASETS, shared_data_root
 from cogmodels.datasets.gaze_table import drop_missing_images, image_sizes, split_by_image
 from cogmodels.errors import DataFormatError, format_problem
@@ -80,14 +82,16 @@ def load(root=None, *, files=None, images_dir: str = "images", clip: bool = Fals
     keep_missing : bool
         Keep fixations on images missing from the images folder.
     px_per_deg : float, optional
-        Screen geometry to store in the trials table.
+        Pixels per degree, stored in ``fixations.geometry`` (and the trials table);
+        None: unknown (not in the release).
     test_fraction, seed : float, int
         Seeded split by image, used only when the records have no ``split`` field.
 
     Returns
     -------
     Dataset
-        fixations (kind "eye") with the trials table; ``meta["missing_stimuli"]``.
+        fixations (kind "eye", ``geometry`` the 1680 x 1050 screen) with the trials table;
+        ``meta["missing_stimuli"]``.
     """
     root = Path(root) if root is not None else shared_data_root() / "coco_search18"
     paths = [root / f for f in files] if files else sorted(root.glob(FILE_PATTERN))
@@ -108,7 +112,10 @@ def load(root=None, *, files=None, images_dir: str = "images", clip: bool = Fals
     if not keep_missing:
         trials = trials[trials["stimulus_id"].isin(found.keys())].reset_index(drop=True)
     fixations = Fixations(table, trials=trials, image_sizes=image_sizes(found), kind="eye", clip=clip,
-                          source=", ".join(p.name for p in paths))
+                          source=", ".join(p.name for p in paths),
+                          geometry=ScreenGeometry(*SCREEN_SIZE, px_per_deg=px_per_deg, source=(
+                              "COCO-Search18 screen (images shown full screen); px/deg " +
+                              ("given to the loader" if px_per_deg is not None else "not in the release"))))
     ids = sorted(found)
     logger.info("coco_search18: %d fixations in %d trials on %d images from %d file(s)", len(table), len(trials),
                 len(ids), len(paths))

@@ -12,8 +12,13 @@ trial), ``t_onset`` (default: cumulative durations) and ``image`` (the file
 name of the stimulus in the images folder).  Other names are mapped with
 ``columns={"their_name": "standard_name"}``.  Extra columns are kept.
 
+Screen geometry.  ``Fixations.geometry`` is a screen of ``screen_size``
+(default: the images' common size, or the smallest rectangle at the origin
+that holds every image when sizes differ) with ``px_per_deg`` when given
+(else unknown: metrics that need degrees then ask for it).
+
 This module also holds the helpers the eye-tracking loaders share
-(seeded split by image, image sizes, missing-image reports).
+(seeded split by image, image sizes, missing-image reports, screen geometry).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cogmodels.data import Dataset, DatasetCard, Fixations, Stimuli
+from cogmodels.data import Dataset, DatasetCard, Fixations, ScreenGeometry, Stimuli
 from cogmodels.datasets import DATASETS
 from cogmodels.errors import ConfigError, DataFormatError, format_problem
 
@@ -48,7 +53,7 @@ CARD = DatasetCard(
 def load(root=None, *, fixations_file: str = "fixations.csv", images_dir: str = "images",
          columns: Mapping[str, str] | None = None, sep: str | None = None, kind: str = "eye",
          clip: bool = False, keep_missing: bool = False, test_fraction: float = 0.2, seed: int = 0,
-         px_per_deg: float | None = None) -> Dataset:
+         px_per_deg: float | None = None, screen_size: tuple[int, int] | None = None) -> Dataset:
     """Load a fixation table and its images.
 
     Parameters
@@ -72,12 +77,15 @@ def load(root=None, *, fixations_file: str = "fixations.csv", images_dir: str = 
     test_fraction, seed : float, int
         Seeded split of the stimuli into "train" and "test" (see :func:`split_by_image`).
     px_per_deg : float, optional
-        Screen geometry stored in the trials table.
+        Pixels per degree of the recording screen: stored in ``fixations.geometry``
+        (and in the trials table).  None: unknown.
+    screen_size : (width, height), optional
+        The screen the x, y pixels refer to; default: from the images (module docstring).
 
     Returns
     -------
     Dataset
-        ``meta["missing_stimuli"]`` lists stimuli without an image file.
+        ``fixations.geometry`` is set; ``meta["missing_stimuli"]`` lists stimuli without an image file.
     """
     if root is None:
         raise ConfigError(format_problem("gaze_table root", "the folder holding the table and the images",
@@ -88,8 +96,11 @@ def load(root=None, *, fixations_file: str = "fixations.csv", images_dir: str = 
     file_names = dict(zip(table["stimulus_id"], table["image"])) if "image" in table.columns else None
     paths = find_images(root / images_dir, table["stimulus_id"].unique(), file_names)
     table, missing = drop_missing_images(table, paths, keep_missing, where=str(path))
+    sizes = image_sizes(paths)
+    geometry = screen_geometry(sizes, px_per_deg, screen_size, where=str(path),
+                               source="px/deg as given" if px_per_deg is not None else "px/deg not given")
     fixations = Fixations(table, trials=make_trials(table, task="free_view", px_per_deg=px_per_deg),
-                          image_sizes=image_sizes(paths), kind=kind, clip=clip, source=str(path))
+                          image_sizes=sizes, kind=kind, clip=clip, source=str(path), geometry=geometry)
     ids = sorted(paths)
     stimuli = Stimuli.from_paths(ids, [paths[i] for i in ids])
     return Dataset("gaze_table", stimuli, CARD, fixations=fixations,
@@ -197,6 +208,37 @@ def make_trials(table: pd.DataFrame, task: str, px_per_deg: float | None = None,
     return trials
 
 
+def screen_geometry(sizes: Mapping[str, tuple[int, int]], px_per_deg: float | None = None,
+                    screen_size: tuple[int, int] | None = None, *, where: str = "images",
+                    source: str = "") -> ScreenGeometry:
+    """The screen of a fixation table: ``screen_size``, else the images' common size (or their bounding box).
+
+    Parameters
+    ----------
+    sizes : mapping stimulus_id -> (width, height)
+    px_per_deg : float, optional
+        None: unknown (the geometry then has no degrees).
+    screen_size : (width, height), optional
+    where, source : str
+        For the error message; where the numbers come from (kept in the geometry).
+    """
+    if screen_size is None:
+        if not sizes:
+            raise DataFormatError(format_problem(where, "at least one image, or screen_size=(width, height)",
+                                                 "no image", "pass screen_size=(width, height) in pixels"))
+        widths, heights = zip(*sizes.values())
+        screen_size = (max(widths), max(heights))
+        shared = len(set(sizes.values())) == 1
+        source = ", ".join(filter(None, [f"screen = {'the images' if shared else 'bounding box of the images'}",
+                                         source]))
+    try:
+        width, height = (int(v) for v in screen_size)
+    except (TypeError, ValueError):
+        raise ConfigError(format_problem("screen_size", "(width, height) in pixels", repr(screen_size),
+                                         "pass e.g. screen_size=(1920, 1080)")) from None
+    return ScreenGeometry(width, height, px_per_deg=px_per_deg, source=source)
+
+
 def split_by_image(ids: Iterable[str], test_fraction: float = 0.2, seed: int = 0) -> dict[str, list[str]]:
     """Seeded train/test split of stimulus ids.
 
@@ -238,7 +280,7 @@ def _natural_key(text: str):
 
 
 __all__ = ["CARD", "load", "split_by_image", "describe_ids", "image_sizes", "find_images",
-           "drop_missing_images", "make_trials", "cumulative_onsets", "read_table"]
+           "drop_missing_images", "make_trials", "cumulative_onsets", "read_table", "screen_geometry"]
 
 
 # -- conformance example ---------------------------------------------------------------

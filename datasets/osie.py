@@ -32,6 +32,16 @@ that exist, keeps the fixations of those only (``keep_missing=True`` keeps
 all), warns with the count and ranges, and lists the missing stimulus ids in
 ``dataset.meta["missing_stimuli"]``.
 
+Screen geometry (an assumption).  Neither the release (fixations.mat, the
+stimuli, LICENSE) nor the data record the monitor, its size or the viewing
+distance; the fixations are in image pixels.  ``fixations.geometry`` is
+therefore an *assumed* screen: the 800 x 600 image area at
+``ASSUMED_PX_PER_DEG = 24`` px/deg (800 px = 33.3 deg), the value this
+project has used for OSIE since its scanpath baselines; it is not taken from
+the paper (Xu et al. 2014 describe their EyeLink set-up; the value was not
+checked against it here).  Pass ``px_per_deg=`` to use another value; the
+geometry's ``source`` says which applies, and run provenance repeats it.
+
 Splits.  A seeded split by image: the image ids present are sorted, shuffled
 with ``numpy.random.default_rng(seed)``, and a ``test_fraction`` of them
 (default 0.2, seed 0) form "test", the rest "train".
@@ -45,7 +55,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cogmodels.data import Dataset, DatasetCard, Fixations, Stimuli
+from cogmodels.data import Dataset, DatasetCard, Fixations, ScreenGeometry, Stimuli
 from cogmodels.datasets import DATASETS, shared_data_root
 from cogmodels.datasets.gaze_table import drop_missing_images, image_sizes, make_trials, split_by_image
 from cogmodels.errors import ConfigError, DataFormatError, format_problem
@@ -55,10 +65,15 @@ logger = logging.getLogger(__name__)
 FIXATIONS_FILE = Path("data") / "eye" / "fixations.mat"
 STIMULI_DIR = Path("data") / "stimuli"
 SUBJECT_FIELDS = ("fix_x", "fix_y", "fix_duration")
+SCREEN_SIZE = (800, 600)  # the image area; fixations are in image pixels
+ASSUMED_PX_PER_DEG = 24.0  # not in the release: an assumption, stated in the card (module docstring)
+GEOMETRY_NOTE = ("screen geometry not recorded in the release: assumed 800 x 600 px (the image) at 24 px/deg "
+                 "(an assumption; pass px_per_deg= to change it)")
 
 CARD = DatasetCard(
     name="osie",
-    source="https://github.com/NUS-VIP/predicting-human-gaze-beyond-pixels (OSIE, NUS VIP lab)",
+    source=("https://github.com/NUS-VIP/predicting-human-gaze-beyond-pixels (OSIE, NUS VIP lab); "
+            + GEOMETRY_NOTE),
     licence="MIT",
     citation=("Xu, J., Jiang, M., Wang, S., Kankanhalli, M. S., & Zhao, Q. (2014). Predicting human gaze "
               "beyond pixels. Journal of Vision, 14(1):28, 1-20."),
@@ -86,13 +101,15 @@ def load(root=None, *, clip: bool = False, keep_missing: bool = False, index_bas
     test_fraction, seed : float, int
         Seeded split by image (see module docstring).
     px_per_deg : float, optional
-        Screen geometry to store in the trials table (not in the release).
+        Pixels per degree of ``fixations.geometry`` (also stored in the trials
+        table); default ``ASSUMED_PX_PER_DEG`` (24, an assumption: the release
+        records no geometry, see the module docstring).
 
     Returns
     -------
     Dataset
         stimuli (the images present), fixations (kind "eye", one trial per
-        image and subject), splits, and ``meta["missing_stimuli"]``.
+        image and subject, ``geometry`` set), splits, and ``meta["missing_stimuli"]``.
     """
     if index_base not in (0, 1):
         raise ConfigError(format_problem("index_base", "0 or 1", repr(index_base),
@@ -113,8 +130,12 @@ def load(root=None, *, clip: bool = False, keep_missing: bool = False, index_bas
     paths = {sid: p for sid, p in paths.items() if sid in referenced}
     table, missing = drop_missing_images(table, paths, keep_missing, where=str(root))
     trials = make_trials(table, task="free_view", px_per_deg=px_per_deg, viewing_time_ms=3000.0)
+    geometry = ScreenGeometry.from_px_per_deg(
+        *SCREEN_SIZE, ASSUMED_PX_PER_DEG if px_per_deg is None else px_per_deg,
+        source=("assumed (OSIE records no geometry): 800 x 600 image area at 24 px/deg" if px_per_deg is None
+                else "OSIE image area; px/deg given to the loader"))
     fixations = Fixations(table, trials=trials, image_sizes=image_sizes(paths), kind="eye", clip=clip,
-                          source=str(mat_path))
+                          source=str(mat_path), geometry=geometry)
     ids = sorted(paths, key=int)
     stimuli = Stimuli.from_paths(ids, [paths[i] for i in ids])
     return Dataset("osie", stimuli, CARD, fixations=fixations, splits=split_by_image(ids, test_fraction, seed),

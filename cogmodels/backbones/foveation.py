@@ -101,8 +101,8 @@ def blur_level_map(shape, fixation_xy: torch.Tensor, px_per_deg: float, n_levels
     return torch.log2(0.5 / cutoff_cycles_per_px).clamp(0, n_levels - 1)
 
 
-def foveate(image, fixation_xy, px_per_deg: float = 30.0, n_levels: int | None = None, e2: float = E2_DEG,
-            alpha: float = ALPHA, contrast_threshold: float = CONTRAST_THRESHOLD):
+def foveate(image, fixation_xy, px_per_deg: float | None = None, n_levels: int | None = None, e2: float = E2_DEG,
+            alpha: float = ALPHA, contrast_threshold: float = CONTRAST_THRESHOLD, *, geometry=None):
     """Blur an image as seen while fixating ``fixation_xy`` (Geisler & Perry 1998).
 
     Parameters
@@ -112,13 +112,17 @@ def foveate(image, fixation_xy, px_per_deg: float = 30.0, n_levels: int | None =
         (x, y) in pixels, origin top-left.  With a batch of images, one
         fixation per image or one for all; with one image, several fixations
         give one output each.
-    px_per_deg : float
-        Pixels per degree of visual angle of the display.
+    px_per_deg : float, optional
+        Pixels per degree of visual angle of the display; default
+        ``geometry.px_per_deg``.  One of the two is required (there is no
+        default display): ConfigError otherwise.
     n_levels : int, optional
         Pyramid levels; default :func:`default_n_levels`.
     e2, alpha, contrast_threshold : float
         Parameters of :func:`cutoff_frequency`; a smaller ``e2`` or larger
         ``alpha`` blurs the periphery more.
+    geometry : ScreenGeometry, optional
+        The data's screen (e.g. ``fixations.geometry``), read when ``px_per_deg`` is None.
 
     Returns
     -------
@@ -127,9 +131,6 @@ def foveate(image, fixation_xy, px_per_deg: float = 30.0, n_levels: int | None =
         image; a tensor of shape (n, c, H, W) (or (c, H, W)) for a tensor,
         differentiable in the image and the fixation.
     """
-    if not px_per_deg > 0:
-        raise ConfigError(format_problem("foveate px_per_deg", "a positive number of pixels per degree",
-                                         repr(px_per_deg), "measure it from the screen geometry"))
     as_numpy = isinstance(image, np.ndarray)
     images, single = _as_batch(image)
     fixations = torch.as_tensor(fixation_xy, dtype=images.dtype, device=images.device)
@@ -139,6 +140,13 @@ def foveate(image, fixation_xy, px_per_deg: float = 30.0, n_levels: int | None =
         raise ShapeError(format_problem("foveate fixation_xy", f"shape (2,) or (n, 2) with n = {images.shape[0]} "
                                         "images (or one image)", f"shape {tuple(fixations.shape)}",
                                         "pass one (x, y) per image"))
+    if px_per_deg is None or geometry is not None:
+        from cogmodels.data.geometry import resolve_px_per_deg
+
+        px_per_deg = resolve_px_per_deg(px_per_deg, geometry, "foveate px_per_deg")
+    if not px_per_deg > 0:
+        raise ConfigError(format_problem("foveate px_per_deg", "a positive number of pixels per degree",
+                                         repr(px_per_deg), "measure it from the screen geometry"))
     height, width = images.shape[-2:]
     n_levels = default_n_levels(height, width) if n_levels is None else int(n_levels)
     levels = gaussian_pyramid(images, n_levels)

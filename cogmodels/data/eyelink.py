@@ -13,7 +13,8 @@ The lines this parser understands:
 ``START <t> LEFT|RIGHT ... / END <t> ... RES <xres> <yres>``
     a recording block.  ``RES`` is the tracker's average resolution of the
     block in pixels per degree; it is used as ``px_per_deg`` when no screen
-    geometry is given.
+    geometry is given.  Each GazeSamples' ``geometry`` is the one given, else
+    :func:`~cogmodels.data.geometry.recorded_geometry` (GAZE_COORDS and RES).
 ``SAMPLES GAZE LEFT [RIGHT] RATE <hz> ...`` (and ``EVENTS ...``)
     the sampling rate, recorded eyes and sample type of the block.
 ``<t> <x> <y> <pupil> [<x> <y> <pupil>] ...``
@@ -58,12 +59,8 @@ from tqdm.auto import tqdm
 
 from cogmodels.data.gaze import GazeSamples
 from cogmodels.data.geometry import (  # noqa: F401 (px_per_deg_from_saccades is re-exported)
-    ScreenGeometry,
-    check_geometry_matches,
-    check_samples_on_screen,
-    px_per_deg_from_saccades,
-    resolution_from_coords,
-)
+    ScreenGeometry, check_geometry_matches, check_samples_on_screen, px_per_deg_from_saccades, recorded_geometry,
+    resolution_from_coords)
 from cogmodels.errors import DataFormatError, format_problem
 
 logger = logging.getLogger(__name__)
@@ -372,7 +369,8 @@ class _AscParser:
         for block in self.blocks:
             px_per_deg, source = self._px_per_deg(block, geometry)
             px_sources.add(source)
-            samples.extend(self._block_samples(block, events, messages, px_per_deg, subject, geometry))
+            screen = geometry or recorded_geometry(block, px_per_deg, source, f"{self.where}, block {block['block']}")
+            samples.extend(self._block_samples(block, events, messages, px_per_deg, subject, geometry, screen))
         meta = dict(header=self.header, n_lines=self.n_lines, n_unknown_lines=self.n_unknown,
                     unknown_examples=self.unknown, n_malformed_lines=self.n_malformed,
                     malformed_examples=self.malformed, ignored_lines=dict(self.ignored),
@@ -411,7 +409,7 @@ class _AscParser:
             return 0.5 * (block["res_x"] + block["res_y"]), "END RES"
         return None, "none"
 
-    def _block_samples(self, block, events, messages, px_per_deg, subject, geometry) -> list:
+    def _block_samples(self, block, events, messages, px_per_deg, subject, geometry, screen=None) -> list:
         if not len(block["t"]):
             return []
         where = f"{self.where}, block {block['block']}"
@@ -437,10 +435,11 @@ class _AscParser:
                 # An event belongs to the segment in which it starts; segments tile the block in time.
                 span = (t[a] if a > 0 else -np.inf, t[b] if b < len(t) else np.inf)
                 out.append(self._segment(block, eye, t[a:b], x[a:b], y[a:b], values[a:b, 3 * eye_index + 2],
-                                         trials[a], span, rate, px_per_deg, subject, events, messages))
+                                         trials[a], span, rate, px_per_deg, subject, events, messages, screen))
         return out
 
-    def _segment(self, block, eye, t, x, y, pupil, trial, span, rate, px_per_deg, subject, events, messages):
+    def _segment(self, block, eye, t, x, y, pupil, trial, span, rate, px_per_deg, subject, events, messages,
+                 screen=None):
         in_block = (events["block"] == block["block"]) & (events["eye"] == eye)
         in_time = (events["t_start"] >= span[0]) & (events["t_start"] < span[1])
         own_events = events[in_block & in_time].reset_index(drop=True)
@@ -449,7 +448,8 @@ class _AscParser:
         meta = dict(block=block["block"], complete=block["complete"], sample_type=block["sample_type"],
                     file=self.where, t_block_start=block["t_start"])
         return GazeSamples(t, x, y, sampling_rate=float(rate), px_per_deg=px_per_deg, eye=eye, subject=subject,
-                           trial=trial, events=own_events, messages=own_messages, pupil=pupil, meta=meta)
+                           trial=trial, events=own_events, messages=own_messages, pupil=pupil, meta=meta,
+                           geometry=screen)
 
 
 def _fast_sample_parse(raw: list[str], width: int) -> np.ndarray | None:

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from cogmodels.data.checks import check_array
-from cogmodels.errors import DataFormatError, ShapeError, format_problem
+from cogmodels.data.geometry import ScreenGeometry
+from cogmodels.errors import ConfigError, DataFormatError, ShapeError, format_problem
 
 FIXATION_COLUMNS = ("stimulus_id", "subject", "trial", "index", "x", "y", "t_onset", "duration")
 FIXATION_KINDS = ("eye", "click")
@@ -78,6 +79,10 @@ class Scanpath:
 class Fixations:
     """A table of fixations, one row per fixation.
 
+    Within a trial (stimulus_id, subject, trial) the ``index`` values are
+    unique and, in index order, ``t_onset`` never decreases; a table that
+    breaks either is rejected (:class:`DataFormatError` naming the trial).
+
     Parameters
     ----------
     table : DataFrame
@@ -85,7 +90,12 @@ class Fixations:
         top-left), t_onset, duration (ms); extra columns are kept.
     trials : DataFrame, optional
         One row per (stimulus_id, subject, trial) with trial metadata: task,
-        target box, screen geometry (px_per_deg), ...
+        target box, ...
+    geometry : ScreenGeometry, optional
+        The screen the x, y pixels refer to: its size (the ``screen_size`` of
+        the scanpath metrics) and, where known, pixels per degree.  Every
+        loader sets it; tables built by hand may leave it None, and what then
+        needs it (degrees, a screen size) raises and says so.
     image_sizes : mapping stimulus_id -> (width, height), optional
         Used to check that fixations fall inside the image.
     kind : "eye" or "click"
@@ -98,7 +108,11 @@ class Fixations:
 
     def __init__(self, table: pd.DataFrame, trials: pd.DataFrame | None = None,
                  image_sizes: Mapping[str, tuple[int, int]] | None = None, kind: str = "eye",
-                 clip: bool = False, source: str = "fixations"):
+                 clip: bool = False, source: str = "fixations", geometry: ScreenGeometry | None = None):
+        if geometry is not None and not isinstance(geometry, ScreenGeometry):
+            raise ConfigError(format_problem(f"{source}.geometry", "a cogmodels.data.ScreenGeometry or None",
+                                             type(geometry).__name__,
+                                             "pass ScreenGeometry(width_px=..., height_px=..., px_per_deg=...)"))
         if kind not in FIXATION_KINDS:
             raise DataFormatError(format_problem(f"{source}.kind", f"one of {FIXATION_KINDS}", repr(kind),
                                                  "say whether these are eye fixations or clicks"))
@@ -107,13 +121,23 @@ class Fixations:
         self.image_sizes = {str(k): (int(v[0]), int(v[1])) for k, v in (image_sizes or {}).items()}
         self.table = check_fixation_table(table, self.image_sizes, clip=clip, where=source)
         self.trials = trials
+        self.geometry = geometry
 
     def __len__(self) -> int:
         return len(self.table)
 
     def __repr__(self) -> str:
         return (f"Fixations(kind={self.kind!r}, n_fixations={len(self)}, "
-                f"n_stimuli={self.table['stimulus_id'].nunique()}, n_subjects={self.table['subject'].nunique()})")
+                f"n_stimuli={self.table['stimulus_id'].nunique()}, n_subjects={self.table['subject'].nunique()}, "
+                f"geometry={self.geometry.describe() if self.geometry is not None else None!r})")
+
+    def require_geometry(self, where: str = "fixations") -> ScreenGeometry:
+        """``self.geometry``, or a :class:`ConfigError` saying how to set it."""
+        if self.geometry is None:
+            raise ConfigError(format_problem(
+                f"{where}.geometry", "the screen geometry the fixations refer to (set by every loader)", "None",
+                "build Fixations(..., geometry=ScreenGeometry(width_px=..., height_px=..., px_per_deg=...))"))
+        return self.geometry
 
     @property
     def subjects(self) -> list[str]:
@@ -139,7 +163,7 @@ class Fixations:
                 tkeep &= trials["subject"].isin([str(s) for s in subjects]).to_numpy()
             trials = trials[tkeep].reset_index(drop=True)
         return Fixations(self.table[keep].reset_index(drop=True), trials, self.image_sizes, self.kind,
-                         source=self.source)
+                         source=self.source, geometry=self.geometry)
 
     def to_scanpaths(self) -> list[Scanpath]:
         """One Scanpath per (stimulus_id, subject, trial), ordered by index."""
@@ -156,7 +180,10 @@ class Fixations:
 
     @classmethod
     def from_scanpaths(cls, scanpaths: Sequence[Scanpath], **kwargs) -> "Fixations":
-        """Table form of a list of scanpaths (trial numbers are assigned per stimulus and subject)."""
+        """Table form of a list of scanpaths (trial numbers are assigned per stimulus and subject).
+
+        ``kwargs`` go to the constructor (``geometry=``, ``image_sizes=``, ``kind=``, ...).
+        """
         rows, counter = [], {}
         for sp in scanpaths:
             key = (sp.stimulus_id, sp.subject)
@@ -172,7 +199,9 @@ def check_fixation_table(table: pd.DataFrame, image_sizes: Mapping[str, tuple[in
     """Validate a fixation table; returns a normalised copy.
 
     Fixations outside their image are an error, or are clipped (with a
-    warning giving the count) when ``clip=True``.
+    warning giving the count) when ``clip=True``.  Within a trial
+    (stimulus_id, subject, trial), a repeated ``index`` and a ``t_onset``
+    that decreases in index order are errors (never silently reordered).
     """
     if not isinstance(table, pd.DataFrame):
         raise DataFormatError(format_problem(where, "a pandas DataFrame", type(table).__name__,
@@ -197,9 +226,55 @@ def check_fixation_table(table: pd.DataFrame, image_sizes: Mapping[str, tuple[in
         raise DataFormatError(format_problem(f"{where}.duration", "durations >= 0 ms",
                                              f"{int(negative.sum())} negative durations (first at row {int(np.argmax(negative))})",
                                              "check the units and the onset/offset columns"))
+    _check_trial_order(table, where)
     if image_sizes:
         table = _check_bounds(table, image_sizes, clip=clip, where=where)
     return table.reset_index(drop=True)
+
+
+def _check_trial_order(table: pd.DataFrame, where: str) -> None:
+    """Unique ``index`` per trial, and ``t_onset`` non-decreasing in index order within each trial."""
+    if len(table) < 2:
+        return
+    keys = ["stimulus_id", "subject", "trial"]
+    index = pd.to_numeric(table["index"], errors="coerce").to_numpy(float)
+    if not np.isfinite(index).all():
+        bad = ~np.isfinite(index)
+        first = int(np.argmax(bad))
+        raise DataFormatError(format_problem(f"{where}.index", "fixation numbers (integers) within each trial",
+                                             f"{int(bad.sum())} non-numeric values (first at row {first})",
+                                             "number the fixations of each trial 0, 1, 2, ..."))
+    order = table.assign(_index=index).sort_values(keys + ["_index"], kind="stable")
+    same_trial = np.ones(len(order) - 1, dtype=bool)
+    for key in keys:
+        values = order[key].to_numpy()
+        same_trial &= values[1:] == values[:-1]
+    sorted_index, onset = order["_index"].to_numpy(), order["t_onset"].to_numpy(float)
+    rows = order.index.to_numpy()
+    duplicate = same_trial & (sorted_index[1:] == sorted_index[:-1])
+    if duplicate.any():
+        i = int(np.argmax(duplicate))
+        trial = _trial_key(order, keys, i)
+        raise DataFormatError(format_problem(
+            f"{where}.index", "unique fixation indices within each trial (stimulus_id, subject, trial)",
+            f"{int(duplicate.sum())} repeated index value(s); first: index {sorted_index[i]:g} twice in trial "
+            f"{trial} (rows {rows[i]} and {rows[i + 1]})",
+            "drop duplicated rows, or give each trial its own `trial` value"))
+    decreasing = same_trial & (onset[1:] < onset[:-1])
+    if decreasing.any():
+        i = int(np.argmax(decreasing))
+        trial = _trial_key(order, keys, i)
+        raise DataFormatError(format_problem(
+            f"{where}.t_onset", "onsets that never decrease in index order within each trial",
+            f"{int(decreasing.sum())} decrease(s); first in trial {trial}: index {sorted_index[i]:g} at "
+            f"{onset[i]:g} ms, then index {sorted_index[i + 1]:g} at {onset[i + 1]:g} ms (rows {rows[i]} and "
+            f"{rows[i + 1]})",
+            "renumber `index` in time order, or fix the onset column (units, trial boundaries)"))
+
+
+def _trial_key(order: pd.DataFrame, keys: list, i: int) -> tuple:
+    values = (order[k].iloc[i] for k in keys)
+    return tuple(v.item() if isinstance(v, np.generic) else v for v in values)
 
 
 def _check_bounds(table, image_sizes, *, clip, where):
@@ -230,11 +305,16 @@ class GazeSamples:
     t : float array of shape (n_samples,), ms
     x, y : float arrays of shape (n_samples,), pixels; NaN marks a missing sample (blink, track loss)
     sampling_rate : float, Hz
-    px_per_deg : float, optional; screen geometry for velocities in deg/s
+    px_per_deg : float, optional
+        Pixels per degree for velocities in deg/s; taken from ``geometry`` when not given
+        (and it must agree with it within 1 % when both are).
     eye : "L", "R" or ""
     events : DataFrame, optional; the tracker's own events (type, t_start, t_end, ...)
     messages : DataFrame, optional; (t, text)
     pupil : float array of shape (n_samples,), optional; pupil size in tracker units
+    geometry : ScreenGeometry, optional
+        The screen of the recording; set by the EyeLink reader (from the geometry
+        given, else from DISPLAY_COORDS and the tracker's RES).
     """
 
     t: np.ndarray
@@ -249,8 +329,19 @@ class GazeSamples:
     messages: pd.DataFrame | None = None
     pupil: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
+    geometry: ScreenGeometry | None = None
 
     def __post_init__(self):
+        if self.geometry is not None:
+            if not isinstance(self.geometry, ScreenGeometry):
+                raise ConfigError(format_problem("GazeSamples.geometry", "a cogmodels.data.ScreenGeometry or None",
+                                                 type(self.geometry).__name__, "pass ScreenGeometry(...)"))
+            known = self.geometry.px_per_deg
+            if self.px_per_deg is None:
+                self.px_per_deg = known
+            elif known is not None and abs(self.px_per_deg - known) > 0.01 * known:
+                raise ConfigError(format_problem("GazeSamples.px_per_deg", f"{known:g} (from the geometry)",
+                                                 repr(self.px_per_deg), "give one of px_per_deg and geometry"))
         self.t = check_array(np.asarray(self.t, dtype=float), "GazeSamples.t", ndim=1, finite=True)
         self.x = check_array(np.asarray(self.x, dtype=float), "GazeSamples.x", ndim=1)
         self.y = check_array(np.asarray(self.y, dtype=float), "GazeSamples.y", ndim=1)

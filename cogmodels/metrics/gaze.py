@@ -16,6 +16,16 @@ All pairs of a call go through one batched dynamic programme on the
 anti-diagonal wavefront in :mod:`cogmodels.kernels.alignment` (MultiMatch: the
 same wavefront in numpy, in :mod:`cogmodels.metrics._multimatch`).
 
+``screen_size`` is ``(width, height)`` in pixels or a
+:class:`~cogmodels.data.ScreenGeometry` (e.g. ``fixations.geometry``): the
+screen the coordinates refer to, which is not always the image.
+
+**Off-screen fixations** make MultiMatch's normalisers (the screen diagonal)
+wrong, and its similarities can then fall below 0 (-3.7 was seen): by
+default ``multimatch`` raises :class:`~cogmodels.errors.DataFormatError`
+naming the scanpath; ``off_screen="clip"`` clips them to the screen with a
+warning giving the count.
+
 **Short and empty scanpaths** have fixed, tested behaviour, never a silent NaN:
 
 - MultiMatch needs at least 2 fixations (one saccade) in both scanpaths.
@@ -40,13 +50,14 @@ import warnings
 import numpy as np
 import torch
 
+from cogmodels.data.geometry import as_screen_size
 from cogmodels.errors import ConfigError, DataFormatError, format_problem
 from cogmodels.kernels import alignment
 from cogmodels.metrics import _multimatch, _paths, _regions, _scanmatch
 from cogmodels.metrics._paths import collect, pair_batches
 
 DEFAULT_GROUPING = {"direction_deg": 45.0, "duration_ms": 300.0, "amplitude_px": 147.0}
-DEFAULT_GRID = (8, 12)  # (n_rows, n_cols), our default: ~3 deg cells on OSIE's 800 x 600 px at 24 px/deg
+DEFAULT_GRID = (8, 12)  # (n_rows, n_cols), our default: 67 x 75 px cells on OSIE's 800 x 600 px screen
 MULTIMATCH_DIMENSIONS = _multimatch.DIMENSIONS
 
 __all__ = ["multimatch", "scanmatch", "sequence_score", "edit_distance", "dtw", "frechet",
@@ -87,7 +98,37 @@ def _check_grouping(grouping) -> dict | None:
 
 
 # -- MultiMatch ----------------------------------------------------------------------------------------
-def multimatch(a, b, screen_size, grouping=None, *, on_short=None) -> np.ndarray:
+def _off_screen(paths, first, second, screen, policy: str):
+    """Raise (default) or clip, with a warning, fixations beyond the screen [0, width] x [0, height]."""
+    if policy not in ("raise", "clip"):
+        raise ConfigError(format_problem("off_screen", '"raise" or "clip"', repr(policy),
+                                         'use off_screen="clip" to clip fixations to the screen'))
+    width, height = screen
+    tol = 1e-9 * max(width, height)  # rounding (a few ulps) is not "off the screen"
+    outside = (paths.x < -tol) | (paths.x > width + tol) | (paths.y < -tol) | (paths.y > height + tol)
+    if not outside.any():
+        return paths
+    owner = np.repeat(np.arange(len(paths.length)), paths.length)
+    bad_path = np.zeros(len(paths.length), dtype=bool)
+    bad_path[owner[outside]] = True
+    in_a, in_b = bad_path[first], bad_path[second]
+    pair = int(np.argmax(in_a | in_b))
+    side = "a" if in_a[pair] else "b"
+    i = int(np.argmax(outside))
+    detail = (f"{int(outside.sum())} fixation(s) in {int(bad_path.sum())} scanpath(s) beyond the screen, first in "
+              f"{side}[{pair}] at x={paths.x[i]:g}, y={paths.y[i]:g}")
+    if policy == "raise":
+        raise DataFormatError(format_problem(
+            "multimatch a/b", f"fixations on the {width:g} x {height:g} px screen (0 <= x <= {width:g}, "
+                              f"0 <= y <= {height:g}); beyond it the similarities leave [0, 1]",
+            detail, "pass the screen the coordinates refer to (e.g. screen_size=fixations.geometry), "
+                    "or off_screen='clip' to clip them to it"))
+    warnings.warn(f"multimatch: clipped {detail} to the screen (off_screen='clip')", stacklevel=3)
+    return type(paths)(np.clip(paths.x, 0, width), np.clip(paths.y, 0, height), paths.duration, paths.length,
+                       paths.has_duration, paths.source)
+
+
+def multimatch(a, b, screen_size, grouping=None, *, on_short=None, off_screen: str = "raise") -> np.ndarray:
     """MultiMatch similarities (Jarodzka et al. 2010; Dewhurst et al. 2012).
 
     The numbers match the ``multimatch-gaze`` package (0.1.3) to about 1e-15,
@@ -103,7 +144,7 @@ def multimatch(a, b, screen_size, grouping=None, *, on_short=None) -> np.ndarray
     ----------
     a, b : Scanpath (or array of shape (n_fixations, 3)), or sequences of them
         Durations are in ms.
-    screen_size : (width, height)
+    screen_size : (width, height) or ScreenGeometry
         In pixels; the screen diagonal normalises vector, length and position.
     grouping : None or dict
         None: no simplification.  Otherwise thresholds for the simplification, any of
@@ -111,6 +152,9 @@ def multimatch(a, b, screen_size, grouping=None, *, on_short=None) -> np.ndarray
     on_short : {"raise", "nan"}, optional
         What to do with pairs where a scanpath has fewer than 2 fixations (no
         saccade); default "raise" for one pair, "nan" (with a warning) for sequences.
+    off_screen : {"raise", "clip"}
+        Fixations beyond the screen: raise DataFormatError (default), or clip
+        them to the screen with a warning.
 
     Returns
     -------
@@ -120,7 +164,8 @@ def multimatch(a, b, screen_size, grouping=None, *, on_short=None) -> np.ndarray
         largest possible differences there).
     """
     paths, first, second, single = _paths.unique_pairs(a, b, need_duration=True)
-    screen = _regions.check_screen(screen_size)
+    screen = _regions.check_screen(as_screen_size(screen_size))
+    paths = _off_screen(paths, first, second, screen, off_screen)
     thresholds = _check_grouping(grouping)
     policy = _short_policy(on_short, single)
     short = np.minimum(paths.length[first], paths.length[second]) < 2
@@ -148,7 +193,7 @@ def scanmatch(a, b, screen_size, *, grid=DEFAULT_GRID, temporal_bin_ms: float | 
     Parameters
     ----------
     a, b : Scanpath (or array of shape (n_fixations, 3)), or sequences of them
-    screen_size : (width, height)
+    screen_size : (width, height) or ScreenGeometry
         In pixels.
     grid : (n_rows, n_cols)
         Spatial bins over the screen (default (8, 12), our choice).
@@ -169,19 +214,21 @@ def scanmatch(a, b, screen_size, *, grid=DEFAULT_GRID, temporal_bin_ms: float | 
         Two empty scanpaths score 1.
     """
     batch_a, batch_b, single = pair_batches(a, b, need_duration=temporal_bin_ms is not None)
-    scores = _scanmatch.scanmatch_scores(batch_a, batch_b, _regions.check_screen(screen_size),
+    scores = _scanmatch.scanmatch_scores(batch_a, batch_b, _regions.check_screen(as_screen_size(screen_size)),
                                          _regions.check_grid(grid), temporal_bin_ms, threshold, gap)
     return float(scores[0]) if single else scores
 
 
 def scanmatch_threshold(scanpaths, screen_size, grid=DEFAULT_GRID) -> float:
     """The default ScanMatch threshold from a set of scanpaths: 2 x SD of saccade amplitudes in grid cells."""
-    return _scanmatch.saccade_threshold(collect(list(scanpaths), "scanpaths", False).paths_xy(), screen_size, grid)
+    return _scanmatch.saccade_threshold(collect(list(scanpaths), "scanpaths", False).paths_xy(),
+                                        as_screen_size(screen_size), grid)
 
 
 # -- string metrics ------------------------------------------------------------------------------------
 def _codes(batch_a, batch_b, screen_size, grid, centres, n_clusters, seed):
     """Padded region codes of both sides, shape (n_pairs, n_max), and their lengths."""
+    screen_size = as_screen_size(screen_size)
     # k-means groups: a pair's stimulus (all pairs on one image share clusters), else the pair itself.
     groups = [sid if sid is not None else ("pair", i) for i, sid in enumerate(batch_a.stimulus_id)]
     if centres is None and n_clusters is None:
@@ -198,7 +245,7 @@ def edit_distance(a, b, screen_size=None, *, grid=DEFAULT_GRID, centres=None, n_
     Parameters
     ----------
     a, b : Scanpath (or array (n_fixations, 2|3)), or sequences of them
-    screen_size : (width, height), optional
+    screen_size : (width, height) or ScreenGeometry, optional
         Needed for grid regions.
     grid : (n_rows, n_cols)
         Grid regions (default); cell ``row * n_cols + col``.

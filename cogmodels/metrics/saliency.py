@@ -355,8 +355,8 @@ def sim(sal, density):
 
 
 # -- fixation density ----------------------------------------------------------------------------------
-def fixation_density(fixations_xy, image_size, sigma_deg: float = 1.0, px_per_deg: float = 24.0,
-                     weights=None) -> np.ndarray:
+def fixation_density(fixations_xy, image_size, sigma_deg: float = 1.0, px_per_deg: float | None = None,
+                     weights=None, *, geometry=None) -> np.ndarray:
     """Fixation density map: a sum of isotropic Gaussians at the fixations, normalised to sum 1.
 
     Parameters
@@ -366,10 +366,13 @@ def fixation_density(fixations_xy, image_size, sigma_deg: float = 1.0, px_per_de
     image_size : (width, height)
     sigma_deg : float
         Gaussian sigma in degrees of visual angle (1 degree is a common choice).
-    px_per_deg : float
-        Screen geometry: pixels per degree.
+    px_per_deg : float, optional
+        Pixels per degree; default ``geometry.px_per_deg``.  One of the two is
+        required (there is no default screen): ConfigError otherwise.
     weights : array of shape (n_fixations,), optional
         E.g. fixation durations; default 1 per fixation.
+    geometry : ScreenGeometry, optional
+        The data's geometry (``fixations.geometry``), read when ``px_per_deg`` is None.
 
     Returns
     -------
@@ -377,7 +380,11 @@ def fixation_density(fixations_xy, image_size, sigma_deg: float = 1.0, px_per_de
         Evaluated at pixel centres (col + 0.5, row + 0.5); mass falling outside
         the image is dropped before the normalisation, so the map sums to 1.
     """
+    from cogmodels.data.geometry import resolve_px_per_deg
+
     width, height = (int(v) for v in image_size)
+    if px_per_deg is None or geometry is not None:
+        px_per_deg = resolve_px_per_deg(px_per_deg, geometry, "fixation_density px_per_deg")
     if not (sigma_deg > 0 and px_per_deg > 0):
         raise ConfigError(format_problem("sigma_deg, px_per_deg", "positive numbers",
                                          f"{sigma_deg!r}, {px_per_deg!r}", "use the screen geometry"))

@@ -57,13 +57,14 @@ class PairBatch:
         self.predicted, self.human, self.item, self.size = [], [], [], []
 
     def add(self, predicted: list, human, item: int, size: tuple[int, int]) -> None:
+        """Pairs (predicted[k], human) of one item; ``size`` is the screen (width, height) they are scored on."""
         self.predicted += list(predicted)
         self.human += [human] * len(predicted)
         self.item += [item] * len(predicted)
         self.size += [tuple(size)] * len(predicted)
 
     def score(self, options, n_items: int, threshold: float) -> dict:
-        """Metric name -> per-item mean, shape (n_items,).  Pairs are grouped by image size (screen size)."""
+        """Metric name -> per-item mean, shape (n_items,).  Pairs are grouped by screen size."""
         item = np.asarray(self.item, dtype=np.int64)
         sizes = np.asarray(self.size, dtype=np.int64).reshape(-1, 2)
         pair_values = {name: np.full(len(item), np.nan) for name in SCANPATH_METRICS}
@@ -103,20 +104,20 @@ def _gaze_metrics(a: list, b: list, screen_size: tuple[int, int], options, thres
     return {name: np.asarray(values, float) for name, values in out.items()}
 
 
-def scanmatch_threshold(train_paths: list, sizes: dict, options) -> float:
+def scanmatch_threshold(train_paths: list, screen_size: tuple[int, int], options) -> float:
     """ScanMatch substitution threshold (grid cells) from the train-split human scanpaths.
 
-    Positions are scaled to a unit screen first: in grid cells this is the same for every image size.
+    Positions are scaled to a unit screen first (the grid cells of ``screen_size``).
     """
     from cogmodels.metrics import gaze
 
-    unit = [p.xy / np.asarray(sizes[p.stimulus_id], float) for p in train_paths if len(p)]
+    unit = [p.xy / np.asarray(screen_size, float) for p in train_paths if len(p)]
     grid = _metric_kwargs(options, "scanmatch").get("grid", gaze.DEFAULT_GRID)
     return float(gaze.scanmatch_threshold(unit, (1.0, 1.0), grid))
 
 
 def saliency_metrics(densities: np.ndarray, humans: list, baseline: np.ndarray, negatives_xy: np.ndarray,
-                     options, rng: np.random.Generator) -> dict:
+                     options, rng: np.random.Generator, px_per_deg: float) -> dict:
     """Saliency metrics of one image, one value per held-out subject (each metric called once on the stack).
 
     Every map is first summed over ``saliency_block`` x ``saliency_block`` pixel blocks and the
@@ -130,6 +131,8 @@ def saliency_metrics(densities: np.ndarray, humans: list, baseline: np.ndarray, 
         Centre-bias density for the information gain.
     negatives_xy : array of shape (n_negatives, 2)
         Fixations of the other test images, in this image's pixels (shuffled AUC).
+    px_per_deg : float
+        Of the run's screen geometry (:func:`~cogmodels.scanpaths.evaluate.protocol_geometry`).
     """
     from cogmodels.metrics import saliency
 
@@ -139,7 +142,7 @@ def saliency_metrics(densities: np.ndarray, humans: list, baseline: np.ndarray, 
     fixations = [human.xy / block for human in humans]
     # Human density maps drawn directly on the block grid (Gaussian values at block centres).
     targets = np.stack([saliency.fixation_density(xy, (width, height), sigma_deg=options.sigma_deg,
-                                                  px_per_deg=options.px_per_deg / block) for xy in fixations])
+                                                  px_per_deg=px_per_deg / block) for xy in fixations])
     maps = np.broadcast_to(maps, targets.shape) if maps.ndim == 2 else maps
     out = {"nss": saliency.nss(maps, fixations),
            "auc_judd": saliency.auc_judd(maps, fixations),

@@ -1,4 +1,30 @@
-"""The small contract every scanpath model follows (in the spirit of pysaliency)."""
+"""The small contract every scanpath model follows (in the spirit of pysaliency).
+
+A new model family (OAT, NevaClip, DiffEye, ...) subclasses :class:`ScanpathModel`:
+
+- ``__init__`` only stores its parameters (sklearn style);
+- ``validate_params()`` checks them without touching data (the runner calls it
+  when the config is composed, before any dataset is loaded); extend it and
+  call ``super().validate_params()``;
+- ``_fit(fixations, stimuli)`` learns from a :class:`~cogmodels.data.Fixations`
+  table (one row per fixation: stimulus_id, subject, trial, index, x, y in
+  pixels with the origin top-left, t_onset and duration in ms; indices unique
+  and onsets non-decreasing within each trial) and the matching
+  :class:`~cogmodels.data.Stimuli`; ``fixations.to_scanpaths()`` gives one
+  :class:`~cogmodels.data.Scanpath` per trial;
+- ``_sample(stimulus, n, task, rng) -> list[Scanpath]`` and, where defined,
+  ``_density(stimulus) -> (H, W)``.
+
+Geometry.  Anything in degrees of visual angle (foveation, a fixation density
+of ``sigma_deg``, saccade amplitudes) reads pixels per degree from
+``fixations.geometry`` (a :class:`~cogmodels.data.ScreenGeometry`, set by every
+loader) in ``_fit``, or from an explicit ``px_per_deg`` parameter that
+overrides it; :func:`cogmodels.data.geometry.resolve_px_per_deg` does exactly
+that, and raises a ConfigError naming the fix when neither is known.  Never
+hard-code a px/deg default.  ``fit`` stores the geometry it saw as
+``geometry_`` (None when the table has none); positions and scanpaths stay in
+pixels of that screen.
+"""
 
 from __future__ import annotations
 
@@ -25,8 +51,22 @@ class ScanpathModel:
 
     requires_fit = True
 
+    def validate_params(self) -> "ScanpathModel":
+        """Check the constructor parameters without data; raise ConfigError naming the parameter.
+
+        The runner calls this when the config is composed (before any dataset
+        is loaded), and ``fit`` calls it first.  The base class checks
+        nothing; subclasses extend it (``super().validate_params()`` first)
+        and return ``self``.
+        """
+        return self
+
     def fit(self, fixations: Fixations, stimuli: Stimuli | None = None) -> "ScanpathModel":
-        """Learn from a Fixations table and the matching Stimuli."""
+        """Learn from a Fixations table and the matching Stimuli (validates the parameters first).
+
+        Sets ``geometry_`` (``fixations.geometry``) and ``fitted_``.
+        """
+        self.validate_params()
         if not isinstance(fixations, Fixations):
             raise DataFormatError(format_problem("fixations", "a cogmodels.data.Fixations table",
                                                  type(fixations).__name__, "wrap the table with Fixations(...)"))
@@ -36,6 +76,7 @@ class ScanpathModel:
         if len(fixations) == 0:
             raise DataFormatError(format_problem("fixations", "at least one fixation", "an empty table",
                                                  "check the split"))
+        self.geometry_ = fixations.geometry
         self._fit(fixations, stimuli)
         self.fitted_ = True
         return self

@@ -206,14 +206,43 @@ class AnotherHumanModel(ScanpathModel):
     scanpaths of subjects other than ``s``, and ``density(..., exclude_subject=s)``
     is their Gaussian fixation density (sigma ``sigma_deg`` degrees).  This is
     the human-consistency ceiling reported beside every model.
+
+    Parameters
+    ----------
+    sigma_deg : float
+        Sigma of the density, in degrees of visual angle.
+    px_per_deg : float, optional
+        Pixels per degree; None (default): from the fitted fixations' geometry
+        (``fixations.geometry.px_per_deg``), stored as ``px_per_deg_``.
+    uniform_mix : float in [0, 1)
+        Weight of a uniform map mixed into the density (keeps it positive).
     """
 
-    def __init__(self, sigma_deg: float = 1.0, px_per_deg: float = 24.0, uniform_mix: float = 0.01):
+    def __init__(self, sigma_deg: float = 1.0, px_per_deg: float | None = None, uniform_mix: float = 0.01):
         self.sigma_deg = sigma_deg
         self.px_per_deg = px_per_deg
         self.uniform_mix = uniform_mix
 
+    def validate_params(self):
+        super().validate_params()
+        checks = {"sigma_deg": (self.sigma_deg, "a positive number of degrees", lambda v: v > 0),
+                  "px_per_deg": (self.px_per_deg, "None (from the data's geometry) or a positive number",
+                                 lambda v: v is None or v > 0),
+                  "uniform_mix": (self.uniform_mix, "a number in [0, 1)", lambda v: 0 <= v < 1)}
+        for name, (value, expected, ok) in checks.items():
+            try:
+                good = (value is None or np.isfinite(float(value))) and ok(value)
+            except (TypeError, ValueError):
+                good = False
+            if not good:
+                raise ConfigError(format_problem(f"another_human {name}", expected, repr(value),
+                                                 f"set scanpath.{name} accordingly"))
+        return self
+
     def _fit(self, fixations, stimuli):
+        from cogmodels.data.geometry import resolve_px_per_deg
+
+        self.px_per_deg_ = resolve_px_per_deg(self.px_per_deg, fixations.geometry, "another_human px_per_deg")
         self.scanpaths_ = {}
         for sp in fixations.to_scanpaths():
             self.scanpaths_.setdefault(sp.stimulus_id, []).append(sp)
@@ -245,5 +274,5 @@ class AnotherHumanModel(ScanpathModel):
         stimulus = as_stimulus(stimulus)
         others = self._others(stimulus, exclude_subject)
         xy = np.concatenate([sp.xy for sp in others])
-        density = fixation_density(xy, stimulus.size, sigma_deg=self.sigma_deg, px_per_deg=self.px_per_deg)
+        density = fixation_density(xy, stimulus.size, sigma_deg=self.sigma_deg, px_per_deg=self.px_per_deg_)
         return (1 - self.uniform_mix) * density + self.uniform_mix / density.size

@@ -41,9 +41,14 @@ OSIE test images every saliency metric moved by at most 0.002 against full
 resolution).  NSS and CC of a constant map (the uniform model) are undefined:
 NaN, with a warning.
 
-Geometry.  OSIE's release does not record the screen geometry.  The default
-``px_per_deg = 24`` (sigma 1 deg = 24 px on the 800 x 600 images) is an
-assumption, stated in every run's provenance; override ``evaluation.px_per_deg``.
+Geometry.  The screen comes from the data: ``dataset.fixations.geometry``
+(:class:`~cogmodels.data.ScreenGeometry`, set by every loader).  Its size is
+the ``screen_size`` of MultiMatch, ScanMatch and the grid strings (for every
+pair, whatever the image size), and its px/deg turns ``sigma_deg`` into
+pixels.  ``evaluation.px_per_deg`` (default None) overrides the px/deg only.
+OSIE records no geometry: its loader states an assumed 800 x 600 px screen
+at 24 px/deg (sigma 1 deg = 24 px); :func:`protocol_geometry` gives the
+geometry a run used, and its provenance states it.
 
 Undefined values (e.g. MultiMatch of a one-fixation scanpath) are left out of
 an item's mean with a warning giving the count; an item with no defined value
@@ -72,7 +77,7 @@ _no_stage = contextlib.nullcontext  # stage(name) when no RunContext times the s
 HUMAN_CEILING = "another_human"
 __all__ = ["HUMAN_CEILING", "HIGHER_IS_BETTER", "LOWER_IS_BETTER", "MULTIMATCH_DIMENSIONS", "SCANPATH_METRICS",
            "SALIENCY_METRICS", "ProtocolOptions", "Evaluation", "evaluate_model", "evaluate_human_consistency",
-           "latest_runs"]
+           "latest_runs", "protocol_geometry"]
 
 
 @dataclass
@@ -85,8 +90,8 @@ class ProtocolOptions:
         Evaluate the first ``n_images`` test images (sorted ids); None: all.
     n_samples : int
         Scanpaths sampled per test image by a model.
-    px_per_deg : float
-        Pixels per degree of visual angle (OSIE: assumed 24, see module docstring).
+    px_per_deg : float or None
+        Overrides the px/deg of the data's geometry (None: the data's; see the module docstring).
     sigma_deg : float
         Sigma of the human fixation density maps, in degrees.
     n_examples : int
@@ -96,7 +101,7 @@ class ProtocolOptions:
     saliency_block : int
         Saliency metrics are computed on maps summed over blocks of this many
         pixels squared (fixations in block units): 4 makes them 16 times cheaper
-        and, with sigma 1 deg = 24 px, keeps 6 blocks per sigma.  1: full resolution.
+        and, with sigma 1 deg = 24 px (OSIE), keeps 6 blocks per sigma.  1: full resolution.
     multimatch_grouping : dict or None
         MultiMatch simplification thresholds (None: no simplification).
     metric_options : dict of str -> dict
@@ -106,7 +111,7 @@ class ProtocolOptions:
 
     n_images: int | None = None
     n_samples: int = 10
-    px_per_deg: float = 24.0
+    px_per_deg: float | None = None
     sigma_deg: float = 1.0
     n_examples: int = 4
     example_downsample: int = 4
@@ -131,8 +136,9 @@ class ProtocolOptions:
         bad = {k: v for k, v in counts.items() if v is not None and (int(v) != v or v < 1)}
         if bad:
             raise ConfigError(format_problem("evaluation", "positive integers", f"{bad}", "use at least 1"))
-        if not (options.px_per_deg > 0 and options.sigma_deg > 0):
-            raise ConfigError(format_problem("evaluation.px_per_deg / sigma_deg", "positive numbers",
+        if not ((options.px_per_deg is None or options.px_per_deg > 0) and options.sigma_deg > 0):
+            raise ConfigError(format_problem("evaluation.px_per_deg / sigma_deg",
+                                             "None (the data's geometry) or a positive number / a positive number",
                                              f"{options.px_per_deg} / {options.sigma_deg}", "use the screen geometry"))
         return options
 
@@ -211,6 +217,19 @@ def _image_sizes(dataset, stimulus_ids) -> dict:
     return {sid: known[sid] if sid in known else dataset.stimuli[sid].size for sid in stimulus_ids}
 
 
+def protocol_geometry(dataset, options: ProtocolOptions):
+    """The ScreenGeometry a run uses: the fixations' own, with ``options.px_per_deg`` when that is set.
+
+    Raises ConfigError when the fixations carry no geometry, or when no px/deg is known at all.
+    """
+    geometry = dataset.fixations.require_geometry(f"dataset {dataset.name!r} fixations")
+    if options.px_per_deg is not None:
+        geometry = geometry.with_px_per_deg(options.px_per_deg,
+                                            source=f"px/deg from evaluation.px_per_deg; screen: {geometry.source}")
+    geometry.require_px_per_deg(f"dataset {dataset.name!r} geometry (or evaluation.px_per_deg)")
+    return geometry
+
+
 def _image_seed(options: ProtocolOptions, position: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(options.seed), int(position)]))
 
@@ -255,15 +274,16 @@ class _Reference:
     fixations: object
     baseline: object
     scanmatch_threshold: float
+    geometry: object
 
 
 def _train_reference(dataset, options: ProtocolOptions) -> _Reference:
     from cogmodels.scanpaths.baselines import CenterBiasModel
 
+    geometry = protocol_geometry(dataset, options)
     train = dataset.fixations.subset(stimulus_ids=list(dataset.splits["train"]))
-    sizes = _image_sizes(dataset, train.stimulus_ids)
     return _Reference(train, CenterBiasModel(seed=options.seed).fit(train),
-                      scanmatch_threshold(train.to_scanpaths(), sizes, options))
+                      scanmatch_threshold(train.to_scanpaths(), geometry.size_px, options), geometry)
 
 
 def _run(name: str, dataset, humans: dict, options: ProtocolOptions, reference: _Reference, predict,
@@ -285,14 +305,15 @@ def _run(name: str, dataset, humans: dict, options: ProtocolOptions, reference: 
         with stage("predict"):
             predicted, densities, example_density, sampled = predict(stimulus, paths, rng, example)
         for j, human in enumerate(paths):
-            pairs.add(predicted[j], human, len(item_sid), stimulus.size)
+            pairs.add(predicted[j], human, len(item_sid), reference.geometry.size_px)
             item_sid.append(sid)
             item_subject.append(human.subject)
         negatives = pool_xy[pool_owner != sid] * np.asarray(stimulus.size, float)
         with stage("saliency_metrics"):
             if stimulus.size not in baselines:  # the centre bias depends on the image size only
                 baselines[stimulus.size] = reference.baseline.density(stimulus)
-            values = saliency_metrics(densities, paths, baselines[stimulus.size], negatives, options, rng)
+            values = saliency_metrics(densities, paths, baselines[stimulus.size], negatives, options, rng,
+                                      reference.geometry.px_per_deg)
         for metric, v in values.items():
             saliency_values[metric].append(v)
         if example:
@@ -355,8 +376,9 @@ def evaluate_human_consistency(dataset, options: ProtocolOptions | None = None, 
     dataset : Dataset
     options : ProtocolOptions, optional
     model : AnotherHumanModel, optional
-        Default: ``AnotherHumanModel(sigma_deg, px_per_deg)`` of the options.  It is
-        fitted on all subjects of the test images and queried with ``exclude_subject``.
+        Default: ``AnotherHumanModel(sigma_deg, px_per_deg)`` of the options (px_per_deg
+        None: the data's geometry).  It is fitted on all subjects of the test images and
+        queried with ``exclude_subject``.
     stage : callable, optional
 
     Returns

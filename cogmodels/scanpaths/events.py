@@ -28,9 +28,11 @@ ends the current fixation; ``blink_margin`` (ms) additionally drops samples
 that close to missing data (eyelid artefacts around blinks).
 
 Positions are converted to degrees exactly (atan, see
-:mod:`cogmodels.data.geometry`) when a :class:`ScreenGeometry` is given,
-else linearly with ``px_per_deg`` (from the argument or the GazeSamples,
-e.g. the tracker's own resolution in the ASC END line).
+:mod:`cogmodels.data.geometry`) when a physical :class:`ScreenGeometry` is
+given (the ``geometry`` argument, else the GazeSamples' own), else linearly
+with ``px_per_deg`` (from the argument or the GazeSamples, e.g. the
+tracker's own resolution in the ASC END line).  The detected Fixations carry
+that geometry (the argument, else the samples' common one).
 
 Each detected fixation has x, y = mean position of its samples (pixels),
 t_onset = time of its first sample and duration = last - first + one
@@ -145,7 +147,21 @@ def _detect(samples, run_detector, params, geometry, px_per_deg, blink_margin, s
                                  n_samples=last - first + 1))
     table = pd.DataFrame(rows, columns=[c for c in FIXATION_COLUMNS if c != "index"] + ["eye", "n_samples"])
     table.insert(3, "index", table.groupby(["stimulus_id", "subject", "trial"], sort=False).cumcount())
-    return Fixations(table, kind="eye", source="detected fixations")
+    return Fixations(table, kind="eye", source="detected fixations",
+                     geometry=_output_geometry(many, geometry, px_per_deg))
+
+
+def _output_geometry(many: list, geometry, px_per_deg) -> ScreenGeometry | None:
+    """The geometry of the detected fixations: the argument, else the samples' common one (None if they differ)."""
+    if geometry is not None:
+        return geometry
+    screens = {s.geometry for s in many}
+    if len(screens) != 1 or None in screens:
+        return None
+    screen = screens.pop()
+    if px_per_deg is not None and px_per_deg != screen.px_per_deg:
+        screen = screen.with_px_per_deg(px_per_deg, source="px_per_deg argument of the event detector")
+    return screen
 
 
 def _trial_labels(many: list) -> list[str]:
@@ -158,6 +174,8 @@ def _trial_labels(many: list) -> list[str]:
 
 
 def _to_degrees(samples: GazeSamples, geometry, px_per_deg) -> tuple[np.ndarray, np.ndarray]:
+    if geometry is None and px_per_deg is None and samples.geometry is not None and samples.geometry.is_physical:
+        geometry = samples.geometry
     if geometry is not None:
         return geometry.pixels_to_degrees(samples.x, samples.y)
     ppd = px_per_deg if px_per_deg is not None else samples.px_per_deg

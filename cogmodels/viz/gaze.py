@@ -28,7 +28,7 @@ def _as_xy_and_duration(path) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def plot_scanpaths(image, scanpaths: Sequence, ax=None, colors=None, labels: Sequence[str] | None = None,
-                   marker_ms: float = 300.0, title: str = "", figsize=(5.0, 3.9)):
+                   marker_ms: float = 300.0, title: str = "", figsize=(5.0, 3.9), screen=None):
     """Draw scanpaths over an image: fixations (the first marked "1") joined by saccades.
 
     Parameters
@@ -46,11 +46,16 @@ def plot_scanpaths(image, scanpaths: Sequence, ax=None, colors=None, labels: Seq
     marker_ms : float
         Duration (ms) drawn with the reference marker size.
     title : str
+    screen : ScreenGeometry or (width, height), optional
+        Without an image, the canvas is this screen (e.g. ``fixations.geometry``)
+        instead of the fixations' extent.
 
     Returns
     -------
     matplotlib Figure
     """
+    from cogmodels.data.geometry import as_screen_size
+
     figure, ax = _axes(ax, figsize)
     if image is not None:
         ax.imshow(np.asarray(image), interpolation="bilinear")
@@ -66,6 +71,13 @@ def plot_scanpaths(image, scanpaths: Sequence, ax=None, colors=None, labels: Seq
         ax.scatter(xy[:, 0], xy[:, 1], s=sizes, color=color, edgecolors="white", linewidths=0.6, alpha=0.9, zorder=3)
         ax.annotate("1", xy[0], color="white", fontsize=6, ha="center", va="center", zorder=4)
     if image is None:
+        if screen is not None:
+            width, height = (float(v) for v in as_screen_size(screen))
+            ax.set_xlim(0, width)
+            ax.set_ylim(0, height)
+            from matplotlib.patches import Rectangle
+
+            ax.add_patch(Rectangle((0, 0), width, height, fill=False, lw=0.8, ec="0.6"))
         ax.invert_yaxis()
         ax.set_aspect("equal")
     ax.set_xticks([])

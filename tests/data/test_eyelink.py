@@ -227,3 +227,14 @@ def test_real_recording_without_end_is_a_documented_partial_parse(raw_gaze):
     with pytest.raises(DataFormatError, match="DISPLAY_COORDS"), pytest.warns(UserWarning, match="without END"):
         read_asc(raw_gaze / "eyelink_monocular_no_dummy_example.asc",
                  geometry=ScreenGeometry.from_cm(1280, 1024, 37.5, 30.0, 60.0))
+
+
+def test_every_segment_carries_a_geometry(tmp_path):
+    rec = read_asc(write(tmp_path, MONO))
+    assert all(s.geometry.size_px == (1280, 1024) for s in rec)  # from the recording's coordinates
+    assert rec[0].geometry.px_per_deg == pytest.approx(41.0) and "END RES" in rec[0].geometry.source
+    given = ScreenGeometry.from_cm(1280, 1024, 37.5, 30.0, 60.0)
+    assert all(s.geometry is given for s in read_asc(write(tmp_path, MONO), geometry=given))
+    from cogmodels.scanpaths.events import detect_idt
+
+    assert detect_idt(list(rec)).geometry == rec[0].geometry  # detected fixations keep the screen

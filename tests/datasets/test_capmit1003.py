@@ -99,3 +99,10 @@ def test_click_outside_image_and_not_a_database(tmp_path):
     (tmp_path / "b" / "capmit1003.db").write_text("not sqlite")
     with pytest.raises(DataFormatError, match="SQLite"):
         capmit1003.load(tmp_path / "b")
+
+
+def test_geometry_is_the_images_bounding_box_with_unknown_degrees(tmp_path):
+    geo = capmit1003.load(write_release(tmp_path), test_fraction=0.5).fixations.geometry
+    assert geo.size_px == (200, 150) and not geo.has_degrees and "not recorded" in geo.source
+    given = capmit1003.load(tmp_path, test_fraction=0.5, px_per_deg=35.0, screen_size=(1280, 1024)).fixations.geometry
+    assert given.size_px == (1280, 1024) and given.px_per_deg == 35.0

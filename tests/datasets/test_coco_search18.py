@@ -56,6 +56,8 @@ def test_px_per_deg_and_missing_images(tmp_path, caplog):
     assert ds.meta["missing_stimuli"] == ["car/000009"]
     assert "1 of 2 stimuli have no image file" in caplog.text
     assert ds.fixations.trials["px_per_deg"].eq(32.0).all()
+    assert ds.fixations.geometry.size_px == (1680, 1050) and ds.fixations.geometry.px_per_deg == 32.0
+    assert coco_search18.load(tmp_path).fixations.geometry.px_per_deg is None  # not in the release
     assert set(ds.fixations.table["stimulus_id"]) == {"car/000001"}
 
 

@@ -102,3 +102,14 @@ def test_cumulative_onsets_per_trial():
     table = pd.DataFrame({"stimulus_id": ["a"] * 3 + ["b"], "subject": ["s"] * 4, "trial": [0, 0, 1, 0],
                           "duration": [10, 20, 30, 40]})
     np.testing.assert_allclose(gaze_table.cumulative_onsets(table), [0, 10, 0, 0])
+
+
+def test_geometry_from_the_images_or_given(tmp_path):
+    write_images(tmp_path, ["a.png"])
+    write_images(tmp_path, ["b.png"], size=(100, 20))
+    pd.DataFrame({"stimulus_id": ["a", "b"], "subject": [1, 1], "x": [1, 2], "y": [5, 4], "duration": [100, 200]}
+                 ).to_csv(tmp_path / "fixations.csv", index=False)
+    geo = gaze_table.load(tmp_path, test_fraction=0.5).fixations.geometry
+    assert geo.size_px == (100, 48) and geo.px_per_deg is None and "bounding box" in geo.source
+    geo = gaze_table.load(tmp_path, test_fraction=0.5, px_per_deg=30.0, screen_size=(1920, 1080)).fixations.geometry
+    assert geo.size_px == (1920, 1080) and geo.px_per_deg == 30.0

@@ -158,3 +158,12 @@ def test_real_osie(shared_osie, caplog):
     assert viewing.median() < 3000  # 3 s presentations
     assert table["x"].between(0, 800).all() and table["y"].between(0, 600).all()
     assert set(map(len, (ds.splits["train"], ds.splits["test"]))) == {400, 100}
+
+
+def test_geometry_is_the_stated_assumption_unless_given(tmp_path):
+    write_release(tmp_path, tiny_scanpaths(), ["1001.jpg", "1002.jpg"])
+    geo = osie.load(tmp_path, test_fraction=0.5).fixations.geometry
+    assert geo.size_px == osie.SCREEN_SIZE == (800, 600) and geo.px_per_deg == osie.ASSUMED_PX_PER_DEG == 24.0
+    assert "assumed" in geo.source and "24 px/deg" in osie.CARD.source and "assum" in osie.CARD.source
+    given = osie.load(tmp_path, test_fraction=0.5, px_per_deg=30.0).fixations.geometry
+    assert given.px_per_deg == 30.0 and "given" in given.source

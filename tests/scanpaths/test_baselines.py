@@ -5,10 +5,11 @@ import pandas as pd
 import pytest
 
 import cogmodels
-from cogmodels.data import Fixations, Stimuli
-from cogmodels.errors import DataFormatError, NotFittedError
+from cogmodels.data import Fixations, ScreenGeometry, Stimuli
+from cogmodels.errors import ConfigError, DataFormatError, NotFittedError
 
 W, H = 80, 60
+GEOMETRY = ScreenGeometry(width_px=W, height_px=H, px_per_deg=24.0, source="tests: the image area")
 
 
 def centred_fixations(n_images=6, n_subjects=4, seed=0):
@@ -29,7 +30,7 @@ def centred_fixations(n_images=6, n_subjects=4, seed=0):
                              np.clip(cy + rng.normal(0, 3), 0, H - 1), 250.0 * k, 250.0))
     table = pd.DataFrame(rows, columns=["stimulus_id", "subject", "trial", "index", "x", "y", "t_onset", "duration"])
     stimuli = Stimuli.from_arrays([f"im{i}" for i in range(n_images)], images)
-    return Fixations(table, image_sizes={f"im{i}": (W, H) for i in range(n_images)}), stimuli
+    return Fixations(table, image_sizes={f"im{i}": (W, H) for i in range(n_images)}, geometry=GEOMETRY), stimuli
 
 
 def nss_at(density, xs, ys):
@@ -93,3 +94,25 @@ def test_clicks_are_not_eye_fixations():
     clicks = Fixations(fix.table, kind="click")
     with pytest.raises(DataFormatError, match="clicks"):
         cogmodels.create_model("scanpath", "uniform").fit(clicks)
+
+
+def test_another_human_takes_px_per_deg_from_the_data_or_an_explicit_argument():
+    fix, stim = centred_fixations()
+    from_data = cogmodels.create_model("scanpath", "another_human").fit(fix)
+    assert from_data.px_per_deg_ == 24.0 and from_data.geometry_ == GEOMETRY
+    explicit = cogmodels.create_model("scanpath", "another_human", px_per_deg=12.0).fit(fix)
+    assert explicit.px_per_deg_ == 12.0
+    # A narrower Gaussian (fewer px per degree) makes a more peaked density.
+    assert explicit.density(stim[0]).max() > from_data.density(stim[0]).max()
+    bare = Fixations(fix.table, image_sizes=fix.image_sizes)  # no geometry, no px_per_deg: no silent default
+    with pytest.raises(ConfigError, match=r"another_human px_per_deg.*expected.*found.*Fix:.*geometry"):
+        cogmodels.create_model("scanpath", "another_human").fit(bare)
+
+
+@pytest.mark.parametrize("params, field", [({"sigma_deg": 0.0}, "sigma_deg"), ({"px_per_deg": -1.0}, "px_per_deg"),
+                                           ({"uniform_mix": 1.0}, "uniform_mix")])
+def test_validate_params_rejects_bad_parameters_without_data(params, field):
+    model = cogmodels.create_model("scanpath", "another_human", **params)
+    with pytest.raises(ConfigError, match=rf"another_human {field}: expected .*found .*Fix: set scanpath.{field}"):
+        model.validate_params()
+    assert cogmodels.create_model("scanpath", "uniform").validate_params() is not None  # base: no-op

@@ -9,7 +9,7 @@ import scipy.io
 from PIL import Image
 
 import cogmodels
-from cogmodels.data import Dataset, DatasetCard, Fixations, Scanpath, Stimuli
+from cogmodels.data import Dataset, DatasetCard, Fixations, Scanpath, ScreenGeometry, Stimuli
 from cogmodels.errors import ConfigError, DataFormatError
 from cogmodels.scanpaths import _scoring as scoring
 from cogmodels.scanpaths import evaluate as ev
@@ -53,7 +53,8 @@ def synthetic_dataset(n_images=8, n_test=3, seed=0):
             onsets = np.concatenate([[0.0], np.cumsum(dur)[:-1]])
             rows += [(sid, f"s{s}", 0, k, xy[k, 0], xy[k, 1], onsets[k], dur[k]) for k in range(len(xy))]
     table = pd.DataFrame(rows, columns=["stimulus_id", "subject", "trial", "index", "x", "y", "t_onset", "duration"])
-    fixations = Fixations(table, image_sizes={sid: (W, H) for sid in ids})
+    fixations = Fixations(table, image_sizes={sid: (W, H) for sid in ids},
+                          geometry=ScreenGeometry(width_px=W, height_px=H, px_per_deg=PX_PER_DEG))
     splits = {"train": np.array(ids[:-n_test]), "test": np.array(ids[-n_test:])}
     return Dataset("synthetic_observers", Stimuli.from_arrays(ids, images), CARD, fixations=fixations,
                    splits=splits), layouts
@@ -196,12 +197,39 @@ def test_bad_options_and_datasets_raise_typed_errors():
         ev.evaluate_model(cogmodels.create_model("scanpath", "uniform"), dataset, options())
     dataset, _ = synthetic_dataset(n_images=4, n_test=1)
     lonely = Fixations(dataset.fixations.table.query("subject == 's0' or stimulus_id != 'im3'"),
-                       image_sizes=dataset.fixations.image_sizes)
+                       image_sizes=dataset.fixations.image_sizes, geometry=dataset.fixations.geometry)
     dataset.fixations = lonely
     with pytest.raises(DataFormatError, match="at least 2 subjects"):
         ev.evaluate_human_consistency(dataset, options())
     with pytest.raises(ConfigError, match="AnotherHumanModel"):
         ev.evaluate_human_consistency(dataset, options(), model=cogmodels.create_model("scanpath", "uniform"))
+
+
+def test_the_screen_and_px_per_deg_come_from_the_data_geometry():
+    dataset, _ = synthetic_dataset(n_images=4, n_test=1)
+    geometry = ev.protocol_geometry(dataset, options(px_per_deg=None))
+    assert geometry.size_px == (W, H) and geometry.px_per_deg == PX_PER_DEG
+    override = ev.protocol_geometry(dataset, options(px_per_deg=8.0))
+    assert override.size_px == (W, H) and override.px_per_deg == 8.0 and "evaluation.px_per_deg" in override.source
+    # Without a geometry nothing falls back to a default screen or px/deg.
+    dataset.fixations = Fixations(dataset.fixations.table, image_sizes=dataset.fixations.image_sizes)
+    with pytest.raises(ConfigError, match=r"fixations.geometry: expected .*found None.*Fix: .*ScreenGeometry"):
+        ev.evaluate_model(cogmodels.create_model("scanpath", "uniform"), dataset, options(px_per_deg=None))
+    dataset.fixations.geometry = ScreenGeometry(width_px=W, height_px=H)  # screen size only: no degrees
+    with pytest.raises(ConfigError, match=r"px_per_deg: expected .*found .*no angular resolution.*Fix: pass"):
+        ev.evaluate_model(cogmodels.create_model("scanpath", "uniform"), dataset, options(px_per_deg=None))
+
+
+def test_scanpath_metrics_use_the_screen_not_the_image_size():
+    """A screen twice the image's size halves every position difference MultiMatch normalises."""
+    dataset, _ = synthetic_dataset(n_images=5, n_test=2)
+    opts = options(n_samples=2, n_examples=0)
+    small = ev.evaluate_model(cogmodels.create_model("scanpath", "center_bias"), dataset, opts, "cb").summary()
+    dataset.fixations.geometry = ScreenGeometry(width_px=2 * W, height_px=2 * H, px_per_deg=PX_PER_DEG)
+    large = ev.evaluate_model(cogmodels.create_model("scanpath", "center_bias"), dataset, opts, "cb").summary()
+    assert large["multimatch_position"][0] > small["multimatch_position"][0]
+    for metric in ev.SALIENCY_METRICS:  # image maps and degrees: the screen size does not enter
+        assert large[metric] == small[metric], metric
 
 
 # -- the runner task, on a tiny copy of the OSIE release layout -------------------------------------
