@@ -16,7 +16,8 @@ ENCODERS = Registry("encoder", package=__name__, entry_point_group="cogmodels.en
 def __getattr__(name):  # lazy: `from cogmodels.encoders import RidgeCV` imports only ridge.py
     lazy = {"RidgeCV": "cogmodels.encoders.ridge",
             "FactorizedReadout": "cogmodels.encoders.factorized",
-            "RoutingTransformerEncoder": "cogmodels.encoders.routing"}
+            "RoutingTransformerEncoder": "cogmodels.encoders.routing",
+            "save_encoder": "cogmodels.encoders.persistence", "load_encoder": "cogmodels.encoders.persistence"}
     if name in lazy:
         import importlib
 
