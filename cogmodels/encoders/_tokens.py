@@ -136,9 +136,9 @@ def resolve_backbone(backbone):
                                          "pass backbone=cogmodels.create_backbone(...), or pass precomputed "
                                          "features instead of images"))
     if isinstance(backbone, str):
-        import cogmodels
+        from cogmodels.backbones import create
 
-        return cogmodels.create_backbone(backbone)
+        return create(backbone)
     return backbone
 
 
