@@ -84,7 +84,7 @@ def check_array(
                 where, "finite values", f"{int(bad.sum())} NaN/inf values (first at index {first})",
                 "remove or impute them; channel loaders accept drop_nan_channels=True to drop them explicitly"))
     if max_abs is not None and array.size and np.issubdtype(array.dtype, np.number) and \
-            max(abs(float(np.nanmax(array))), abs(float(np.nanmin(array)))) > max_abs:  # no full-size copy
+            _largest_magnitude(array, finite) > max_abs:
         with np.errstate(invalid="ignore"):
             big = np.abs(array) > max_abs
             first = tuple(int(i) for i in np.argwhere(big)[0])
@@ -94,6 +94,12 @@ def check_array(
                 f"(first at index {first})",
                 "rescale the values (e.g. standardise features, or express responses in other units)"))
     return array
+
+
+def _largest_magnitude(array: np.ndarray, known_finite: bool) -> float:
+    """max |x| without a full-size copy (NaN ignored); plain max/min when NaN is already ruled out."""
+    top, bottom = (array.max(), array.min()) if known_finite else (np.nanmax(array), np.nanmin(array))
+    return max(abs(float(top)), abs(float(bottom)))
 
 
 def check_image(image, where: str = "image") -> np.ndarray:

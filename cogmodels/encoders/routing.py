@@ -73,7 +73,7 @@ class RoutingTransformerEncoder(BaseEncoder):
         ``group_size`` channels within an ROI and hemisphere; a dict sets the
         mode per ROI (``"*"``: the others), e.g. one query per channel in
         retinotopic ROIs: ``{"V1": "channel_group", "*": "roi_hemisphere"}``
-        with ``group_size=1`` (see :func:`~cogmodels.encoders.training.channel_query_names`).
+        with ``group_size=1`` (see :func:`~cogmodels.encoders._rois.channel_query_names`).
     group_size : int
     ignore_rois : sequence of str
         ROI labels that get no query (e.g. labels that only group other ROIs, such as
