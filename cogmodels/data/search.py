@@ -23,6 +23,20 @@ class SearchTrial:
     condition : str, e.g. "T_among_L" or "target_present"
     id : str
     items : float array of shape (n_items, 2), optional; item centres (x, y) in pixels
+    meta : dict
+    item_boxes : float array of shape (n_items, 4), optional
+        Item bounding boxes (x0, y0, x1, y1), pixels, x1/y1 exclusive (object inhibition of return).
+    target_index : int, optional
+        Row of the target in ``items`` / ``item_boxes``.
+    px_per_deg : float, optional
+        Pixels per degree of visual angle of the display.
+
+    Raises
+    ------
+    DataFormatError
+        No target mask (None), an empty one, or a set size < 1.
+    ShapeError
+        A mask not on the search image's grid, or a target image larger than the search image.
     """
 
     search_image: np.ndarray
@@ -33,10 +47,22 @@ class SearchTrial:
     id: str = ""
     items: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
+    item_boxes: np.ndarray | None = None
+    target_index: int | None = None
+    px_per_deg: float | None = None
 
     def __post_init__(self):
+        if self.target_mask is None:
+            raise DataFormatError(format_problem(f"SearchTrial({self.id}).target_mask",
+                                                 "a bool (H, W) mask of the target's pixels", "None (missing)",
+                                                 "draw the target mask with the display (every trial needs one)"))
         self.search_image = check_image(self.search_image, f"SearchTrial({self.id}).search_image")
         self.target_image = check_image(self.target_image, f"SearchTrial({self.id}).target_image")
+        big, small = self.search_image.shape[:2], self.target_image.shape[:2]
+        if small[0] > big[0] or small[1] > big[1]:
+            raise ShapeError(format_problem(f"SearchTrial({self.id}).target_image",
+                                            f"at most the search image's size {big} (h, w)", f"size {small}",
+                                            "crop the target image to the item, or enlarge the display"))
         mask = check_array(self.target_mask, f"SearchTrial({self.id}).target_mask", ndim=2)
         if mask.shape != self.search_image.shape[:2]:
             raise ShapeError(format_problem(f"SearchTrial({self.id}).target_mask",
@@ -46,6 +72,11 @@ class SearchTrial:
         if not self.target_mask.any():
             raise DataFormatError(format_problem(f"SearchTrial({self.id}).target_mask", "at least one target pixel",
                                                  "an empty mask", "mark the target location"))
+        if self.item_boxes is not None:
+            self.item_boxes = check_array(self.item_boxes, f"SearchTrial({self.id}).item_boxes", ndim=2)
+            if self.item_boxes.shape[1] != 4:
+                raise ShapeError(format_problem(f"SearchTrial({self.id}).item_boxes", "shape (n_items, 4)",
+                                                f"shape {self.item_boxes.shape}", "give x0, y0, x1, y1 per item"))
         if int(self.set_size) < 1:
             raise DataFormatError(format_problem(f"SearchTrial({self.id}).set_size", "a set size >= 1",
                                                  repr(self.set_size), "count the items in the display"))
@@ -66,3 +97,31 @@ class SearchTrials(list):
     def where(self, condition: str | None = None, set_size: int | None = None) -> "SearchTrials":
         return SearchTrials(t for t in self if (condition is None or t.condition == condition)
                             and (set_size is None or t.set_size == set_size))
+
+
+@dataclass
+class SearchResult:
+    """What a searcher did on one trial.
+
+    Attributes
+    ----------
+    fixations : float array of shape (n_fixations + 1, 2)
+        (x, y) pixels of the search image; row 0 is the initial fixation (the display centre).
+    found : bool
+        Whether the last fixation landed on the target (the stop rule) within the budget.
+    n_fixations : int
+        Fixations after the initial one, the one that found the target included.
+    """
+
+    fixations: np.ndarray
+    found: bool
+    n_fixations: int
+
+    def __post_init__(self):
+        self.fixations = np.asarray(self.fixations, dtype=np.float64).reshape(-1, 2)
+        self.found = bool(self.found)
+        self.n_fixations = int(self.n_fixations)
+        if self.n_fixations != len(self.fixations) - 1:
+            raise ShapeError(format_problem("SearchResult.fixations", f"{self.n_fixations + 1} rows (the initial "
+                                            "fixation plus n_fixations)", f"{len(self.fixations)} rows",
+                                            "count the fixations after the initial one"))
