@@ -31,11 +31,14 @@ holds the algorithm.  It reproduces the numbers of the reference Python port
      (b) Every pass then appends the last entry of its input duration list.
 3. **Alignment.** ``M[i, j] = |v_i - w_j|``. The shortest right/down/diagonal
    path from (0, 0) to (n-1, m-1) is found, where a path's cost is the sum of
-   the cells it enters. A DP on the anti-diagonal wavefront does this
-   (:func:`align`, in numpy, which costs less than torch per operation on
-   these small arrays; its reference is
-   :func:`cogmodels.kernels.alignment_reference.min_cost_path`, and the tests
-   check that both choose the same path, ties included).
+   the cells it enters, and where several paths are equally short, the one
+   the peer's Dijkstra takes.  The kernel
+   :func:`cogmodels.kernels.multimatch.align` does this for all pairs at once
+   (a DP on the anti-diagonal wavefront, in numpy, which costs less than torch
+   per operation on these small arrays; ties that only the peer's heap order
+   decides go through the peer's own search).  Its per-pair reference is
+   :mod:`cogmodels.kernels.multimatch_reference`, and the tests check that
+   both choose the same path, ties included.
 4. **Similarities.** Along the path, for each aligned pair:
    - vector: ``|v - w|``;
    - direction: the absolute angle difference, wrapped to [0, pi];
@@ -46,7 +49,7 @@ holds the algorithm.  It reproduces the numbers of the reference Python port
    ``1 - median / normaliser``, with normalisers: 2 x screen diagonal, pi,
    diagonal, diagonal and 1.
 
-Where we differ from the peer (the first four are covered by tests):
+Where we differ from the peer, and where we do not (the first five are covered by tests):
 
 * The peer returns NaN whenever a scanpath has fewer than 3 fixations. Here,
   any scanpath with at least 2 fixations (one saccade) is compared. The
@@ -60,13 +63,11 @@ Where we differ from the peer (the first four are covered by tests):
   clipped.
 * Where both aligned fixations last 0 ms, the peer's duration difference is
   0/0 = NaN. Here it is 0: the durations are identical.
-* Exact ties between alignment paths: the peer breaks them in the pop order of
-  scipy's Fibonacci-heap Dijkstra, which a DP cannot reproduce. Here the
-  predecessor order is left, then up, then diagonal. Among the six static
-  orders, this one agreed most often with the peer on 150 pairs of lattice
-  scanpaths (on a 100 px grid, so many ties): 3 disagreements, against 4 to
-  17 for the other orders. Ties need exactly equal path costs; they did not
-  occur in the real-data benchmark (0 differences above 1e-15).
+* Ties between alignment paths: no difference. Where several paths are equally
+  short (exactly, or up to rounding), the kernel takes the peer's path; its
+  module docstring says how.  The tests check this on grid-quantised scanpaths
+  with repeated saccades (many exact ties), and on the same scanpaths moved by
+  a few ulps (costs equal only up to rounding).
 * The peer's duration threshold is in seconds (``TDur``); ours is
   ``duration_ms``. Durations are compared in ms, so 300 ms against 0.3 s
   gives the same strict comparisons for whole-millisecond durations.
@@ -96,13 +97,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cogmodels.kernels import multimatch as multimatch_kernel
 from cogmodels.metrics._paths import Ragged, Saccades
 
 DIMENSIONS = ("vector", "direction", "length", "position", "duration")
-TIE_ORDER = ("left", "up", "diag")
-# Pairs are aligned in buckets of max(n_saccades_a, n_saccades_b): each bucket pays for its own padding and
-# for one pass over its diagonals, so the edges trade padding against per-diagonal overhead.
-ALIGN_BUCKETS = (3, 5, 7, 9, 11, 13, 16, 20, 26, 34, 48, 64, 96, 128, 192, 256, 384, 512)
 # Cosines farther than this from cos(direction_deg) decide the direction test without the arccos.
 COSINE_MARGIN = 1e-9
 # Pairs compared together; bounds the memory of the alignment (its tables grow with n_pairs x path length).
@@ -285,142 +283,6 @@ def _angle_deg(cosine: np.ndarray) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
 
 
-# -- alignment -----------------------------------------------------------------------------------------
-# Backtrack moves, indexed by the code stored per cell: 0 left, 1 up, 2 and 3 diagonal, 4 stay (the start).
-MOVE_DI = np.array([0, 1, 1, 1, 0])      # rows (saccades of a) a move steps back
-MOVE_DJ = np.array([1, 0, 1, 1, 0])      # columns (saccades of b) a move steps back
-
-
-def align(saccades: Saccades, first: np.ndarray, second: np.ndarray):
-    """Shortest alignment path of every pair of paths (first[p], second[p]) through ``M[i, j] = |v_i - w_j|``.
-
-    Parameters
-    ----------
-    saccades : Saccades
-    first, second : int arrays of shape (n_pairs,)
-        Path indices of the two sides of each pair.
-
-    Returns
-    -------
-    cells_a, cells_b : int arrays of shape (n_cells_total,)
-        Aligned saccades (indices into the arrays of ``saccades``), pair after
-        pair in the order ``order``; each pair's path runs from its last cell back to (0, 0).
-    length : int array of shape (n_pairs,)
-        Cells on each path, in the order ``order`` (non-decreasing).
-    order : int array of shape (n_pairs,)
-        The pairs sorted by path length, so that equally long paths are adjacent.
-    """
-    count_a, count_b = saccades.count[first], saccades.count[second]
-    offset = saccades.offset
-    offset_a, offset_b = offset[first], offset[second]
-    bucket = np.searchsorted(ALIGN_BUCKETS, np.maximum(count_a, count_b))
-    buckets = []
-    for value in np.unique(bucket):
-        rows = np.flatnonzero(bucket == value)
-        buckets.append((rows, int(count_a[rows].max()), int(count_b[rows].max())))
-    # One flat table of move codes for all buckets; cell (i, j) of pair rows[t] of a bucket sits at
-    # base + ((i + j) * n + i) * B + t.
-    sizes = [(n + m - 1) * n * len(rows) for rows, n, m in buckets]
-    codes = np.empty(sum(sizes), dtype=np.uint8)
-    base, step_d, step_i, rank = (np.empty(len(first), dtype=np.int64) for _ in range(4))
-    start = 0
-    for (rows, n, m), size in zip(buckets, sizes):
-        _wavefront(_columns(saccades, offset_a[rows], n, reverse=False),
-                   _columns(saccades, offset_b[rows], m, reverse=True),
-                   codes[start:start + size].reshape(n + m - 1, n, len(rows)))
-        base[rows], step_d[rows], step_i[rows], rank[rows] = start, n * len(rows), len(rows), np.arange(len(rows))
-        start += size
-    return _backtrack(codes, base, step_d, step_i, rank, count_a, count_b, offset_a, offset_b, len(saccades.dx))
-
-
-def _columns(sac: Saccades, offset: np.ndarray, n: int, reverse: bool) -> tuple[np.ndarray, np.ndarray]:
-    """dx, dy of the first n saccades of the paths starting at ``offset``, shape (n, B) (batch last).
-
-    With ``reverse``, row r holds saccade n - 1 - r. Entries past a path's end
-    hold other saccades' values; no valid cell reads them.
-    """
-    steps = np.arange(n)[::-1] if reverse else np.arange(n)
-    index = offset[None, :] + steps[:, None]
-    return sac.dx.take(index, mode="clip"), sac.dy.take(index, mode="clip")
-
-
-def _wavefront(a_vectors, b_vectors, codes: np.ndarray) -> None:
-    """Fill the node-weighted shortest-path table of a bucket, one anti-diagonal at a time.
-
-    ``T[i, j] = M[i, j] + min(T[i, j-1], T[i-1, j], T[i-1, j-1])`` with
-    ``T[0, 0] = 0`` (the start cell is free). Candidates are compared as full
-    sums with strict ``<`` in the order left, up, diagonal, as sequential
-    relaxations would (a later one must be strictly smaller to win a tie).
-
-    Parameters
-    ----------
-    a_vectors : pair (dx, dy) of float arrays of shape (n, B)
-    b_vectors : pair (dx, dy) of float arrays of shape (m, B), in reverse order (row r is saccade m - 1 - r)
-        Reversed, the saccades j = d - i of diagonal d are a contiguous block of rows.
-    codes : uint8 array of shape (n + m - 1, n, B), filled here
-        ``codes[i + j, i, t]``: the move into cell (i, j) of pair t (see MOVE_DI).
-    """
-    (ax, ay), (bx, by) = a_vectors, b_vectors
-    n, batch = ax.shape
-    m = bx.shape[0]
-    # table[d % 3, i + 1] = T[i, d - i]: three diagonals are all the recurrence reads. Row 0 (i = -1), the
-    # slot of diagonal -1, and every cell before its diagonal reaches it stay inf (no predecessor).
-    table = np.full((3, n + 1, batch), np.inf)
-    table[0, 1] = 0.0
-    diag_wins = np.empty_like(codes)
-    # Three scratch rows, reused for every diagonal (a small working set stays in cache).
-    weights, bests, others = (np.empty((n, batch)) for _ in range(3))
-    for d in range(1, n + m - 1):
-        lo, hi = max(0, d - m + 1), min(n - 1, d)
-        k = hi - lo + 1
-        rows_a, rows_b = slice(lo, hi + 1), slice(m - 1 - d + lo, m - d + hi)
-        w, best, other = weights[:k], bests[:k], others[:k]
-        np.subtract(ax[rows_a], bx[rows_b], out=w)       # w = M[i, d - i], i = lo..hi
-        np.multiply(w, w, out=w)
-        np.subtract(ay[rows_a], by[rows_b], out=best)
-        np.multiply(best, best, out=best)
-        np.sqrt(np.add(w, best, out=w), out=w)
-        previous, before = table[(d - 1) % 3], table[(d - 2) % 3]
-        np.add(previous[lo + 1:hi + 2], w, out=best)      # from the left
-        np.add(previous[lo:hi + 1], w, out=other)         # from above
-        np.less(other, best, out=codes[d, lo:hi + 1])
-        np.minimum(best, other, out=best)
-        np.add(before[lo:hi + 1], w, out=other)           # diagonally
-        np.less(other, best, out=diag_wins[d, lo:hi + 1])
-        np.minimum(best, other, out=table[d % 3, lo + 1:hi + 2])
-    codes |= diag_wins << 1                                 # only computed cells are ever read
-    codes[0, 0] = 4
-
-
-def _backtrack(codes, base, step_d, step_i, rank, count_a, count_b, offset_a, offset_b, n_saccades):
-    """Walk every pair's path back from its last cell, all pairs at once (see :func:`align`)."""
-    n_pairs = len(count_a)
-    # How far back in the flat table each move code goes, per pair: (d, i) -> (d-1, i), (d-1, i-1), (d-2, i-1).
-    move = np.stack([step_d, step_d + step_i, 2 * step_d + step_i, 2 * step_d + step_i,
-                     np.zeros_like(step_d)], 1).reshape(-1)
-    pair_moves = np.arange(n_pairs) * 5
-    # A cell as one integer, saccade index on side a * width + saccade index on side b: one subtraction moves it.
-    width = n_saccades + 1
-    cell_move = MOVE_DI * width + MOVE_DJ
-    i, j = count_a - 1, count_b - 1
-    position = base + (i + j) * step_d + i * step_i + rank
-    cell = (offset_a + i) * width + offset_b + j
-    n_steps = int((count_a + count_b).max()) - 1            # the longest possible path
-    path = np.empty((n_pairs, n_steps), dtype=np.int64)
-    for s in range(n_steps):
-        path[:, s] = cell
-        code = codes.take(position)
-        position -= move.take(pair_moves + code)
-        cell -= cell_move.take(code)
-    # After reaching (0, 0) a path stays there: its cells are the first ``length`` entries of its row.
-    length = n_steps + 1 - (path == (offset_a * width + offset_b)[:, None]).sum(1)
-    order = np.argsort(length, kind="stable")
-    length = length.take(order)
-    first_cell = np.cumsum(length) - length
-    cells = path.take(np.repeat(order * n_steps - first_cell, length) + np.arange(int(length.sum())))
-    return cells // width, cells % width, length, order
-
-
 # -- comparison ----------------------------------------------------------------------------------------
 def compare(saccades: Saccades, first: np.ndarray, second: np.ndarray,
             screen_size: tuple[float, float]) -> np.ndarray:
@@ -430,7 +292,8 @@ def compare(saccades: Saccades, first: np.ndarray, second: np.ndarray,
     out = np.empty((len(first), 5))
     for start in range(0, len(first), CHUNK_PAIRS):
         rows = slice(start, start + CHUNK_PAIRS)
-        cells_a, cells_b, length, order = align(saccades, first[rows], second[rows])
+        cells_a, cells_b, length, order, _ = multimatch_kernel.align(
+            saccades.dx, saccades.dy, saccades.offset, saccades.count, first[rows], second[rows])
         medians = _path_medians(_differences(saccades, cells_a, cells_b), length)
         out[start + order] = 1.0 - medians.T / normaliser
     return out

@@ -1,5 +1,6 @@
 """MultiMatch: hand-computed cases, properties, edge cases, and agreement with multimatch-gaze."""
 
+import functools
 import warnings
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 
 from cogmodels.data import Scanpath
 from cogmodels.errors import ConfigError, DataFormatError, ShapeError
+from cogmodels.kernels import multimatch as multimatch_kernel
 from cogmodels.metrics import _multimatch, gaze
 
 SCREEN = (800, 600)  # diagonal exactly 1000 px
@@ -34,6 +36,28 @@ def random_path(rng, n):
             point = xy[-1] + step * np.array([np.cos(heading), np.sin(heading)])
         xy.append(point)
     return path(xy, rng.choice([100.0, 200.0, 400.0, 500.0], n))
+
+
+def grid_path(rng, n):
+    """Fixations on a 100 px grid: saccades repeat, so equally short alignment paths (exact ties) are common."""
+    return path(np.column_stack([rng.integers(0, 8, n), rng.integers(0, 6, n)]) * 100.0,
+                rng.choice([100.0, 200.0, 400.0], n))
+
+
+def repeated_path(rng, n, jitter=False):
+    """Repeats of four 100 px saccades (ties nearly everywhere), kept on the screen.
+
+    With ``jitter``, each coordinate moves by up to 4 ulps: the tied costs are
+    then equal only up to rounding.
+    """
+    moves = np.array([[100.0, 0.0], [0.0, 100.0], [-100.0, 0.0], [100.0, 100.0]])
+    xy = [np.array([300.0, 300.0])]
+    for move in moves[rng.integers(0, 4, n - 1)]:
+        xy.append(np.clip(xy[-1] + move, 100, np.subtract(SCREEN, 100)))
+    xy = np.array(xy)
+    if jitter:
+        xy += rng.integers(-4, 5, xy.shape) * np.spacing(xy)
+    return path(xy, rng.choice([100.0, 200.0, 400.0], n))
 
 
 L_PATH = path([(0, 0), (100, 0), (100, 100)], [200, 300, 400])
@@ -181,32 +205,7 @@ def test_direction_test_equals_the_arccos_test(direction_deg):
     np.testing.assert_array_equal(_multimatch.angle_below(cosine, direction_deg), expected)
 
 
-# -- alignment ---------------------------------------------------------------------------------------------
-def test_alignment_path_matches_reference_with_ties():
-    """Lattice saccades (many exact ties): the batched wavefront and backtrack give the plain DP's path."""
-    from cogmodels.kernels import alignment_reference
-
-    rng = np.random.default_rng(11)
-    length = rng.integers(2, 14, 80)
-    n = int(length.sum())
-    # A 3 x 2 lattice: saccades repeat, so equally short paths (exact ties) are common.
-    sac = _multimatch.Saccades.from_fixations(rng.integers(0, 3, n) * 100.0, rng.integers(0, 2, n) * 100.0,
-                                              np.full(n, 100.0), length)
-    first, second = rng.integers(0, 80, 120), rng.integers(0, 80, 120)  # paths shared between pairs
-    cells_a, cells_b, path_length, order = _multimatch.align(sac, first, second)
-    assert sorted(order.tolist()) == list(range(120)) and np.all(np.diff(path_length) >= 0)
-    end = np.cumsum(path_length)
-    for k, pair in enumerate(order):
-        a, b = sac.offset[first[pair]], sac.offset[second[pair]]
-        na, nb = sac.count[first[pair]], sac.count[second[pair]]
-        cost = np.sqrt((sac.dx[a:a + na, None] - sac.dx[None, b:b + nb]) ** 2
-                       + (sac.dy[a:a + na, None] - sac.dy[None, b:b + nb]) ** 2)
-        _, expected = alignment_reference.min_cost_path(cost, _multimatch.TIE_ORDER)
-        cells = slice(end[k] - path_length[k], end[k])
-        found = list(zip((cells_a[cells] - a).tolist(), (cells_b[cells] - b).tolist()))[::-1]
-        assert found == [tuple(cell) for cell in expected], f"pair {pair}"
-
-
+# -- batching ---------------------------------------------------------------------------------------------
 def test_scanpaths_with_strided_arrays_are_read():
     """Column views of a table are not one contiguous block each; packing falls back to numpy for them."""
     table = np.array([[0, 0, 200], [100, 0, 300], [100, 100, 400]], dtype=float)
@@ -285,10 +284,14 @@ def test_mismatched_inputs():
 
 
 # -- agreement with the published peer ----------------------------------------------------------------------
+def _record(p):
+    """A Scanpath as the peer's input: a record array with durations in seconds."""
+    return np.rec.fromarrays([p.x, p.y, p.duration / 1000.0], names=("start_x", "start_y", "duration"))
+
+
 def _peer(mm, a, b, grouping):
     """multimatch-gaze on one pair (durations in seconds), or the exception type name."""
-    def record(p):
-        return np.rec.fromarrays([p.x, p.y, p.duration / 1000.0], names=("start_x", "start_y", "duration"))
+    record = _record
 
     kwargs = {}
     if grouping:
@@ -340,8 +343,7 @@ def test_peer_crash_case_is_kept():
 def test_parallel_saccades_merge_where_the_peer_crashes():
     """Collinear saccades: rounding puts the peer's cosine just above 1 (math domain error); we clip it."""
     mm = pytest.importorskip("multimatch_gaze", reason="the peer multimatch-gaze is not installed (dev extra)")
-    p = path([(191.1, 80.9), (99.3, -15.799999999999997), (-84.29999999999998, -209.20000000000002)],
-             [500, 100, 500])
+    p = path([(417.4, 574.0), (474.29999999999995, 484.5), (588.0999999999999, 305.5)], [500, 100, 500])
     other = path([(100, 100), (400, 100), (400, 400), (100, 400)], [500, 500, 500, 500])
     grouping = {"direction_deg": 45.0, "duration_ms": 300.0, "amplitude_px": 10.0}
     assert _peer(mm, p, other, grouping) == "ValueError"
@@ -367,3 +369,50 @@ def test_agrees_with_multimatch_gaze_on_osie(shared_data, grouping):
             side.append(Scanpath.from_arrays(x=np.atleast_1d(s.fix_x), y=np.atleast_1d(s.fix_y),
                                              duration=np.atleast_1d(s.fix_duration).astype(float)))
     assert _check_against_peer(mm, a, b, grouping) > 100
+
+
+TIE_MAKERS = {"grid": grid_path, "repeated": repeated_path,
+              "repeated, moved by ulps": functools.partial(repeated_path, jitter=True)}
+
+
+@pytest.mark.parametrize("grouping", [None, GROUPING], ids=["no grouping", "grouping"])
+@pytest.mark.parametrize("maker", list(TIE_MAKERS))
+def test_ties_agree_with_multimatch_gaze(maker, grouping, monkeypatch):
+    """Scanpaths built to have many equally short alignment paths: the peer's path is taken every time.
+
+    Control (without grouping, on the exact-tie sets): the wavefront's own choice,
+    without the peer's search for tied pairs, differs from the peer on some of
+    these pairs.  Simplified paths are short and meet few ties, so the control
+    does not run with grouping.
+    """
+    mm = pytest.importorskip("multimatch_gaze", reason="the peer multimatch-gaze is not installed (dev extra)")
+    rng = np.random.default_rng(list(TIE_MAKERS).index(maker) + (0 if grouping is None else 10))
+    a = [TIE_MAKERS[maker](rng, n) for n in rng.integers(3, 14, 150)]
+    b = [TIE_MAKERS[maker](rng, n) for n in rng.integers(3, 14, 150)]
+    assert _check_against_peer(mm, a, b, grouping) > 80
+    if maker == "repeated, moved by ulps" or grouping is not None:
+        return
+    monkeypatch.setattr(multimatch_kernel, "align", functools.partial(multimatch_kernel.align, resolve_ties=False))
+    with pytest.raises(AssertionError):
+        _check_against_peer(mm, a, b, grouping)
+
+
+def test_alignment_graph_and_costs_are_the_peers():
+    """The graph that tied pairs are searched on is the peer's, edge for edge (zero-cost edges included)."""
+    pytest.importorskip("multimatch_gaze", reason="the peer multimatch-gaze is not installed (dev extra)")
+    from multimatch_gaze import multimatch_gaze as mm  # the module, with the peer's helper functions
+    import scipy.sparse as sp
+    rng = np.random.default_rng(14)
+    for n, m in ((1, 1), (1, 5), (4, 1), (6, 9)):
+        p, q = grid_path(rng, n + 1), grid_path(rng, m + 1)
+        cost = mm.cal_vectordifferences(mm.gen_scanpath_structure(_record(p)), mm.gen_scanpath_structure(_record(q)))
+        sac = saccades_of(p, q)
+        ours = multimatch_kernel.cost_matrix(sac.dx[:n], sac.dy[:n], sac.dx[n:], sac.dy[n:])
+        np.testing.assert_array_equal(ours, cost)
+        nodes, rows, cols, weight = mm.createdirectedgraph((n, m), cost, np.arange(n * m).reshape(n, m))
+        peer = sp.coo_matrix((weight, (rows, cols)), shape=(nodes, nodes)).tocsr()
+        graph = multimatch_kernel.peer_graph(cost)
+        for name in ("indptr", "indices", "data"):
+            np.testing.assert_array_equal(getattr(graph, name), getattr(peer, name), err_msg=name)
+        path, _ = mm.dijkstra(nodes, rows, cols, weight, 0, n * m - 1)
+        assert (multimatch_kernel.peer_path(cost) @ [m, 1]).tolist() == [int(node) for node in path]
