@@ -7,19 +7,39 @@ definitions below follow that paper's formulas:
 - **NSS**: mean of the z-scored saliency map at the fixations.
 - **AUC-Judd**: ROC area with thresholds at the saliency values of the
   fixated pixels. The positives are the fixations; the negatives are all
-  pixels that were not fixated.
+  pixels that were not fixated. Ties are exact, with no random jitter.
 - **Shuffled AUC**: the positives are the fixations on this image, and the
-  negatives are fixations from *other* images (centre bias cancels out). We
-  draw ``n_splits`` seeded random subsets of negatives and average the exact
-  ROC area (Mann-Whitney; ties count one half).
+  negatives are fixations from *other* images (centre bias cancels out). By
+  default we draw ``n_splits`` seeded random subsets of negatives and average
+  the exact ROC area (Mann-Whitney; ties count one half);
+  ``all_negatives=True`` uses every negative once instead.
 - **CC**: Pearson correlation with the fixation density map.
 - **KLD**: KL(density || saliency) after normalising both to sum 1, with the
-  paper's regulariser eps = 2.2204e-16 (the value of ``np.finfo(float).eps``).
+  paper's regulariser eps (default ``np.finfo(float).eps`` = 2.220446e-16).
 - **SIM**: sum of the pixel-wise minimum of the two maps, each normalised to
   sum 1.
 - **Information gain** (Kümmerer, Wallis & Bethge 2015, PNAS): the mean, over
   fixations, of log2(eps + p_model) - log2(eps + p_baseline), in bits per
   fixation. Both maps are normalised to sum 1 over the image.
+
+Against pysaliency (0.2.22, the reference implementation of Kümmerer et al.;
+``tests/metrics/test_saliency_vs_pysaliency.py`` checks all of this on real
+OSIE maps).  NSS, CC, SIM and AUC-Judd (its ``thresholds="fixations"``,
+``nonfixations="unfixated"``) are the same definitions and agree to rounding.
+Three differ by a stated definition, and an option of ours gives theirs:
+
+- shuffled AUC: pysaliency scores all negatives once, with no random
+  subsets (the MIT benchmark's subsampling): ``auc_shuffled(...,
+  all_negatives=True)`` is its sAUC on the same negatives;
+- KLD: pysaliency's ``MIT_KLDiv`` uses the rounded eps 2.2204e-16:
+  ``kld(..., eps=2.2204e-16)``;
+- information gain: pysaliency takes the logarithm of the densities with no
+  eps: ``information_gain(..., eps=0)``.  With our eps the gain at a fixation
+  moves by less than ``eps / (p ln 2)`` bits for each map, negligible for any
+  density that is not vanishingly small at the fixations.
+
+The AUC-Judd of the MIT benchmark code adds a small random jitter to the
+saliency map to break ties; neither pysaliency nor this module does.
 
 Conventions. A saliency map is an array of shape (H, W), or a stack of shape
 (n_maps, H, W). Each metric returns a float for one map, and an array of
@@ -194,7 +214,8 @@ def auc_judd(sal, fix):
     True positive rate: share of fixations at or above the threshold. False
     positive rate: share of non-fixated pixels at or above it. Points (0, 0)
     and (1, 1) close the curve; the area is the trapezoid rule. Ties are
-    handled exactly, without the random jitter of the MIT benchmark code.
+    handled exactly, without the random jitter of the MIT benchmark code
+    (pysaliency's AUC-Judd has none either and equals this one).
 
     Returns
     -------
@@ -223,7 +244,7 @@ def _judd_area(positive: np.ndarray, weight: np.ndarray, negative: np.ndarray) -
     return float(np.sum(np.diff(fp) * (tp[1:] + tp[:-1]) / 2))
 
 
-def auc_shuffled(sal, fix, negatives, n_splits: int = 100, seed=0):
+def auc_shuffled(sal, fix, negatives, n_splits: int = 100, seed=0, *, all_negatives: bool = False):
     """Shuffled AUC: fixations on this image against fixations from other images.
 
     Parameters
@@ -236,6 +257,10 @@ def auc_shuffled(sal, fix, negatives, n_splits: int = 100, seed=0):
         Random subsets of negatives, each as large as the positives (or all
         negatives if fewer); the AUCs are averaged.
     seed : int or numpy Generator
+    all_negatives : bool
+        Score every negative once, with no random subsets (``n_splits`` and
+        ``seed`` are then unused): one exact ROC area, pysaliency's definition
+        of sAUC with the same negatives.  Default False (the subsets).
 
     Returns
     -------
@@ -257,6 +282,9 @@ def auc_shuffled(sal, fix, negatives, n_splits: int = 100, seed=0):
         other = _fixation_counts(negative_sets[k], (1,) + saliency.shape, True, where="negatives")[0]
         pool = np.repeat(saliency.reshape(-1), other.reshape(-1).astype(np.int64))
         positive = np.repeat(saliency.reshape(-1), count.reshape(-1).astype(np.int64))
+        if all_negatives:
+            values[k] = _mann_whitney_auc(positive, pool)
+            continue
         size = min(len(positive), len(pool))
         draws = np.stack([rng.choice(len(pool), size=size, replace=False) for _ in range(n_splits)])
         values[k] = np.mean([_mann_whitney_auc(positive, pool[d]) for d in draws])
@@ -271,8 +299,28 @@ def _mann_whitney_auc(positive: np.ndarray, negative: np.ndarray) -> float:
     return float((below + 0.5 * equal).sum() / (len(positive) * len(negative)))
 
 
-def information_gain(model, baseline, fix):
-    """Information gain over a baseline, in bits per fixation (Kümmerer et al. 2015).
+def information_gain(model, baseline, fix, *, eps: float = EPS):
+    """Information gain over a baseline, in bits per fixation (Kümmerer, Wallis & Bethge 2015, PNAS).
+
+    Derivation.  Read a saliency model as a probability distribution
+    ``p_model`` over the pixels of the image, and let the fixations
+    ``x_1 .. x_N`` be samples of the (unknown) fixation distribution
+    ``p_data``.  The model's average log-likelihood per fixation,
+    ``(1/N) sum_i log2 p_model(x_i)``, estimates ``E_data[log2 p_model]
+    = -H(p_data) - KL(p_data || p_model)``.  The entropy ``H(p_data)`` is the
+    same for every model and unknown, so a difference of log-likelihoods is
+    what can be measured.  Against a baseline (for example a centre bias that
+    knows nothing of the image) it is::
+
+        IG = (1/N) sum_i [log2 p_model(x_i) - log2 p_baseline(x_i)]
+           ~ KL(p_data || p_baseline) - KL(p_data || p_model)
+
+    the bits per fixation by which the model is closer to the fixation
+    distribution than the baseline: > 0 when the model explains the
+    fixations better, 0 when no better, unbounded below.  Both maps are
+    normalised to sum 1 over the image first (a probability per pixel, so
+    the pixel area cancels in the difference).  ``eps`` keeps a zero density
+    finite: ``log2(eps + p)``; pysaliency uses no eps (``eps=0`` here).
 
     Parameters
     ----------
@@ -281,12 +329,18 @@ def information_gain(model, baseline, fix):
     baseline : array of shape (H, W) or (n_maps, H, W)
         The explicit baseline density, e.g. a centre bias; one map is shared by a stack.
     fix : fixations (coordinates, list of them, or maps)
+        Counted with multiplicity, as everywhere in this module.
+    eps : float
+        Regulariser inside the logarithms (default 2.2e-16; >= 0).  With
+        ``eps=0`` a zero density at a fixation gives -inf or +inf.
 
     Returns
     -------
     float or array of shape (n_maps,)
-        ``mean_i log2(eps + p_model(x_i)) - log2(eps + p_baseline(x_i))``, eps = 2.2e-16.
+        ``mean_i log2(eps + p_model(x_i)) - log2(eps + p_baseline(x_i))``.
     """
+    if not eps >= 0:
+        raise ConfigError(format_problem("eps", "a regulariser >= 0", repr(eps), "use the default 2.2e-16 or 0"))
     maps, single = _maps(model, "model")
     base, base_single = _maps(baseline, "baseline")
     if base_single and len(maps) > 1:
@@ -295,7 +349,8 @@ def information_gain(model, baseline, fix):
     counts = _fixation_counts(fix, maps.shape, single)
     p_model, zero_model = _probability(maps, "model")
     p_base, zero_base = _probability(base, "baseline")
-    gain = np.log2(EPS + p_model) - np.log2(EPS + p_base)
+    with np.errstate(divide="ignore"):  # eps = 0: a zero density is -inf, as stated
+        gain = np.log2(eps + p_model) - np.log2(eps + p_base)
     weights = counts.reshape(len(maps), -1)
     values = (gain.reshape(len(maps), -1) * weights).sum(1) / weights.sum(1)
     return _finish(values, zero_model | zero_base, single, "information_gain", "a density that sums to zero")
@@ -322,8 +377,19 @@ def cc(sal, density):
     return _finish(values, constant, single, "cc", "a constant map (zero variance)")
 
 
-def kld(sal, density):
+def kld(sal, density, *, eps: float = EPS):
     """KL divergence KL(density || saliency), both normalised to sum 1, regulariser eps (lower is better).
+
+    ``sum Q * log(eps + Q / (P + eps))`` with P the normalised saliency map
+    and Q the normalised density (Bylinskii et al. 2019).  pysaliency's
+    ``MIT_KLDiv`` is the same with ``eps=2.2204e-16`` (the rounded MATLAB eps);
+    the default here is the unrounded ``np.finfo(float).eps``.
+
+    Parameters
+    ----------
+    sal, density : arrays of shape (H, W) or (n_maps, H, W)
+    eps : float
+        Regulariser (default 2.220446049250313e-16; > 0).
 
     Returns
     -------
@@ -334,7 +400,9 @@ def kld(sal, density):
     _same_shape(maps, target, "sal, density")
     p, zero_p = _probability(maps, "sal")
     q, zero_q = _probability(target, "density")
-    values = (q * np.log(EPS + q / (p + EPS))).reshape(len(maps), -1).sum(1)
+    if not eps > 0:
+        raise ConfigError(format_problem("eps", "a regulariser > 0", repr(eps), "use the default 2.2e-16"))
+    values = (q * np.log(eps + q / (p + eps))).reshape(len(maps), -1).sum(1)
     return _finish(values, zero_p | zero_q, single, "kld", "a map that sums to zero")
 
 
