@@ -178,9 +178,21 @@ def _log_summary(run_id: str, rows: list) -> None:
     log.info("summary of run %s:\n%s", run_id, table)
 
 
-def _task_function(cfg: DictConfig) -> str:
+_FAILED_RUNS: list = []  # typed errors of single (not multirun) runs, reported by main() in one line
+
+
+def _task_function(cfg: DictConfig) -> str | None:
     # Module-level, so the joblib and submitit launchers can pickle it by reference.
-    return execute(cfg)
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    try:
+        return execute(cfg)
+    except CogModelsError as err:
+        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.RUN:
+            _FAILED_RUNS.append(err)  # main() says it in one line (Hydra would add its own line first)
+            return None
+        raise  # a sweep: Hydra names the failing job's overrides, then main() prints the error
 
 
 # Hydra options that print or select something other than a run: no preflight for them.
@@ -222,7 +234,10 @@ def main(argv: list[str] | None = None) -> int:
         app = hydra.main(config_path=str(folder), config_name="config", version_base="1.3")(_task_function)
         sys.argv = ["cogmodels run", *argv]
         os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises; this function decides what the user sees
+        _FAILED_RUNS.clear()
         app()
+        if _FAILED_RUNS:
+            raise _FAILED_RUNS.pop()
     except (CogModelsError, HydraException, OmegaConfBaseException) as err:
         if verbose:
             raise

@@ -160,6 +160,10 @@ def _fit_subject(args) -> int:
     from cogmodels.runner.app import main as run_main
 
     overrides = fit_subject_overrides(args)
+    if args.model is not None:
+        from cogmodels.runner.tasks.fit_subject import check_model_file
+
+        check_model_file(Path(args.model).expanduser())  # a garbage or pickled file stops here, before any data
     logging.getLogger(__name__).info("fit-subject: cogmodels run %s", " ".join(overrides))
     return run_main(overrides + (["--verbose"] if args.verbose else []))
 

@@ -194,3 +194,24 @@ def test_nested_training_subsets():
     small, large = training_subset(rows, 10, seed=3), training_subset(rows, 40, seed=3)
     assert set(small) <= set(large) and len(set(large)) == 40 and set(large) <= set(rows)
     assert not np.array_equal(small, training_subset(rows, 10, seed=4))
+
+
+def test_a_changed_model_file_fails_the_sha256_its_run_recorded(trained, tmp_path):
+    import shutil
+
+    from cogmodels.runner.tasks.fit_subject import resolve_model
+
+    root, run_id = trained
+    path, recorded = resolve_model(root / "runs" / "fmri_new_subject" / run_id)
+    assert path.suffix == ".safetensors" and recorded
+    copy = tmp_path / "model.safetensors"  # the fixture's file stays intact
+    shutil.copy(path, copy)
+    data = bytearray(copy.read_bytes())
+    data[-1] ^= 1
+    copy.write_bytes(bytes(data))
+    with pytest.raises(DataFormatError) as caught:
+        load_model(copy, recorded)
+    message = str(caught.value)
+    assert str(copy) in message and recorded in message and "expected" in message and "Fix:" in message
+    encoder, spec = load_model(path, recorded)  # the recorded file itself loads
+    assert spec["sha256"] == recorded

@@ -25,16 +25,18 @@ One run:
    split: per-channel Pearson r and, with repeats, noise-normalised accuracy.
    Rows: head ``transfer`` (``transfer+queries``) and ``scratch``.
 
-meta.json names the model files (``source_model``, ``transferred_model``), so a
-run folder can be the ``transfer.source`` of a later run.  Model files are
-pickles (``torch.save`` of the encoder object): load only files you trust.
+meta.json names the model files (``source_model``, ``transferred_model``) with
+their sha256, so a run folder can be the ``transfer.source`` of a later run.
+Model files are written by :func:`cogmodels.encoders.persistence.save_encoder`
+(safetensors state dict plus JSON config, never a pickle) with the training
+spec as metadata; loading checks the file's sha256 (the one the run recorded,
+else ``<file>.sha256``) before it reads anything.
 """
 
 from __future__ import annotations
 
 import hashlib
 import inspect
-import io
 import json
 import logging
 from pathlib import Path
@@ -44,7 +46,6 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from cogmodels.errors import ConfigError, DataFormatError, format_problem
-from cogmodels import io as atomic
 from cogmodels.runner.cache import feature_key, implementation_hash
 from cogmodels.runner.tasks.base import (
     TASKS, RunContext, TaskOutput, accuracy_items, ceiling_outputs, channel_items, load_brain_dataset, metric_rows,
@@ -53,74 +54,78 @@ from cogmodels.runner.tasks.base import (
 log = logging.getLogger(__name__)
 
 MODELS_DIR = "models"
-MODEL_FORMAT = "cogmodels-encoder/1"
+MODEL_SUFFIX = ".safetensors"
+_PICKLE_MAGIC = (b"PK\x03\x04", b"\x80")  # torch.save (zip) and plain pickle files
 
 
 # -- model files ----------------------------------------------------------------------
 def save_model(encoder, path: Path, spec: dict) -> dict:
-    """Write ``encoder`` with its ``spec`` to ``path`` atomically (and the spec as a JSON sidecar).
+    """Write ``encoder`` to ``path`` with :func:`~cogmodels.encoders.persistence.save_encoder`, ``spec`` as its
+    metadata; returns the spec with the file's sha256 added."""
+    from cogmodels.encoders.persistence import save_encoder
 
-    Returns the spec with the file's sha256 added.
-    """
-    import torch
-
-    buffer = io.BytesIO()
-    torch.save({"format": MODEL_FORMAT, "encoder": encoder, "spec": spec}, buffer)
-    data = buffer.getvalue()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic.remove_stale_temps(path.parent)
-    atomic.write_bytes(path, data)
-    spec = {**spec, "sha256": hashlib.sha256(data).hexdigest()}
-    atomic.write_json(path.with_suffix(".json"), spec)  # written last: a sidecar means a complete model file
-    log.info("saved encoder (%s) to %s (%.1f MB)", spec.get("role", "model"), path, len(data) / 1e6)
-    return spec
+    digest = save_encoder(encoder, path, metadata=spec)
+    log.info("saved encoder (%s) to %s", spec.get("role", "model"), path)
+    return {**spec, "sha256": digest}
 
 
-def load_model(path) -> tuple[object, dict]:
-    """Load an encoder saved by :func:`save_model` (or a bare ``torch.save(encoder, path)``).
+def load_model(path, sha256: str | None = None) -> tuple[object, dict]:
+    """Load an encoder saved by :func:`save_model`, after checking its sha256.
+
+    Parameters
+    ----------
+    path : path of the model file
+    sha256 : str, optional
+        The sha256 a run recorded for it; default: the one in ``<file>.sha256``.
 
     Returns
     -------
-    encoder, spec : the encoder and what is known about its training (empty for a bare file)
+    encoder, spec : the encoder and its training spec (with the file's ``sha256``)
     """
-    import torch
+    from cogmodels.encoders.persistence import checksum_path, load_encoder
 
     path = Path(path)
-    try:
-        content = torch.load(path, map_location="cpu", weights_only=False)
-    except (AttributeError, ImportError) as err:  # a class the pickle names no longer exists
-        raise DataFormatError(format_problem(str(path), "an encoder file written by this version of cogmodels",
-                                             f"a file that names code that is gone ({err})",
-                                             "retrain the source model with this version (rerun its training "
-                                             "run, or delete the file from the model store)")) from None
-    except (OSError, RuntimeError, EOFError, ValueError) as err:
-        raise DataFormatError(format_problem(str(path), "an encoder file written by cogmodels (torch.save)",
-                                             f"an unreadable file ({type(err).__name__}: {err})",
-                                             "pass the model.pt of a training run, or its run folder")) from None
-    if isinstance(content, dict) and content.get("format") == MODEL_FORMAT:
-        encoder, spec = content["encoder"], dict(content.get("spec") or {})
-    elif isinstance(content, dict):
-        raise DataFormatError(format_problem(str(path), f"a {MODEL_FORMAT} file or a pickled encoder",
-                                             f"a dict with keys {sorted(content)[:8]} (a bare state_dict?)",
-                                             "save the whole encoder (torch.save(encoder, path)) or use a run's "
-                                             "model file"))
-    else:
-        encoder, spec = content, {}
-    sidecar = path.with_suffix(".json")
-    if sidecar.is_file():  # written by save_model: the same spec plus the file's sha256
-        spec.update(json.loads(sidecar.read_text()))
+    _refuse_pickle(path)
+    encoder, spec = load_encoder(path, sha256, return_metadata=True)
+    record = checksum_path(path)
+    spec["sha256"] = sha256 or (record.read_text().split()[0] if record.is_file() else None)
     _check_transferable(encoder, str(path))
     return encoder, spec
 
 
-def resolve_model_file(source) -> Path:
-    """The model file of ``source``: a model file, or a run folder (its model.pt or the file its meta.json names)."""
+def _refuse_pickle(path: Path) -> None:
+    """A DataFormatError for a torch.save / pickle file (old model files): they are never loaded."""
+    if not path.is_file():
+        return
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head.startswith(_PICKLE_MAGIC):
+        raise DataFormatError(format_problem(
+            str(path), "an encoder file written by save_encoder (safetensors + JSON config)",
+            "a torch.save pickle (a pickled encoder or a bare state_dict; loading a pickle can run code, and "
+            "it may name code that is gone), which cogmodels never loads",
+            "train the source model again with this version (rerun its training run, or delete the old "
+            "file from the model store)"))
+
+
+def check_model_file(source) -> Path:
+    """Resolve ``source`` (a model file or a run folder) and check its file without building the encoder:
+    not a pickle, sha256 as recorded, a cogmodels encoder header.  Returns the model file."""
+    from cogmodels.encoders.persistence import read_encoder_config
+
+    path, recorded = resolve_model(source)
+    _refuse_pickle(path)
+    read_encoder_config(path, recorded)
+    return path
+
+
+def resolve_model(source) -> tuple[Path, str | None]:
+    """The model file of ``source`` (a model file, or a run folder whose meta.json names one) and the sha256
+    recorded for it (None for a file given directly: its ``<file>.sha256`` is checked)."""
     source = Path(str(source)).expanduser()
     if source.is_file():
-        return source
+        return source, None
     if source.is_dir():
-        if (source / "model.pt").is_file():
-            return source / "model.pt"
         meta_path = source / "meta.json"
         if meta_path.is_file():
             entry = json.loads(meta_path.read_text()).get("source_model") or {}
@@ -128,14 +133,20 @@ def resolve_model_file(source) -> Path:
             candidates = [p if p.is_absolute() else source.parents[2] / p for p in candidates]  # runs/<exp>/<id>
             for candidate in candidates:
                 if candidate.is_file():
-                    return candidate
+                    return candidate, entry.get("sha256")
             raise DataFormatError(format_problem(
                 f"{meta_path} source_model", "the path of an existing model file",
                 f"{[str(c) for c in candidates] or 'no source_model entry'}",
                 "pass the model file itself, or rerun the training run (its model store was moved or deleted)"))
     raise DataFormatError(format_problem("transfer.source", "a model file or a run folder holding meta.json",
                                          f"{source} (no such file or folder)",
-                                         "pass outputs/runs/fmri_new_subject/<run_id> or a model .pt file"))
+                                         f"pass outputs/runs/fmri_new_subject/<run_id> or a model {MODEL_SUFFIX} "
+                                         "file"))
+
+
+def resolve_model_file(source) -> Path:
+    """The model file of ``source`` (see :func:`resolve_model`)."""
+    return resolve_model(source)[0]
 
 
 def _check_transferable(encoder, where: str) -> None:
@@ -222,6 +233,9 @@ def _subject_data(ctx: RunContext, backbone, layers: list, subject=None):
 
 def train_source_model(ctx: RunContext, backbone, layers: list, target_subject: str) -> tuple[object, dict, Path]:
     """The multi-subject encoder of ``transfer.source_subjects``: from the model store, or trained and stored."""
+    from cogmodels.encoders.persistence import checksum_path
+    from cogmodels.encoders.routing import RoutingTransformerEncoder
+
     cfg = ctx.cfg
     subjects = [str(s) for s in cfg.transfer.source_subjects]
     if not subjects or target_subject in subjects:
@@ -236,8 +250,8 @@ def train_source_model(ctx: RunContext, backbone, layers: list, target_subject: 
             "encoder": _model_params(cfg.encoder), "encoder_code": _encoder_code_hash(encoder),
             "data": {s: data_hash for s, (_, _, data_hash) in data.items()}}
     key = hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:20]
-    path = Path(str(cfg.output_root)) / MODELS_DIR / f"source-{key}.pt"
-    if path.with_suffix(".json").is_file():
+    path = Path(str(cfg.output_root)) / MODELS_DIR / f"source-{key}{MODEL_SUFFIX}"
+    if checksum_path(path).is_file():  # written last by save_encoder: a complete model file
         try:
             model, stored = load_model(path)
         except DataFormatError as err:
@@ -245,8 +259,6 @@ def train_source_model(ctx: RunContext, backbone, layers: list, target_subject: 
         else:
             log.info("model store hit: source encoder of %s loaded from %s (no training)", subjects, path)
             return model, stored, path
-    from cogmodels.encoders.routing import RoutingTransformerEncoder
-
     if not isinstance(encoder, RoutingTransformerEncoder):
         raise ConfigError(format_problem("encoder", "an encoder that fits several subjects at once (fit_multi)",
                                          type(encoder).__name__, "use encoder=routing"))
@@ -296,8 +308,8 @@ def source_model(ctx: RunContext, backbone, layers: list, target_subject: str) -
     source = ctx.cfg.transfer.get("source")
     if source is None:
         return train_source_model(ctx, backbone, layers, target_subject)
-    path = resolve_model_file(source)
-    encoder, spec = load_model(path)
+    path, recorded = resolve_model(source)
+    encoder, spec = load_model(path, recorded)
     _check_backbone(spec, backbone, layers, f"transfer.source={path}")
     if target_subject in encoder.subjects_:
         log.warning("subject %s is one of the source model's training subjects %s: this is not a new subject",
@@ -380,6 +392,6 @@ def fit_subject(ctx: RunContext) -> TaskOutput:
                 "n_train": int(train.size), "head": transfer_head, "layers": layers,
                 "backbone": OmegaConf.to_container(cfg.backbone, resolve=True),
                 "backbone_fingerprints": {layer: backbone.fingerprint(layer) for layer in layers}}
-        path = root / MODELS_DIR / f"transferred-{key}.pt"
+        path = root / MODELS_DIR / f"transferred-{key}{MODEL_SUFFIX}"
         provenance["transferred_model"] = _model_record(path, save_model(heads[transfer_head], path, spec), root)
     return TaskOutput(rows=rows, items=items, provenance=provenance)
