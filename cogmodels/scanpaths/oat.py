@@ -1,0 +1,512 @@
+"""OAT: the object-level attention transformer for scanpaths (Fang et al., ECCV 2024), written from the paper.
+
+The model predicts a scanpath as a sequence of fixated **objects**.  Its
+encoder sees one token per object (backbone embedding of the object crop
+concatenated with a 2D position encoding) plus a target token; its decoder
+sees the objects fixated so far (embedding, position and order encoding) and
+scores every object plus "stop" with multi-head cross-attention; training is
+cross-entropy on the next fixated object (network:
+:mod:`cogmodels.scanpaths.oat_network`).
+
+Objects (:mod:`cogmodels.scanpaths.oat_objects`): annotated boxes passed as
+``objects=`` to ``fit``/``sample``, or grid-cell proposals (``proposals="grid"``,
+the default: OSIE and other free-viewing images have no object annotations).
+
+Sampling.  ``sample(stimulus, n, task, seed)`` draws ``n`` object sequences
+from the decoder's softmax (``temperature``), step by step, until "stop" or
+``max_length``.  Each fixation's position is drawn inside its object box from
+the training fixations' positions within their boxes (box units), and its
+duration (ms) from the training set's fixation durations (i.i.d.; the paper
+predicts objects only).  ``density(stimulus)`` is the Gaussian-smoothed
+histogram of ``density_samples`` sampled scanpaths' fixations (seeded by
+``seed``), mixed with 1 % uniform.
+
+Budget.  ``budget`` ("tiny" 0.05, "small" 0.25, "default" 1, "large" 3, or a
+positive number) multiplies the training epochs and the number of scanpaths
+behind ``density``: it scales fit and density time together.
+
+Checkpoints.  With ``checkpoint_dir``, every epoch writes ``state.pt``
+(network and optimiser state dicts, epoch, fitted pools; read back with
+``torch.load(weights_only=True)``) and ``config.json`` (parameters and a
+fingerprint of the training data).  A later ``fit`` with the same parameters
+and data resumes after the last saved epoch; the epoch order is seeded by
+(seed, epoch), so a resumed fit ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+import json
+import os
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.ndimage import gaussian_filter
+from tqdm.auto import tqdm
+
+from cogmodels.data import Scanpath
+from cogmodels.errors import ConfigError, DataFormatError, format_problem
+from cogmodels.scanpaths import SCANPATH_MODELS
+from cogmodels.scanpaths.base import ScanpathModel, as_stimulus
+from cogmodels.scanpaths.oat_data import objects_of, parse_task, prepare, target_features
+from cogmodels.scanpaths.oat_network import OATNetwork, fit_error_of
+from cogmodels.scanpaths.oat_objects import OFF_OBJECT_POLICIES, ObjectEmbedder, check_grid
+
+log = logging.getLogger(__name__)
+BUDGETS = {"tiny": 0.05, "small": 0.25, "default": 1.0, "large": 3.0}
+CHECKPOINT_FORMAT = 1
+_VOLATILE = ("progress", "checkpoint_dir", "n_threads")  # parameters that do not change the fitted model
+
+
+@SCANPATH_MODELS.register("oat", example={"budget": "tiny", "grid": (3, 4), "pe_grid": (3, 4), "d_model": 32,
+                                          "d_position": 8, "density_samples": 20, "progress": False})
+class OATModel(ScanpathModel):
+    """Object-level attention transformer (OAT, ECCV 2024): scanpaths as sequences of fixated objects.
+
+    Parameters
+    ----------
+    proposals : {"grid"}
+        Object tokens of images without annotated boxes: grid cells (see :mod:`oat_objects`).
+        Annotated boxes are passed as ``objects=`` to ``fit`` and ``sample``.
+    grid : (n_rows, n_cols)
+        Proposal grid (default 8 x 12).
+    off_object : {"nearest", "background", "raise"}
+        Fixations on no object box: nearest object, a learned background token, or an error (counted in
+        ``n_off_object_``, with a warning).
+    min_target_iou : float
+        IoU needed to match a trial's target box to an object.
+    backbone, backbone_options, crop_size : str, dict, int
+        Object-crop embeddings (:class:`~cogmodels.scanpaths.oat_objects.ObjectEmbedder`); default the fixed
+        ``gabor`` bank (no weights) plus crop colour statistics.
+    position_encoding : {"learned", "sinusoidal"}
+    pe_grid, pe_sigma : (int, int), float
+        Grid and Gaussian width (cells) of the learned position encoding.
+    d_model, d_position, n_heads, n_encoder_layers, n_decoder_layers, dim_feedforward, dropout
+        Network size (:class:`~cogmodels.scanpaths.oat_network.OATNetwork`).
+    epochs, batch_size, lr, weight_decay : int, int, float, float
+        Adam(W) training with a cosine learning-rate decay; ``epochs`` is multiplied by the budget.
+    budget : str or float
+        "tiny", "small", "default", "large" or a positive factor (see the module docstring).
+    max_length : int
+        Longest scanpath (fixations) learned and sampled; longer training scanpaths are truncated.
+    temperature : float
+        Softmax temperature of sampling.
+    density_samples : int
+        Scanpaths behind ``density`` (times the budget).
+    density_sigma : float
+        Gaussian smoothing of ``density``, in units of the mean object side.
+    checkpoint_dir : str, optional
+    n_threads : int or None
+        Torch CPU threads while fitting and sampling (restored afterwards); None: leave torch's setting.
+        The default 1: the network's matrices are small, and on a shared machine extra threads mostly
+        wait for each other (measured: 2 epochs on the simulator took 16x longer with 2 threads under load).
+    seed : int
+    progress : bool
+    """
+
+    def __init__(self, proposals: str = "grid", grid=(8, 12), off_object: str = "nearest",
+                 min_target_iou: float = 0.5, backbone: str = "gabor", backbone_options: dict | None = None,
+                 crop_size: int = 32, position_encoding: str = "learned", pe_grid=(8, 12), pe_sigma: float = 1.0,
+                 d_model: int = 64, d_position: int = 16, n_heads: int = 4, n_encoder_layers: int = 2,
+                 n_decoder_layers: int = 2, dim_feedforward: int = 128, dropout: float = 0.0, epochs: int = 20,
+                 batch_size: int = 64, lr: float = 2e-3, weight_decay: float = 1e-4, budget="default",
+                 max_length: int = 32, temperature: float = 1.0, density_samples: int = 100,
+                 density_sigma: float = 0.5, checkpoint_dir: str | None = None, n_threads: int | None = 1,
+                 seed: int = 0, progress: bool = True):
+        self.proposals = proposals
+        self.grid = grid
+        self.off_object = off_object
+        self.min_target_iou = min_target_iou
+        self.backbone = backbone
+        self.backbone_options = backbone_options
+        self.crop_size = crop_size
+        self.position_encoding = position_encoding
+        self.pe_grid = pe_grid
+        self.pe_sigma = pe_sigma
+        self.d_model = d_model
+        self.d_position = d_position
+        self.n_heads = n_heads
+        self.n_encoder_layers = n_encoder_layers
+        self.n_decoder_layers = n_decoder_layers
+        self.dim_feedforward = dim_feedforward
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.budget = budget
+        self.max_length = max_length
+        self.temperature = temperature
+        self.density_samples = density_samples
+        self.density_sigma = density_sigma
+        self.checkpoint_dir = checkpoint_dir
+        self.n_threads = n_threads
+        self.seed = seed
+        self.progress = progress
+
+    # -- parameters -----------------------------------------------------------------------------
+    def get_params(self) -> dict:
+        """Constructor parameters (JSON-able)."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        params = {name: getattr(self, name) for name in names}
+        for name in ("grid", "pe_grid"):
+            params[name] = [int(v) for v in params[name]]
+        return params
+
+    def budget_factor(self) -> float:
+        """The budget as a number."""
+        return float(BUDGETS[self.budget]) if isinstance(self.budget, str) else float(self.budget)
+
+    def validate_params(self) -> None:
+        """Raise ConfigError (field ``scanpath.<name>``) for a bad constructor parameter; called at compose time."""
+        def bad(name, expected, fix):
+            raise ConfigError(format_problem(f"scanpath.{name}", expected, repr(getattr(self, name)), fix))
+
+        def is_int(v, low):
+            return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= low
+
+        if self.proposals != "grid":
+            bad("proposals", "'grid' (annotated boxes are passed as objects=...)", "use proposals: grid")
+        check_grid(self.grid, "scanpath.grid")
+        check_grid(self.pe_grid, "scanpath.pe_grid")
+        if self.off_object not in OFF_OBJECT_POLICIES:
+            bad("off_object", f"one of {OFF_OBJECT_POLICIES}", "use off_object: nearest")
+        if self.position_encoding not in ("learned", "sinusoidal"):
+            bad("position_encoding", "'learned' or 'sinusoidal'", "use position_encoding: learned")
+        if not (isinstance(self.budget, str) and self.budget in BUDGETS) and not (
+                not isinstance(self.budget, (str, bool)) and isinstance(self.budget, (int, float))
+                and self.budget > 0):
+            bad("budget", f"one of {sorted(BUDGETS)} or a positive number", "use budget: default")
+        for name, low in (("d_model", 8), ("d_position", 4), ("n_heads", 1), ("n_encoder_layers", 1),
+                          ("n_decoder_layers", 1), ("dim_feedforward", 1), ("epochs", 1), ("batch_size", 1),
+                          ("max_length", 2), ("density_samples", 1), ("crop_size", 8), ("seed", 0), ("n_threads", 1)):
+            if name == "n_threads" and self.n_threads is None:
+                continue
+            if not is_int(getattr(self, name), low):
+                bad(name, f"an integer >= {low}", f"set {name} to an integer >= {low}")
+        if self.d_position % 4 or self.d_position >= self.d_model:
+            bad("d_position", f"a multiple of 4 below d_model={self.d_model}", "use e.g. d_position: 16")
+        if self.d_model % self.n_heads:
+            bad("n_heads", f"a divisor of d_model={self.d_model}", "use e.g. n_heads: 4")
+        for name in ("min_target_iou", "dropout"):
+            if not 0 <= float(getattr(self, name)) < 1:
+                bad(name, "a number in [0, 1)", f"set {name} in [0, 1)")
+        for name in ("pe_sigma", "lr", "temperature", "density_sigma"):
+            if not float(getattr(self, name)) > 0:
+                bad(name, "a positive number", f"set {name} > 0")
+        if float(self.weight_decay) < 0:
+            bad("weight_decay", "a number >= 0", "use weight_decay: 1e-4")
+
+    # -- helpers --------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _threads(self):
+        """Torch CPU threads set to ``n_threads`` for the duration (see the parameter)."""
+        before = torch.get_num_threads()
+        if self.n_threads is not None:
+            torch.set_num_threads(int(self.n_threads))
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
+    def _embedder(self) -> ObjectEmbedder:
+        if getattr(self, "_embedder_cache", None) is None:
+            self._embedder_cache = ObjectEmbedder(self.backbone, self.backbone_options, self.crop_size)
+        return self._embedder_cache
+
+    def _network(self, n_features: int) -> OATNetwork:
+        torch.manual_seed(int(self.seed))  # seeded initialisation (stated in the results)
+        network = OATNetwork(n_features, self.d_model, self.d_position, self.n_heads, self.n_encoder_layers,
+                             self.n_decoder_layers, self.dim_feedforward, self.dropout, self.position_encoding,
+                             tuple(self.pe_grid), self.pe_sigma, self.max_length, self.off_object == "background")
+        if self.position_encoding == "learned":
+            network.position.fit(seed=int(self.seed))
+        return network
+
+    def _standardise(self, features: np.ndarray) -> np.ndarray:
+        return (features - self.feature_mean_) / self.feature_std_
+
+    # -- fitting --------------------------------------------------------------------------------
+    def fit(self, fixations, stimuli=None, objects: dict | None = None) -> "OATModel":
+        """Learn from a Fixations table and its Stimuli.
+
+        Parameters
+        ----------
+        fixations : Fixations
+            Search trials carry their target box in ``fixations.trials`` (target_x, target_y, target_w,
+            target_h, pixels); other trials are free viewing.
+        stimuli : Stimuli
+        objects : dict of stimulus_id -> array of shape (n_objects, 4), optional
+            Annotated object boxes (x0, y0, x1, y1 px); default: grid proposals.
+        """
+        self.validate_params()
+        self._objects_for_fit = objects
+        try:
+            with self._threads():
+                return super().fit(fixations, stimuli)
+        finally:
+            self._objects_for_fit = None
+
+    def _fit(self, fixations, stimuli):
+        data = prepare(self, fixations, stimuli, self._objects_for_fit)
+        self.n_off_object_ = data.n_off
+        pooled = np.concatenate(data.features)
+        self.feature_mean_ = pooled.mean(0).astype(np.float32)
+        self.feature_std_ = (pooled.std(0) + 1e-6).astype(np.float32)
+        self.durations_ = data.durations.astype(float)
+        self.offsets_ = data.offsets.astype(float)
+        lengths = np.array([len(s) for s in data.sequences])
+        if (lengths > self.max_length).any():
+            log.warning("OAT: %d of %d training scanpaths are longer than max_length=%d and are truncated",
+                        int((lengths > self.max_length).sum()), len(lengths), self.max_length)
+        self.network_ = self._network(pooled.shape[1])
+        self.position_fit_error_ = fit_error_of(self.network_.position)
+        self.history_ = self._train(data)
+        self.network_.eval()
+
+    def _tensors(self, data):
+        n_images, n_max = len(data.features), max(len(f) for f in data.features)
+        n_features = data.features[0].shape[1]
+        feats, pos = np.zeros((n_images, n_max, n_features), np.float32), np.zeros((n_images, n_max, 2), np.float32)
+        valid = np.zeros((n_images, n_max + (self.off_object == "background")), bool)
+        for i, (f, p) in enumerate(zip(data.features, data.positions)):
+            feats[i, :len(f)], pos[i, :len(p)], valid[i, :len(f)] = self._standardise(f), p, True
+        valid[:, n_max:] = True  # the background object
+        stop = valid.shape[1]
+        length = np.minimum([len(s) for s in data.sequences], self.max_length)
+        previous = np.zeros((len(data.sequences), self.max_length), np.int64)
+        labels = np.full((len(data.sequences), self.max_length + 1), -100, np.int64)
+        for k, seq in enumerate(data.sequences):
+            seq = np.where(seq >= len(data.features[data.image_index[k]]), n_max, seq)[: self.max_length]
+            previous[k, :len(seq)], labels[k, :len(seq)], labels[k, len(seq)] = seq, seq, stop
+        target = self._standardise(data.target_features)
+        return (torch.from_numpy(feats), torch.from_numpy(pos), torch.from_numpy(valid), torch.from_numpy(target),
+                torch.from_numpy(data.target >= 0), torch.from_numpy(previous), torch.from_numpy(labels),
+                torch.from_numpy(data.image_index.astype(np.int64)), length)
+
+    def _train(self, data) -> list:
+        feats, pos, valid, target, has_target, previous, labels, image, length = self._tensors(data)
+        n_epochs = max(1, int(round(self.epochs * self.budget_factor())))
+        optimiser = torch.optim.AdamW(self.network_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimiser, lambda e: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(e, n_epochs) / n_epochs)))
+        start, history = self._resume(data, optimiser, schedule)
+        n = len(image)
+        bar = tqdm(range(start, n_epochs), desc="OAT epochs", unit="epoch", disable=not self.progress)
+        for epoch in bar:
+            self.network_.train()
+            order = np.random.default_rng([int(self.seed), epoch]).permutation(n)
+            total, count = 0.0, 0
+            for b in range(0, n, self.batch_size):
+                rows = torch.from_numpy(order[b: b + self.batch_size])
+                steps = int(length[rows.numpy()].max())
+                img = image[rows]
+                logits = self.network_(feats[img], pos[img], valid[img], target[rows], has_target[rows],
+                                       previous[rows, :steps])
+                loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels[rows, : steps + 1].flatten(),
+                                                         ignore_index=-100, reduction="sum")
+                decisions = int((labels[rows, : steps + 1] >= 0).sum())
+                optimiser.zero_grad()
+                (loss / decisions).backward()
+                torch.nn.utils.clip_grad_norm_(self.network_.parameters(), 1.0)
+                optimiser.step()
+                total, count = total + float(loss.detach()), count + decisions
+            schedule.step()
+            history.append(total / count)
+            bar.set_postfix(nll=f"{history[-1]:.3f}")
+            self._save(data, optimiser, schedule, epoch, history)
+            self._after_epoch(epoch)
+        return history
+
+    def _after_epoch(self, epoch: int) -> None:
+        """Hook run after each saved epoch (tests interrupt training here)."""
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def _config(self, data) -> dict:
+        params = {k: v for k, v in self.get_params().items() if k not in _VOLATILE}
+        return {"format": CHECKPOINT_FORMAT, "model": "oat", "params": params, "data": data.fingerprint()}
+
+    def _fitted_state(self) -> dict:
+        return {"feature_mean": torch.from_numpy(self.feature_mean_), "feature_std": torch.from_numpy(self.feature_std_),
+                "durations": torch.from_numpy(self.durations_), "offsets": torch.from_numpy(self.offsets_),
+                "n_off_object": torch.tensor(self.n_off_object_)}
+
+    def _save(self, data, optimiser, schedule, epoch, history) -> None:
+        if self.checkpoint_dir is None:
+            return
+        folder = Path(self.checkpoint_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        torch.save({"network": self.network_.state_dict(), "optimiser": optimiser.state_dict(),
+                    "schedule": schedule.state_dict(), "epoch": epoch, "history": torch.tensor(history),
+                    "fitted": self._fitted_state()}, buffer)
+        _atomic_write(folder / "state.pt", buffer.getvalue())
+        _atomic_write(folder / "config.json", json.dumps(self._config(data), indent=1, default=str).encode())
+
+    def _resume(self, data, optimiser, schedule) -> tuple[int, list]:
+        if self.checkpoint_dir is None:
+            return 0, []
+        folder = Path(self.checkpoint_dir)
+        if not (folder / "state.pt").is_file() or not (folder / "config.json").is_file():
+            return 0, []
+        saved = json.loads((folder / "config.json").read_text())
+        if saved != json.loads(json.dumps(self._config(data), default=str)):
+            log.warning("OAT: the checkpoint in %s is of other parameters or data; training starts afresh", folder)
+            return 0, []
+        state = torch.load(folder / "state.pt", weights_only=True)
+        self.network_.load_state_dict(state["network"])
+        optimiser.load_state_dict(state["optimiser"])
+        schedule.load_state_dict(state["schedule"])
+        log.info("OAT: resuming from %s after epoch %d", folder, int(state["epoch"]))
+        return int(state["epoch"]) + 1, [float(v) for v in state["history"]]
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint_dir) -> "OATModel":
+        """A fitted model from a checkpoint folder (the state of its last saved epoch)."""
+        folder = Path(checkpoint_dir)
+        if not (folder / "config.json").is_file() or not (folder / "state.pt").is_file():
+            raise DataFormatError(format_problem(str(folder), "an OAT checkpoint folder (config.json, state.pt)",
+                                                 "missing files", "fit with checkpoint_dir=... first"))
+        config = json.loads((folder / "config.json").read_text())
+        if config.get("format") != CHECKPOINT_FORMAT or config.get("model") != "oat":
+            raise DataFormatError(format_problem(str(folder / "config.json"), f"an OAT checkpoint of format "
+                                                 f"{CHECKPOINT_FORMAT}", repr({k: config.get(k) for k in
+                                                                             ("model", "format")}), "refit"))
+        model = cls(**config["params"], checkpoint_dir=str(folder), progress=False)
+        state = torch.load(folder / "state.pt", weights_only=True)
+        fitted = state["fitted"]
+        model.feature_mean_, model.feature_std_ = fitted["feature_mean"].numpy(), fitted["feature_std"].numpy()
+        model.durations_, model.offsets_ = fitted["durations"].numpy(), fitted["offsets"].numpy()
+        model.n_off_object_ = int(fitted["n_off_object"])
+        model.network_ = model._network(len(model.feature_mean_))
+        model.network_.load_state_dict(state["network"])
+        model.network_.eval()
+        model.position_fit_error_ = fit_error_of(model.network_.position)
+        model.history_ = [float(v) for v in state["history"]]
+        model.fitted_ = True
+        return model
+
+    # -- sampling -------------------------------------------------------------------------------
+    def _display(self, stimulus, task, objects):
+        """Object set, standardised features (1, N, F), positions, valid mask, target tensors of one trial."""
+        objs = objects_of(stimulus, self, None if objects is None else {stimulus.id: objects})
+        raw = self._embedder().embed(stimulus.image, objs)
+        index, target = target_features(self, stimulus.image, objs, raw, parse_task(task),
+                                         where=f"task of stimulus {stimulus.id!r}")
+        feats = torch.from_numpy(self._standardise(raw)[None].astype(np.float32))
+        pos = torch.from_numpy(objs.positions[None].astype(np.float32))
+        valid = torch.ones(1, len(objs) + (self.off_object == "background"), dtype=torch.bool)
+        target_t = None if target is None else torch.from_numpy(self._standardise(target)[None].astype(np.float32))
+        return objs, feats, pos, valid, target_t, torch.tensor([target is not None]), index
+
+    def sample_objects(self, stimulus, n: int = 10, task=None, seed=0, objects=None) -> tuple[list, object]:
+        """Draw ``n`` object sequences.
+
+        Returns
+        -------
+        sequences : list of int arrays
+            Object index of each fixation (``len(objects)``: the background token).
+        objects : ObjectSet
+        """
+        self._check_fitted()
+        with self._threads(), torch.no_grad():
+            return self._sample_objects(as_stimulus(stimulus), int(n), task, np.random.default_rng(seed), objects)
+
+    def _sample_objects(self, stimulus, n, task, rng, objects):
+        objs, feats, pos, valid, target, has_target, _ = self._display(stimulus, task, objects)
+        net = self.network_
+        tokens = net.object_tokens(feats, pos)
+        memory = net.encode(tokens, valid, target, has_target).expand(n, -1, -1)
+        tokens, valid = tokens.expand(n, -1, -1), valid.expand(n, -1)
+        stop = tokens.shape[1]
+        previous = torch.zeros(n, 0, dtype=torch.long)
+        done = np.zeros(n, bool)
+        lengths = np.full(n, self.max_length)
+        for step in range(self.max_length):
+            logits = net.decode(memory, tokens, valid, previous)[:, -1] / float(self.temperature)
+            if step == 0:
+                logits[:, stop] = float("-inf")  # at least one fixation
+            probs = torch.softmax(logits.double(), -1).numpy()
+            cumulative = probs.cumsum(1)
+            choice = np.minimum((cumulative < rng.random((n, 1)) * cumulative[:, -1:]).sum(1), stop)
+            ending = (choice == stop) & ~done
+            lengths[ending] = step
+            done |= ending
+            if done.all():
+                break
+            previous = torch.cat([previous, torch.from_numpy(np.where(done, 0, choice))[:, None]], 1)
+        seqs = previous.numpy()
+        return [seqs[i, : lengths[i]].copy() for i in range(n)], objs
+
+    def sample(self, stimulus, n: int = 10, task=None, seed=0, objects=None) -> list[Scanpath]:
+        """Draw ``n`` scanpaths (x, y in pixels, durations in ms); ``objects``: annotated boxes (n_objects, 4)."""
+        self._check_fitted()
+        stimulus = as_stimulus(stimulus)
+        rng = np.random.default_rng(seed)
+        sequences, objs = self.sample_objects(stimulus, n, task, rng, objects)
+        label = "search" if parse_task(task).is_search else "free_view"
+        return [self._to_scanpath(seq, objs, stimulus, label, rng) for seq in sequences]
+
+    def _sample(self, stimulus, n, task, rng):
+        return self.sample(stimulus, n, task, rng)
+
+    def _to_scanpath(self, seq, objs, stimulus, label, rng) -> Scanpath:
+        width, height = stimulus.size
+        on = seq < len(objs)
+        xy = rng.random((len(seq), 2)) * [width, height]  # background fixations: anywhere
+        if on.any():
+            boxes = objs.boxes[seq[on]]
+            offsets = self.offsets_[rng.integers(0, len(self.offsets_), on.sum())] if len(self.offsets_) else 0.5
+            xy[on] = boxes[:, :2] + offsets * (boxes[:, 2:] - boxes[:, :2])
+        xy = np.clip(xy, 0, np.array([width, height]) - 1e-3)
+        duration = rng.choice(self.durations_, size=len(seq))
+        return Scanpath.from_arrays(xy[:, 0], xy[:, 1], duration=duration, stimulus_id=stimulus.id, task=label)
+
+    def _density(self, stimulus, task=None, objects=None):
+        n = max(1, int(round(self.density_samples * self.budget_factor())))
+        paths = self.sample(stimulus, n=n, task=task, seed=int(self.seed), objects=objects)
+        width, height = stimulus.size
+        xy = np.concatenate([p.xy for p in paths]) if paths else np.zeros((0, 2))
+        hist = np.zeros((height, width))
+        np.add.at(hist, (np.clip(xy[:, 1].astype(int), 0, height - 1), np.clip(xy[:, 0].astype(int), 0, width - 1)), 1)
+        objs = objects_of(stimulus, self, None if objects is None else {stimulus.id: objects})
+        side = float(np.sqrt(((objs.boxes[:, 2:] - objs.boxes[:, :2]).prod(1)).mean()))
+        density = gaussian_filter(hist, self.density_sigma * side, mode="constant")
+        density = density / max(density.sum(), 1e-12)
+        return 0.99 * density + 0.01 / density.size
+
+    # -- scoring --------------------------------------------------------------------------------
+    def log_likelihood(self, fixations, stimuli, objects: dict | None = None) -> np.ndarray:
+        """Mean log-likelihood (nats) per decision (each fixated object and the stop) of each scanpath,
+        shape (n_scanpaths,), in the order of ``fixations.to_scanpaths()``."""
+        self._check_fitted()
+        with self._threads(), torch.no_grad():
+            return self._log_likelihood(fixations, stimuli, objects)
+
+    def _log_likelihood(self, fixations, stimuli, objects):
+        data = prepare(self, fixations, stimuli, objects)
+        feats, pos, valid, target, has_target, previous, labels, image, length = self._tensors(data)
+        out = np.zeros(len(image))
+        for b in range(0, len(image), 256):
+            rows = torch.arange(b, min(b + 256, len(image)))
+            steps = int(length[rows.numpy()].max())
+            img = image[rows]
+            logits = self.network_(feats[img], pos[img], valid[img], target[rows], has_target[rows],
+                                   previous[rows, :steps])
+            lab = labels[rows, : steps + 1]
+            logp = torch.log_softmax(logits, -1).gather(-1, lab.clamp(min=0)[..., None])[..., 0]
+            keep = lab >= 0
+            out[rows.numpy()] = ((logp * keep).sum(1) / keep.sum(1)).numpy()
+        return out
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
