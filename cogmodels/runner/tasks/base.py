@@ -232,6 +232,20 @@ def input_kind(head) -> str:
     return type(head).input_kind
 
 
+def check_requirements(head, dataset) -> None:
+    """What the encoder declares it needs (``requires``) must be in the data: ``"roi_labels"``, an ROI label
+    on every channel.  A ConfigError naming the dataset and the channels otherwise, before any feature work."""
+    input_kind(head)  # a BaseEncoder
+    if "roi_labels" in type(head).requires:
+        channels = dataset.responses.channels
+        unlabelled = [str(cid) for cid, rois in zip(channels["id"], channels["rois"]) if len(rois) == 0]
+        if unlabelled:
+            raise ConfigError(format_problem(
+                f"dataset {dataset.name!r} channels.rois", f"an ROI label on every channel ({type(head).__name__} "
+                "declares requires={'roi_labels'})", f"{len(unlabelled)} unlabelled channel(s), e.g. {unlabelled[:3]}",
+                "label them in the channel table (e.g. 'other'), or use an encoder without ROI queries (ridge)"))
+
+
 def head_input(fmap, kind: str, rows: np.ndarray, layer: str) -> dict:
     """Keyword arguments X (and grid) of ``fit``/``predict`` for the stimuli ``rows`` of one layer."""
     if kind == "flat":

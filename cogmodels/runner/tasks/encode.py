@@ -14,8 +14,9 @@ import numpy as np
 from hydra.utils import instantiate
 
 from cogmodels.runner.tasks.base import (
-    TASKS, RunContext, TaskOutput, accuracy_items, ceiling_outputs, channel_items, diagnostic_items, fit_head, input_kind,
-    load_brain_dataset, metric_rows, predict_head, split_rows, weights_statement)
+    TASKS, RunContext, TaskOutput, accuracy_items, ceiling_outputs, channel_items, check_requirements,
+    diagnostic_items, fit_head, input_kind, load_brain_dataset, metric_rows, predict_head, split_rows,
+    weights_statement)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ def encode(ctx: RunContext) -> TaskOutput:
     cfg = ctx.cfg
     with ctx.stage("dataset"):
         dataset = load_brain_dataset(cfg.dataset, "encode")
+        check_requirements(instantiate(cfg.encoder), dataset)  # before any feature is computed
     with ctx.stage("backbone"):
         backbone = instantiate(cfg.backbone)
     with ctx.stage("features"):
