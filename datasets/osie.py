@@ -72,8 +72,8 @@ GEOMETRY_NOTE = ("screen geometry not recorded in the release: assumed 800 x 600
 
 CARD = DatasetCard(
     name="osie",
-    source=("https://github.com/NUS-VIP/predicting-human-gaze-beyond-pixels (OSIE, NUS VIP lab); "
-            + GEOMETRY_NOTE),
+    source="https://github.com/NUS-VIP/predicting-human-gaze-beyond-pixels (OSIE, NUS VIP lab)",
+    notes=GEOMETRY_NOTE,
     licence="MIT",
     citation=("Xu, J., Jiang, M., Wang, S., Kankanhalli, M. S., & Zhao, Q. (2014). Predicting human gaze "
               "beyond pixels. Journal of Vision, 14(1):28, 1-20."),

@@ -26,6 +26,8 @@ class DatasetCard:
         Terms of use beyond the licence (e.g. NSD data-use agreement).
     simulated : bool
         True for built-in simulators with known ground truth.
+    notes : str
+        Assumptions the loader makes that the release does not record (e.g. an assumed screen geometry).
     """
 
     name: str
@@ -36,11 +38,13 @@ class DatasetCard:
     how_to_get: str = ""
     terms: str = ""
     simulated: bool = False
+    notes: str = ""
 
     def __str__(self) -> str:
         files = "\n".join(f"    {f}" for f in self.expected_files)
+        notes = f"  notes:    {self.notes}\n" if self.notes else ""
         return (f"{self.name}\n  source:   {self.source}\n  licence:  {self.licence}\n"
-                f"  citation: {self.citation}\n  terms:    {self.terms or '-'}\n"
+                f"  citation: {self.citation}\n  terms:    {self.terms or '-'}\n{notes}"
                 f"  files:\n{files}\n  how to get: {self.how_to_get}")
 
 

@@ -164,6 +164,6 @@ def test_geometry_is_the_stated_assumption_unless_given(tmp_path):
     write_release(tmp_path, tiny_scanpaths(), ["1001.jpg", "1002.jpg"])
     geo = osie.load(tmp_path, test_fraction=0.5).fixations.geometry
     assert geo.size_px == osie.SCREEN_SIZE == (800, 600) and geo.px_per_deg == osie.ASSUMED_PX_PER_DEG == 24.0
-    assert "assumed" in geo.source and "24 px/deg" in osie.CARD.source and "assum" in osie.CARD.source
+    assert "assumed" in geo.source and "24 px/deg" in osie.CARD.notes and "assum" in osie.CARD.notes
     given = osie.load(tmp_path, test_fraction=0.5, px_per_deg=30.0).fixations.geometry
     assert given.px_per_deg == 30.0 and "given" in given.source
