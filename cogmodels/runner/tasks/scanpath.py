@@ -26,7 +26,7 @@ def scanpath_task(ctx: RunContext) -> TaskOutput:
     and example densities/scanpaths go to items.npz.
     """
     from cogmodels.scanpaths.evaluate import (
-        HUMAN_CEILING, ProtocolOptions, evaluate_human_consistency, evaluate_model)
+        HUMAN_CEILING, ProtocolOptions, evaluate_human_consistency, evaluate_model, protocol_geometry)
 
     cfg = ctx.cfg
     if cfg.get("scanpath") is None:
@@ -52,6 +52,5 @@ def scanpath_task(ctx: RunContext) -> TaskOutput:
                               "leave-one-subject-out; see cogmodels.scanpaths.evaluate",
                   "evaluation": asdict(options), "n_test_images": int(len(set(evaluation.stimulus_id))),
                   "n_items": int(len(evaluation.stimulus_id)), "n_train_images": len(dataset.splits["train"]),
-                  "geometry": f"{options.px_per_deg} px/deg from evaluation.px_per_deg (for OSIE an assumption: "
-                              "its release records no screen geometry)"}
+                  "geometry": protocol_geometry(dataset, options).describe()}
     return TaskOutput(rows=evaluation.rows(labels), items=evaluation.items(), provenance=provenance)
