@@ -50,7 +50,7 @@ from cogmodels.errors import ConfigError, ShapeError, format_problem
 __all__ = ["ecc_avg_pool", "tf_same_padding", "window_bounds", "check_inputs"]
 
 #: Channels per summed-area table; bounds peak memory at chunk * (H + 1) * (W + 1) * 8 bytes.
-DEFAULT_CHANNEL_CHUNK = 64
+DEFAULT_CHANNEL_CHUNK = 32
 
 
 def tf_same_padding(size: int, window: int, stride: int) -> tuple[int, int]:

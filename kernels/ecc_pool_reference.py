@@ -33,6 +33,8 @@ def tf_same_avg_pool(x: torch.Tensor, window: int, stride: int = 2) -> torch.Ten
     height, width = x.shape[-2:]
     top, bottom = tf_same_padding(height, window, stride)
     left, right = tf_same_padding(width, window, stride)
+    if top == bottom == left == right == 0:  # every window inside the map: no padded copy, all counts k^2
+        return F.avg_pool2d(x, window, stride)
     padded = F.pad(x, (left, right, top, bottom))
     sums = F.avg_pool2d(padded, window, stride, divisor_override=1)
     ones = F.pad(torch.ones(1, 1, height, width, dtype=x.dtype, device=x.device), (left, right, top, bottom))

@@ -15,8 +15,9 @@ A search model subclasses :class:`SearchModel` (the family's one abstract base):
 The shared loop (:meth:`SearchModel.search`) is winner-take-all with inhibition
 of return: the eye starts at the display centre; each step fixates the argmax
 of the priority map over the pixels not yet inhibited, stops when the fixation
-box (``ior_size`` px square centred on the fixation; default the target
-image's size) overlaps the target mask, and otherwise inhibits
+box (``ior_size`` px square centred on the fixation; default half the
+target image's larger side, so that a fixation on a neighbouring item does not
+count) overlaps the target mask, and otherwise inhibits
 
 - ``"object"``: the box of the item the fixation lands in (the original's
   object mask; the square when it lands on background, so the eye cannot get
@@ -53,7 +54,8 @@ class SearchModel:
     ior : "object", "square" or "grid"
         Inhibition of return.
     ior_size : int, optional
-        Side (px) of the fixation box of the stop rule and of square IOR; default: the target image's larger side.
+        Side (px) of the fixation box of the stop rule and of square IOR; default: half the target image's larger
+        side.
     """
 
     fixation_dependent = True
@@ -74,7 +76,7 @@ class SearchModel:
                                              "use ior=object (the item boxes) or ior=square"))
         if self.ior_size is not None and (not _is_int(self.ior_size) or self.ior_size < 1):
             raise ConfigError(format_problem("search.ior_size", "null or an integer >= 1 (pixels)",
-                                             repr(self.ior_size), "use ior_size=null (the target image's size)"))
+                                             repr(self.ior_size), "use ior_size=null (half the target image's size)"))
         return self
 
     # -- the search loop ------------------------------------------------------------------
@@ -101,7 +103,7 @@ class SearchModel:
             raise ConfigError(format_problem("search(max_fixations)", "an integer >= 1", repr(budget),
                                              "pass max_fixations=None for the model's budget"))
         height, width = trial.target_mask.shape
-        box = int(self.ior_size or max(trial.target_image.shape[:2]))
+        box = int(self.ior_size or max(max(trial.target_image.shape[:2]) // 2, 1))
         allowed = np.ones((height, width), bool)
         fixation = ((width - 1) / 2.0, (height - 1) / 2.0)
         fixations = [fixation]
