@@ -29,11 +29,30 @@ def _assert_actionable(message: str, *names: str) -> None:
     assert "expected" in message and "found" in message and "Fix:" in message, message
 
 
+@pytest.fixture(scope="module")
+def _two_runs_template(tmp_path_factory):
+    """Two completed quickstart runs (seeds 0 and 1), computed once for the module."""
+    from hydra import compose, initialize_config_dir
+
+    from cogmodels.runner.app import config_dir
+    from tests.runner.conftest import SMALL
+
+    root = tmp_path_factory.mktemp("faults") / "out"
+    ids = []
+    for seed in (0, 1):
+        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+            cfg = compose("config", overrides=["experiment=quickstart", f"output_root={root}", *SMALL,
+                                                f"seed={seed}"])
+        ids.append(execute(cfg))
+    return root, ids
+
+
 @pytest.fixture
-def two_runs(compose_config, tmp_path):
-    """An output root with two completed quickstart runs (seeds 0 and 1)."""
+def two_runs(_two_runs_template, tmp_path):
+    """A fresh copy, at tmp_path/out (where compose_config writes), of an output root with two completed runs."""
+    template, ids = _two_runs_template
     root = tmp_path / "out"
-    ids = [execute(compose_config(f"seed={seed}")) for seed in (0, 1)]
+    shutil.copytree(template, root)
     return root, ids, load_results(root)
 
 
@@ -89,11 +108,11 @@ def test_rebuild_leaves_out_incomplete_folders_and_says_why(two_runs):
 
 
 @pytest.mark.parametrize("deleted", ["folder", "items.npz"])
-def test_a_completed_run_whose_folder_was_deleted_is_recomputed_with_a_warning(compose_config, tmp_path, deleted,
+def test_a_completed_run_whose_folder_was_deleted_is_recomputed_with_a_warning(two_runs, compose_config, deleted,
                                                                                 caplog):
-    root = tmp_path / "out"
-    cfg = compose_config()
-    run_id = execute(cfg)
+    root, (run_id, _), _ = two_runs
+    cfg = compose_config("seed=0")
+    assert ResultsStore(root).is_complete(run_id)
     expected = load_items(root, run_id)["pearson_r@complex"]
     folder = root / "runs" / "quickstart" / run_id
     if deleted == "folder":
@@ -109,23 +128,23 @@ def test_a_completed_run_whose_folder_was_deleted_is_recomputed_with_a_warning(c
         assert execute(cfg) == run_id
     assert "computed again" in caplog.text and run_id in caplog.text
     np.testing.assert_array_equal(load_items(root, run_id)["pearson_r@complex"], expected)
-    assert len(load_results(root, run_id=run_id)) > 0 and len(load_runs(root)) == 1
+    assert len(load_results(root, run_id=run_id)) > 0 and len(load_runs(root)) == 2
 
 
-def test_an_unwritable_output_root_stops_before_any_work(compose_config, tmp_path, monkeypatch, capsys):
+def test_an_unwritable_output_root_stops_before_any_work(two_runs, compose_config, tmp_path, monkeypatch, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     with pytest.raises(ConfigError) as caught:
         check_writable(blocker / "out")
     _assert_actionable(str(caught.value), "output_root", str(blocker / "out"), "writable")
     # read-only: the permission check refuses, even for a run that is already complete
-    root = tmp_path / "out"
-    execute(compose_config())
+    root, (run_id, _), _ = two_runs
+    assert ResultsStore(root).is_complete(run_id)
     real_access = os.access
     monkeypatch.setattr(os, "access", lambda path, mode, **kw: False if str(path) == str(root) and mode & os.W_OK
                         else real_access(path, mode, **kw))
     with pytest.raises(ConfigError, match="read-only"):
-        execute(compose_config())
+        execute(compose_config("seed=0"))
     # `cogmodels run` says it in one line before Hydra makes its log folder
     capsys.readouterr()
     code = cli.main(["run", "experiment=quickstart", f"output_root={blocker / 'out'}"])
