@@ -92,6 +92,9 @@ class OATModel(ScanpathModel):
         Adam(W) training with a cosine learning-rate decay; ``epochs`` is multiplied by the budget.
     budget : str or float
         "tiny", "small", "default", "large" or a positive factor (see the module docstring).
+    target_similarity : bool
+        Add each object's cosine similarity to the target embedding to its token (our addition to the
+        paper; no effect on free viewing).
     max_length : int
         Longest scanpath (fixations) learned and sampled; longer training scanpaths are truncated.
     temperature : float
@@ -113,9 +116,10 @@ class OATModel(ScanpathModel):
                  min_target_iou: float = 0.5, backbone: str = "gabor", backbone_options: dict | None = None,
                  crop_size: int = 32, position_encoding: str = "learned", pe_grid=(8, 12), pe_sigma: float = 1.0,
                  d_model: int = 64, d_position: int = 16, n_heads: int = 4, n_encoder_layers: int = 2,
-                 n_decoder_layers: int = 2, dim_feedforward: int = 128, dropout: float = 0.0, epochs: int = 20,
-                 batch_size: int = 64, lr: float = 2e-3, weight_decay: float = 1e-4, budget="default",
-                 max_length: int = 32, temperature: float = 1.0, density_samples: int = 100,
+                 n_decoder_layers: int = 2, dim_feedforward: int = 128, dropout: float = 0.1, epochs: int = 20,
+                 batch_size: int = 64, lr: float = 2e-3, weight_decay: float = 0.01, budget="default",
+                 target_similarity: bool = True, max_length: int = 32, temperature: float = 1.0,
+                 density_samples: int = 100,
                  density_sigma: float = 0.5, checkpoint_dir: str | None = None, n_threads: int | None = 1,
                  seed: int = 0, progress: bool = True):
         self.proposals = proposals
@@ -140,6 +144,7 @@ class OATModel(ScanpathModel):
         self.lr = lr
         self.weight_decay = weight_decay
         self.budget = budget
+        self.target_similarity = target_similarity
         self.max_length = max_length
         self.temperature = temperature
         self.density_samples = density_samples
@@ -223,7 +228,8 @@ class OATModel(ScanpathModel):
         torch.manual_seed(int(self.seed))  # seeded initialisation (stated in the results)
         network = OATNetwork(n_features, self.d_model, self.d_position, self.n_heads, self.n_encoder_layers,
                              self.n_decoder_layers, self.dim_feedforward, self.dropout, self.position_encoding,
-                             tuple(self.pe_grid), self.pe_sigma, self.max_length, self.off_object == "background")
+                             tuple(self.pe_grid), self.pe_sigma, self.max_length, self.off_object == "background",
+                             bool(self.target_similarity))
         if self.position_encoding == "learned":
             network.position.fit(seed=int(self.seed))
         return network
@@ -296,32 +302,39 @@ class OATModel(ScanpathModel):
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimiser, lambda e: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(e, n_epochs) / n_epochs)))
         start, history = self._resume(data, optimiser, schedule)
-        n = len(image)
         bar = tqdm(range(start, n_epochs), desc="OAT epochs", unit="epoch", disable=not self.progress)
         for epoch in bar:
-            self.network_.train()
-            order = np.random.default_rng([int(self.seed), epoch]).permutation(n)
-            total, count = 0.0, 0
-            for b in range(0, n, self.batch_size):
-                rows = torch.from_numpy(order[b: b + self.batch_size])
-                steps = int(length[rows.numpy()].max())
-                img = image[rows]
-                logits = self.network_(feats[img], pos[img], valid[img], target[rows], has_target[rows],
-                                       previous[rows, :steps])
-                loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels[rows, : steps + 1].flatten(),
-                                                         ignore_index=-100, reduction="sum")
-                decisions = int((labels[rows, : steps + 1] >= 0).sum())
-                optimiser.zero_grad()
-                (loss / decisions).backward()
-                torch.nn.utils.clip_grad_norm_(self.network_.parameters(), 1.0)
-                optimiser.step()
-                total, count = total + float(loss.detach()), count + decisions
+            with torch.random.fork_rng():  # dropout draws seeded by (seed, epoch): a resumed fit repeats them
+                torch.manual_seed(int(np.random.SeedSequence([int(self.seed), epoch]).generate_state(1)[0]))
+                history.append(self._epoch(epoch, feats, pos, valid, target, has_target, previous, labels, image,
+                                           length, optimiser))
             schedule.step()
-            history.append(total / count)
             bar.set_postfix(nll=f"{history[-1]:.3f}")
             self._save(data, optimiser, schedule, epoch, history)
             self._after_epoch(epoch)
         return history
+
+    def _epoch(self, epoch, feats, pos, valid, target, has_target, previous, labels, image, length, optimiser):
+        """One pass over the scanpaths in a (seed, epoch)-seeded order; returns the mean NLL per decision."""
+        self.network_.train()
+        n = len(image)
+        order = np.random.default_rng([int(self.seed), epoch]).permutation(n)
+        total, count = 0.0, 0
+        for b in range(0, n, self.batch_size):
+            rows = torch.from_numpy(order[b: b + self.batch_size])
+            steps = int(length[rows.numpy()].max())
+            img = image[rows]
+            logits = self.network_(feats[img], pos[img], valid[img], target[rows], has_target[rows],
+                                   previous[rows, :steps])
+            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels[rows, : steps + 1].flatten(),
+                                                     ignore_index=-100, reduction="sum")
+            decisions = int((labels[rows, : steps + 1] >= 0).sum())
+            optimiser.zero_grad()
+            (loss / decisions).backward()
+            torch.nn.utils.clip_grad_norm_(self.network_.parameters(), 1.0)
+            optimiser.step()
+            total, count = total + float(loss.detach()), count + decisions
+        return total / count
 
     def _after_epoch(self, epoch: int) -> None:
         """Hook run after each saved epoch (tests interrupt training here)."""
@@ -420,7 +433,7 @@ class OATModel(ScanpathModel):
     def _sample_objects(self, stimulus, n, task, rng, objects):
         objs, feats, pos, valid, target, has_target, _ = self._display(stimulus, task, objects)
         net = self.network_
-        tokens = net.object_tokens(feats, pos)
+        tokens = net.object_tokens(feats, pos, target, has_target)
         memory = net.encode(tokens, valid, target, has_target).expand(n, -1, -1)
         tokens, valid = tokens.expand(n, -1, -1), valid.expand(n, -1)
         stop = tokens.shape[1]

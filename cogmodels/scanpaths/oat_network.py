@@ -3,9 +3,10 @@
 Written from the description in Fang et al., "OAT: Object-Level Attention
 Transformer for Gaze Scanpath Prediction", ECCV 2024 (no code reused).
 
-- **Encoder input**: one token per object, ``[W_f f_k ; PE(p_k)]`` (the
-  projected backbone embedding of the object crop concatenated with a 2D
-  position encoding of its centre), plus one target token ``[W_f f_target ; e_t]``
+- **Encoder input**: one token per object, ``[W_f (f_k, s_k) ; PE(p_k)]`` (the
+  projected backbone embedding of the object crop, with ``s_k`` its cosine similarity to the
+  target embedding (our addition, ``target_similarity``), concatenated with a 2D
+  position encoding of its centre), plus one target token ``[W_f (f_target, 1) ; e_t]``
   (a learned position slot ``e_t``; a learned "free viewing" token when the
   trial has no target).
 - **Decoder input**: BOS, then for each fixated object its token
@@ -157,16 +158,22 @@ class OATNetwork(nn.Module):
         Longest decoder sequence (order encodings).
     background : bool
         Append a learned background object to every image (fixations on no object).
+    target_similarity : bool
+        Give each object token one more input, the cosine similarity of its embedding to the target's (our
+        addition to the paper's tokens; the target token gets 1).  With few training displays the
+        transformer alone did not discover the object-target comparison (see the issue-10 note).
     """
 
     def __init__(self, n_features: int, d_model: int = 64, d_position: int = 16, n_heads: int = 4,
                  n_encoder_layers: int = 2, n_decoder_layers: int = 2, dim_feedforward: int = 128,
                  dropout: float = 0.0, position_encoding: str = "learned", pe_grid=(8, 12), pe_sigma: float = 1.0,
-                 max_length: int = 64, background: bool = False):
+                 max_length: int = 64, background: bool = False, target_similarity: bool = True):
         super().__init__()
         self.n_heads = n_heads
         self.background = background
-        self.feature = nn.Linear(n_features, d_model - d_position)  # embeddings arrive standardised (OATModel)
+        self.target_similarity = target_similarity
+        # embeddings arrive standardised (OATModel); + 1 input: cosine similarity to the target embedding
+        self.feature = nn.Linear(n_features + 1, d_model - d_position)
         self.position = (LearnedGridPosition(d_position, pe_grid, pe_sigma) if position_encoding == "learned"
                          else SinusoidalPosition2D(d_position))
         self.target_slot = nn.Parameter(torch.randn(d_position) * 0.1)      # position part of the target token
@@ -185,9 +192,22 @@ class OATNetwork(nn.Module):
         self.key = nn.Linear(d_model, d_model)
 
     # -- tokens ---------------------------------------------------------------------------------
-    def object_tokens(self, features: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    def similarity_channel(self, features: torch.Tensor, target: torch.Tensor | None,
+                           has_target: torch.Tensor) -> torch.Tensor:
+        """Cosine similarity of each object embedding to the target embedding, (B, N, 1); 0 without a target
+        (or with ``target_similarity=False``)."""
+        if target is None or not self.target_similarity:
+            return features.new_zeros(*features.shape[:-1], 1)
+        cosine = nn.functional.cosine_similarity(features, target[:, None, :], dim=-1)
+        return (cosine * has_target[:, None].to(cosine.dtype))[..., None]
+
+    def object_tokens(self, features: torch.Tensor, positions: torch.Tensor, target: torch.Tensor | None = None,
+                      has_target: torch.Tensor | None = None) -> torch.Tensor:
         """(B, N, F), (B, N, 2) -> (B, N', d_model); N' = N + 1 with the background object."""
-        tokens = torch.cat([self.feature(features), self.position(positions)], dim=-1)
+        if has_target is None:
+            has_target = torch.zeros(features.shape[0], dtype=torch.bool)
+        similarity = self.similarity_channel(features, target, has_target)
+        tokens = torch.cat([self.feature(torch.cat([features, similarity], -1)), self.position(positions)], dim=-1)
         if self.background:
             tokens = torch.cat([tokens, self.background_token.expand(tokens.shape[0], 1, -1)], dim=1)
         return tokens
@@ -202,7 +222,8 @@ class OATNetwork(nn.Module):
         if target is None:
             target_token = self.free_view.expand(batch, -1)
         else:
-            searched = torch.cat([self.feature(target), self.target_slot.expand(batch, -1)], dim=-1)
+            searched = torch.cat([self.feature(torch.cat([target, torch.ones_like(target[:, :1])], -1)),
+                                  self.target_slot.expand(batch, -1)], dim=-1)
             target_token = torch.where(has_target[:, None], searched, self.free_view.expand(batch, -1))
         sequence = torch.cat([tokens + self.token_type[0], (target_token + self.token_type[1])[:, None]], dim=1)
         padding = torch.cat([~valid, torch.zeros(batch, 1, dtype=torch.bool, device=valid.device)], dim=1)
@@ -242,7 +263,7 @@ class OATNetwork(nn.Module):
 
     def forward(self, features, positions, valid, target, has_target, previous):
         """Logits (B, L + 1, N' + 1) for teacher forcing (see :meth:`decode`)."""
-        tokens = self.object_tokens(features, positions)
+        tokens = self.object_tokens(features, positions, target, has_target)
         memory = self.encode(tokens, valid, target, has_target)
         return self.decode(memory, tokens, valid, previous)
 

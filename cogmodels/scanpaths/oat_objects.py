@@ -297,8 +297,25 @@ class ObjectEmbedder:
         """Embeddings of the objects of ``image``, shape (n_objects, n_features); cached by content."""
         key = (hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest(), image.shape, objects.key())
         if key not in self._cache:
-            self._cache[key] = self._features(self.crops(image, objects.boxes))
+            crops = self.grid_tiles(image, objects.grid) if objects.grid is not None else self.crops(image, objects.boxes)
+            self._cache[key] = self._features(crops)
         return self._cache[key]
+
+    def grid_tiles(self, image: np.ndarray, grid) -> list:
+        """Crops of all grid cells at once: the image resized to (n_rows, n_cols) x crop_size, cut into tiles.
+
+        The same as resizing each cell's crop to crop_size x crop_size (one resize instead of one per cell).
+        """
+        import torch
+        import torch.nn.functional as F
+
+        rows, cols = grid
+        size = self.crop_size
+        x = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1)[None].float()
+        x = F.interpolate(x, size=(rows * size, cols * size), mode="bilinear", antialias=True, align_corners=False)
+        tiles = x[0].round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+        tiles = tiles.reshape(rows, size, cols, size, 3).transpose(0, 2, 1, 3, 4).reshape(rows * cols, size, size, 3)
+        return [np.ascontiguousarray(t) for t in tiles]
 
     def embed_image(self, image: np.ndarray) -> np.ndarray:
         """Embedding of a whole image (e.g. a target image), shape (n_features,)."""

@@ -1,0 +1,58 @@
+"""Figure 41 (OAT on OSIE): OAT's sampled scanpaths next to human scanpaths on OSIE test images.
+
+Reads the store only: the example scanpaths and densities kept in items.npz by the
+latest ``scanpath_osie`` runs of ``another_human`` (human scanpaths) and ``oat``
+(its samples and density).  Rows: humans, OAT samples, OAT density.
+Build it with ``cogmodels figures --only oat_osie_scanpaths``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from cogmodels.errors import DataFormatError, format_problem
+from cogmodels.runner.store import load_items, load_runs
+from cogmodels.scanpaths.evaluate import HUMAN_CEILING, latest_runs
+from cogmodels.viz.gaze import plot_density, plot_scanpaths
+
+EXPERIMENT = "scanpath_osie"
+MODEL = "oat"
+N_SHOWN = 4
+
+
+def _fig10():
+    """The example-unpacking helpers of figure 10 (same items layout)."""
+    spec = importlib.util.spec_from_file_location("fig10", Path(__file__).with_name("fig10_scanpath_examples.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def make(results, store_root):
+    """Humans (top), OAT samples (middle) and OAT's density (bottom) on the example test images."""
+    import matplotlib.pyplot as plt
+
+    runs = latest_runs(results, EXPERIMENT, f"{store_root}/results.sqlite")
+    missing = [m for m in (HUMAN_CEILING, MODEL) if m not in runs]
+    if missing:
+        raise DataFormatError(format_problem(f"{store_root}/results.sqlite", f"{EXPERIMENT} runs of {missing}",
+                                             f"runs of {sorted(runs)}", f"run `cogmodels run -m experiment="
+                                             f"{EXPERIMENT} scanpath={MODEL},{HUMAN_CEILING}`"))
+    fig10 = _fig10()
+    configs = load_runs(store_root).set_index("run_id")["config"]
+    humans, model = load_items(store_root, runs[HUMAN_CEILING]), load_items(store_root, runs[MODEL])
+    n = len(humans["example_stimulus_id"])
+    figure, axes = plt.subplots(3, n, figsize=(3.2 * n, 7.0), constrained_layout=True, squeeze=False)
+    for i in range(n):
+        image = fig10.example_image(humans, i, configs[runs[HUMAN_CEILING]])
+        sid = humans["example_stimulus_id"][i]
+        plot_scanpaths(image, fig10.unpack_scanpaths(humans, i, N_SHOWN), ax=axes[0, i], title=f"humans, {sid}")
+        plot_scanpaths(image, fig10.unpack_scanpaths(model, i, N_SHOWN), ax=axes[1, i], title=f"OAT samples, {sid}")
+        density = model["example_density"][i]
+        plot_density(density / max(float(np.sum(density)), 1e-12), ax=axes[2, i], title=f"OAT density, {sid}")
+    figure.suptitle(f"OSIE test images (train 1001-1400): {N_SHOWN} scanpaths each; OAT with grid-cell objects",
+                    fontsize=10)
+    return figure
