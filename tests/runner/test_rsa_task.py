@@ -26,7 +26,7 @@ def rsa_store(tmp_path_factory):
     options = kriegeskorte92.write_example(base / "data", n_images=10, n_subjects=3)
     root = base / "out"
     run_id = execute(_config(root, "rsa92", f"dataset.root={options['root']}", "rsa.n_boot=40", "rsa.groups=null",
-                             "backbone.layers=[simple,complex]", "+backbone.image_size=32"))
+                             "backbone.layers=[simple,complex]", "++backbone.image_size=32"))
     return root, run_id, kriegeskorte92.load(**options)
 
 
@@ -77,7 +77,7 @@ def test_rsa_on_brain_responses_uses_one_rdm_per_roi(tmp_path):
     root = tmp_path / "out"
     run_id = execute(_config(root, "rsa92", "dataset=cowley_v4", f"dataset.root={options['root']}",
                              f"dataset.session={options['session']}", "dataset.test_fraction=0.5", "rsa.split=test",
-                             "rsa.groups=null", "rsa.n_boot=20"))
+                             "rsa.groups=null", "rsa.n_boot=20", "++backbone.image_size=32"))
     rows = load_results(root)
     rows = rows[rows["run_id"] == run_id]
     assert set(rows["roi_or_condition"]) == {"all", "V4"}
