@@ -30,6 +30,17 @@ answer:
   Gaussian noise whose sd is ``noise[roi]`` times the channel's signal sd (with
   a per-channel jitter).  Single trials are z-scored per channel as NSD betas
   are; ``responses`` is the mean over repeats and ``repeats`` holds the trials.
+* **Control mode** (``mode="control"``): every category channel pools its
+  features through a fixed, large, central Gaussian receptive field instead
+  of routing (no presence term): ``y = sum_{c,h,w} g[h, w] f[c] X[c, h, w]``.
+  Channels, feature weights, noise and true ceilings are those of the routing
+  study; only the category channels' generative function changes.  An encoder
+  whose advantage comes from routing must lose it here.
+* **Noise models.** ``noise_model="iid"`` (default) as above;
+  ``"heteroscedastic"``: the noise sd varies across stimuli (a log-normal
+  gain, log-sd ``noise_gain_sd``) and a share ``noise_correlation`` of the
+  noise variance is shared by the channels of an ROI (correlated noise).  Each
+  channel's mean noise variance, hence its true ceiling, is unchanged.
 * **True noise ceilings** use the NSD definition (Allen et al. 2022):
   ``NC = ncsnr**2 / (ncsnr**2 + 1/k)``, ``ncsnr = signal sd / noise sd`` with the
   true variances and ``k`` = repeats averaged, as a fraction (x100 for percent),
@@ -59,8 +70,9 @@ from cogmodels.data import BrainResponses, Dataset, DatasetCard, Stimuli
 from cogmodels.datasets import DATASETS
 from cogmodels.datasets import nsd_sim_scenes as scenes
 from cogmodels.datasets.nsd_sim_model import (  # noqa: F401  (re-exported: the model's public names)
-    CATEGORY_ROIS, N_BASIS, RETINOTOPIC_ROIS, ROI_NAMES, ROIS, SUBJECTS, RoiSpec, noise_free_responses,
-    receptive_fields, routed_projections, routed_scale, subject_channels, subject_index)
+    CATEGORY_ROIS, MODES, N_BASIS, NOISE_MODELS, RETINOTOPIC_ROIS, ROI_NAMES, ROIS, SUBJECTS, RoiSpec,
+    control_params, noise_free_responses, receptive_fields, routed_projections, routed_scale, subject_channels,
+    subject_index, trial_noise)
 from cogmodels.errors import ConfigError, format_problem
 
 logger = logging.getLogger(__name__)
@@ -88,7 +100,8 @@ def list_subjects() -> list[str]:
 
 def load(root=None, subject: str = "subj01", n_train: int = 1000, n_test: int = 200, image_size: int = 96,
          noise: float | dict = 1.0, n_repeats: int = 3, channels_per_roi: int = 16, seed: int = 0,
-         backbone="gabor", layer: str = "complex", progress: bool = True, cache_dir=None) -> Dataset:
+         backbone="gabor", layer: str = "complex", progress: bool = True, cache_dir=None, mode: str = "routing",
+         noise_model: str = "iid", noise_correlation: float = 0.5, noise_gain_sd: float = 0.5) -> Dataset:
     """Simulate one subject of the NSD-like study.
 
     Parameters
@@ -121,6 +134,15 @@ def load(root=None, subject: str = "subj01", n_train: int = 1000, n_test: int = 
         generating features are extracted once and memory-mapped from there
         afterwards.  Runs pass their own ``cache_dir``, so the simulator and the
         encoders share one entry and a second run does no backbone pass.
+    mode : {"routing", "control"}
+        ``"control"``: category channels pool through fixed receptive fields (no routing).
+    noise_model : {"iid", "heteroscedastic"}
+        Independent Gaussian trial noise, or noise whose sd varies across stimuli and that is
+        correlated across the channels of an ROI (same mean noise variance, same true ceilings).
+    noise_correlation : float in [0, 1)
+        Heteroscedastic model: share of the noise variance common to an ROI's channels.
+    noise_gain_sd : float >= 0
+        Heteroscedastic model: log-sd of the per-stimulus noise gain.
 
     Returns
     -------
@@ -132,7 +154,8 @@ def load(root=None, subject: str = "subj01", n_train: int = 1000, n_test: int = 
     """
     return load_all(root, subjects=[subject], n_train=n_train, n_test=n_test, image_size=image_size, noise=noise,
                     n_repeats=n_repeats, channels_per_roi=channels_per_roi, seed=seed, backbone=backbone,
-                    layer=layer, progress=progress, cache_dir=cache_dir)[subject]
+                    layer=layer, progress=progress, cache_dir=cache_dir, mode=mode, noise_model=noise_model,
+                    noise_correlation=noise_correlation, noise_gain_sd=noise_gain_sd)[subject]
 
 
 def load_all(root=None, subjects=None, **options) -> dict[str, Dataset]:
@@ -162,15 +185,26 @@ def load_all(root=None, subjects=None, **options) -> dict[str, Dataset]:
 # --------------------------------------------------------------------------- configuration
 
 def _config(n_train=1000, n_test=200, image_size=96, noise=1.0, n_repeats=3, channels_per_roi=16, seed=0,
-            backbone="gabor", layer="complex", progress=True, cache_dir=None) -> dict:
+            backbone="gabor", layer="complex", progress=True, cache_dir=None, mode="routing", noise_model="iid",
+            noise_correlation=0.5, noise_gain_sd=0.5) -> dict:
     counts = dict(n_train=(n_train, 1), n_test=(n_test, 1), image_size=(image_size, 32), n_repeats=(n_repeats, 1),
                   channels_per_roi=(channels_per_roi, 1), seed=(seed, 0))
     config = {name: _check_count(name, value, low) for name, (value, low) in counts.items()}
     if config["n_train"] + config["n_test"] < 20:
         raise ConfigError(format_problem("nsd_sim options n_train + n_test", "at least 20 scenes",
                                          f"{n_train + n_test}", "draw more scenes so that every category appears"))
+    for name, value, choices in (("mode", mode, MODES), ("noise_model", noise_model, NOISE_MODELS)):
+        if value not in choices:
+            raise ConfigError(format_problem(f"nsd_sim option {name}", f"one of {list(choices)}", repr(value),
+                                             f"pass {name}={choices[0]!r} or {choices[1]!r}"))
+    for name, value, high in (("noise_correlation", noise_correlation, 1.0), ("noise_gain_sd", noise_gain_sd, 5.0)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+                or not 0.0 <= float(value) < high:
+            raise ConfigError(format_problem(f"nsd_sim option {name}", f"a number in [0, {high:g})", repr(value),
+                                             f"pass e.g. {name}=0.5"))
     return dict(config, noise=_noise_levels(noise), backbone=backbone, layer=layer, progress=bool(progress),
-                cache_dir=cache_dir)
+                cache_dir=cache_dir, mode=mode, noise_model=noise_model, noise_correlation=float(noise_correlation),
+                noise_gain_sd=float(noise_gain_sd))
 
 
 def _check_count(name: str, value, low: int) -> int:
@@ -333,13 +367,16 @@ def simulate_subject(study: Study, subject: str, config: dict) -> Dataset:
     (n_channels,, z-scored units), ``n_repeats``, ``routing_maps`` (n_stimuli, 4, H, W)
     with ``routing_rois`` / ``categories`` naming axis 1, ``objects`` (DataFrame:
     stimulus_id, object, category, x0, y0, x1, y1 in pixels, visible_px),
-    ``object_labels`` (n_stimuli, S, S), ``rf`` (DataFrame of retinotopic channels:
+    ``object_labels`` (n_stimuli, S, S), ``mode``, ``rf`` (DataFrame of fixed-RF channels, the retinotopic ones
+    (all channels in the control mode):
     id, roi, x, y, sigma as fractions of the image side), ``channel_roi`` (n_channels,),
     ``feature_weights`` (n_channels, C), ``presence_amplitude`` (n_channels,),
     ``features`` (FeatureMap), ``feature_layer``, ``feature_mean`` / ``feature_sd`` (C,).
     """
     channels, params = subject_channels(subject, config["seed"], study.features.grid, study.features.n_features,
                                         config["channels_per_roi"])
+    if config["mode"] == "control":
+        params = control_params(params, subject, config["seed"])
     scale = routed_scale(study.calibration_features, study.calibration_maps, params)
     clean = noise_free_responses(study.features.values, study.routing_maps, params, scale)
     signal_sd = clean.std(axis=0)
@@ -350,18 +387,21 @@ def simulate_subject(study: Study, subject: str, config: dict) -> Dataset:
     relative = np.array([config["noise"][roi] for roi in params["roi"]]) * params["noise_jitter"]
     noise_rng = np.random.default_rng([config["seed"], 300, subject_index(subject)])
     k = config["n_repeats"]
-    trials = clean[:, None, :] + noise_rng.standard_normal((clean.shape[0], k, clean.shape[1])) * (relative * signal_sd)
+    trials = clean[:, None, :] + trial_noise((clean.shape[0], k, clean.shape[1]), relative * signal_sd,
+                                             params["roi"], noise_rng, config["noise_model"],
+                                             config["noise_correlation"], config["noise_gain_sd"])
     # z-score single trials per channel (NSD betas are z-scored per session), and the truth with them.
     mean, sd = trials.mean(axis=(0, 1)), trials.std(axis=(0, 1))
     trials = (trials - mean) / sd
     responses = BrainResponses(
         responses=trials.mean(axis=1).astype(np.float32), stimulus_ids=study.stimuli.ids, channels=channels,
         subject=subject, modality="fmri", repeats=trials.astype(np.float32),
-        meta=dict(simulated=True, n_repeats=k, noise=dict(config["noise"])))
+        meta=dict(simulated=True, n_repeats=k, noise=dict(config["noise"]), mode=config["mode"],
+                  noise_model=config["noise_model"]))
     ncsnr = np.divide(1.0, relative, out=np.full(relative.shape, np.inf), where=relative > 0)
     ground_truth = dict(
         noise_free=((clean - mean) / sd).astype(np.float32), noise_ceiling=true_noise_ceiling(ncsnr, k),
-        ncsnr=ncsnr, signal_sd=signal_sd / sd, noise_sd=relative * signal_sd / sd, n_repeats=k,
+        ncsnr=ncsnr, signal_sd=signal_sd / sd, noise_sd=relative * signal_sd / sd, n_repeats=k, mode=config["mode"],
         **_study_truth(study, config), **_channel_truth(channels, params))
     ids = study.stimuli.ids
     splits = {"train": ids[: study.n_train], "test": ids[study.n_train:]}
@@ -382,7 +422,7 @@ def _study_truth(study: Study, config: dict) -> dict:
 
 
 def _channel_truth(channels, params: dict) -> dict:
-    retino = params["retinotopic"]
+    retino = np.asarray(params.get("fixed_rf", params["retinotopic"]), dtype=bool)
     rf = pd.DataFrame({"id": channels["id"][retino].to_numpy(), "roi": params["roi"][retino],
                        "x": params["rf"][retino, 0], "y": params["rf"][retino, 1], "sigma": params["rf"][retino, 2]})
     return dict(rf=rf, channel_roi=params["roi"], feature_weights=params["weights"].astype(np.float32),

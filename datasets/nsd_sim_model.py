@@ -8,7 +8,11 @@ here is a pure function of a seed, a subject and the generating features:
   fields, feature weights mixed from a per-ROI basis shared by all subjects,
   category-presence amplitudes, noise jitter);
 * :func:`noise_free_responses` -- fixed-RF responses for retinotopic channels,
-  routed object features plus a presence term for category channels.
+  routed object features plus a presence term for category channels;
+* :func:`control_params` -- the control study's parameters: category channels
+  pool their features through fixed receptive fields too (no routing);
+* :func:`trial_noise` -- the measurement noise of single trials: independent
+  Gaussian, or heteroscedastic across stimuli and correlated across channels.
 """
 
 from __future__ import annotations
@@ -57,6 +61,10 @@ ROI_NAMES = tuple(r.name for r in ROIS)
 CATEGORY_ROIS = tuple(next(r.name for r in ROIS if r.category == c) for c in scenes.CATEGORIES)
 RETINOTOPIC_ROIS = tuple(r.name for r in ROIS if r.category is None)
 N_BASIS = 3  # ROI-level feature basis vectors mixed by each channel
+MODES = ("routing", "control")
+NOISE_MODELS = ("iid", "heteroscedastic")
+CONTROL_RF_CENTRE = (0.3, 0.7)  # control category RFs: centre (x and y) range, fraction of the image side
+CONTROL_RF_SIGMA = (0.15, 0.3)  # and sd range (large, central receptive fields, as in high-level cortex)
 
 
 def subject_index(subject: str) -> int:
@@ -186,10 +194,13 @@ def routed_projections(features: np.ndarray, routing_maps: np.ndarray, params: d
     n_channels = len(params["roi"])
     projections = np.zeros((features.shape[0], n_channels))
     present = np.zeros((features.shape[0], n_channels), dtype=bool)
+    fixed = _fixed_rf(params)
     for spec in ROIS:
         if spec.category is None:
             continue
-        cols = np.flatnonzero(params["roi"] == spec.name)
+        cols = np.flatnonzero((params["roi"] == spec.name) & ~fixed)
+        if not cols.size:
+            continue
         maps = routing_maps[:, scenes.CATEGORIES.index(spec.category)]
         n, c = features.shape[:2]
         # (n, C): each stimulus's features averaged over its object (a batched matrix product)
@@ -218,12 +229,69 @@ def noise_free_responses(features: np.ndarray, routing_maps: np.ndarray, params:
     n, c, h, w = features.shape
     projections, present = routed_projections(features, routing_maps, params)
     out = present * (params["amplitude"] + projections / routed_scale)
-    retino = np.flatnonzero(params["retinotopic"])
+    retino = np.flatnonzero(_fixed_rf(params))
     if retino.size:
         rf = receptive_fields(params["rf"][retino], (h, w)).reshape(retino.size, h * w)
         pooled = (features.reshape(n * c, h * w) @ rf.T).reshape(n, c, retino.size)  # RF-pooled features
         out[:, retino] = np.einsum("nck,kc->nk", pooled, params["weights"][retino])
     return out
+
+
+def _fixed_rf(params: dict) -> np.ndarray:
+    """Channels whose response is a fixed receptive field (retinotopic ones; all of them in the control)."""
+    return np.asarray(params.get("fixed_rf", params["retinotopic"]), dtype=bool)
+
+
+def control_params(params: dict, subject: str, seed: int) -> dict:
+    """The control study's parameters: every category channel pools its features through a fixed RF.
+
+    Category channels keep their feature weights, ROI labels and noise jitter; their routed
+    term and category-presence term are replaced by ``y = sum_{c,h,w} g[h, w] f[c] X[c, h, w]``
+    with a large Gaussian RF ``g`` near the image centre (centres in ``CONTROL_RF_CENTRE``,
+    sd in ``CONTROL_RF_SIGMA``), drawn from a stream of its own so that the routing study's
+    parameters are unchanged.  No response then depends on image content through routing:
+    a fixed-RF linear model explains every channel.
+    """
+    control = {key: np.array(value, copy=True) for key, value in params.items()}
+    category = ~np.asarray(params["retinotopic"], dtype=bool)
+    rng = np.random.default_rng([seed, 250, subject_index(subject)])
+    n = int(category.sum())
+    control["rf"][category] = np.column_stack([rng.uniform(*CONTROL_RF_CENTRE, n), rng.uniform(*CONTROL_RF_CENTRE, n),
+                                               rng.uniform(*CONTROL_RF_SIGMA, n)])
+    control["amplitude"][category] = 0.0
+    control["fixed_rf"] = np.ones(len(category), dtype=bool)
+    return control
+
+
+def trial_noise(shape: tuple, sd: np.ndarray, groups: np.ndarray, rng: np.random.Generator, model: str = "iid",
+                correlation: float = 0.5, gain_sd: float = 0.5) -> np.ndarray:
+    """Measurement noise of single trials, shape (n_stimuli, n_repeats, n_channels).
+
+    Parameters
+    ----------
+    shape : (n_stimuli, n_repeats, n_channels)
+    sd : array of shape (n_channels,)
+        Each channel's noise sd, averaged (in variance) over stimuli.
+    groups : array of shape (n_channels,)
+        Group of each channel (its ROI): channels of a group share a noise component.
+    model : {"iid", "heteroscedastic"}
+        ``"iid"``: independent Gaussian noise of sd ``sd``.  ``"heteroscedastic"``: the noise of
+        stimulus i is scaled by a gain ``s_i`` (log-normal with log-sd ``gain_sd``, normalised so that
+        the mean of ``s_i**2`` over the stimuli is 1), and within a group a share ``correlation`` of
+        the noise variance is one component shared by all its channels (trial-wise), so noise is
+        correlated across channels (pairwise correlation ``correlation``).  Both keep each channel's
+        mean noise variance at ``sd**2``, so the true noise ceilings are the same as under ``"iid"``.
+    """
+    n, k, c = shape
+    if model == "iid":
+        return rng.standard_normal(shape) * sd
+    independent = rng.standard_normal(shape)
+    codes, group_index = np.unique(np.asarray(groups), return_inverse=True)
+    shared = rng.standard_normal((n, k, len(codes)))[:, :, group_index]
+    gain = np.exp(gain_sd * rng.standard_normal(n))
+    gain /= np.sqrt(np.mean(gain ** 2))
+    noise = np.sqrt(1.0 - correlation) * independent + np.sqrt(correlation) * shared
+    return noise * gain[:, None, None] * sd
 
 
 def routed_scale(features: np.ndarray, routing_maps: np.ndarray, params: dict) -> np.ndarray:

@@ -241,3 +241,74 @@ def test_generating_features_go_through_the_feature_cache(tmp_path, monkeypatch)
     nsd_sim.clear_cache()
     assert calls == []
     np.testing.assert_array_equal(first.responses.responses, second.responses.responses)
+
+
+# -- issue 8: the control study and heteroscedastic, correlated noise ------------------------------------------
+@pytest.fixture(scope="module")
+def control(medium):
+    return nsd_sim.load(mode="control", **MEDIUM)
+
+
+def test_control_keeps_channels_noise_and_ceilings_and_routes_nothing(medium, control):
+    truth, other = medium.ground_truth, control.ground_truth
+    assert control.responses.channels.equals(medium.responses.channels)
+    np.testing.assert_array_equal(other["noise_ceiling"], truth["noise_ceiling"])
+    np.testing.assert_array_equal(other["feature_weights"], truth["feature_weights"])
+    roi = truth["channel_roi"]
+    retinotopic = np.isin(roi, nsd_sim.RETINOTOPIC_ROIS)
+    np.testing.assert_allclose(other["noise_free"][:, retinotopic], truth["noise_free"][:, retinotopic], atol=1e-6)
+    assert other["mode"] == "control" and truth["mode"] == "routing"
+    assert len(other["rf"]) == len(roi) and len(truth["rf"]) == int(retinotopic.sum())
+    # category channels are their true fixed RF x feature weights, exactly (noise-free)
+    X = other["features"].values.astype(np.float64)
+    rf = nsd_sim.receptive_fields(other["rf"][["x", "y", "sigma"]].to_numpy(), X.shape[2:])
+    clean = np.einsum("nchw,khw,kc->nk", X, rf, other["feature_weights"].astype(np.float64))
+    category = ~retinotopic
+    r = brain.pearson_r(other["noise_free"][:, category], clean[:, category])
+    assert r.min() > 0.999
+
+
+def test_a_fixed_rf_linear_model_reaches_ceiling_in_every_roi_of_the_control(medium, control):
+    # The routing study's category channels stay far below ceiling for this model (test above); the
+    # control's reach it: nothing there needs routing.
+    truth = control.ground_truth
+    X = truth["features"].flatten().astype(np.float64)
+    n_train = len(control.splits["train"])
+    for ds, low in ((control, 0.7), (medium, None)):
+        Y = ds.responses.responses.astype(np.float64)
+        fraction = _ridge_r2(X[:n_train], Y[:n_train], X[n_train:], Y[n_train:]) / truth["noise_ceiling"]
+        for roi in nsd_sim.CATEGORY_ROIS:
+            median = np.median(fraction[truth["channel_roi"] == roi])
+            assert (median > low) if low is not None else (median < 0.5), (ds.ground_truth["mode"], roi, median)
+
+
+def test_heteroscedastic_correlated_noise_and_the_ceiling_estimator():
+    options = dict(MEDIUM, noise_model="heteroscedastic", noise_correlation=0.6, noise_gain_sd=0.6)
+    het, iid = nsd_sim.load(**options), nsd_sim.load(**MEDIUM)
+    truth = het.ground_truth
+    np.testing.assert_array_equal(truth["noise_ceiling"], iid.ground_truth["noise_ceiling"])  # same ceilings
+    # noise (trial minus the mean of its stimulus's trials) is correlated within an ROI, not across ROIs
+    residual = het.responses.repeats - het.responses.repeats.mean(axis=1, keepdims=True)
+    residual = residual.reshape(-1, residual.shape[-1])
+    corr = np.corrcoef(residual.T)
+    roi = truth["channel_roi"]
+    same = (roi[:, None] == roi[None, :]) & ~np.eye(len(roi), dtype=bool)
+    assert corr[same].mean() > 0.3 and abs(corr[roi[:, None] != roi[None, :]].mean()) < 0.05
+    iid_residual = iid.responses.repeats - iid.responses.repeats.mean(axis=1, keepdims=True)
+    assert abs(np.corrcoef(iid_residual.reshape(-1, len(roi)).T)[same].mean()) < 0.05
+    # heteroscedastic: the noise variance differs across stimuli far more than under iid noise
+    spread = [np.std(np.log((r - r.mean(axis=1, keepdims=True)).var(axis=(1, 2)))) for r in
+              (het.responses.repeats, iid.responses.repeats)]
+    assert spread[0] > 2 * spread[1]
+    # the NSD ceiling estimator still recovers the true ceilings
+    estimated = brain.noise_ceiling(het.responses.repeats)
+    assert np.median(np.abs(estimated - truth["noise_ceiling"])) < 0.05
+    assert np.corrcoef(estimated, truth["noise_ceiling"])[0, 1] > 0.9
+
+
+def test_bad_mode_and_noise_options_are_config_errors():
+    for options, field in ((dict(mode="routed"), "mode"), (dict(noise_model="pink"), "noise_model"),
+                           (dict(noise_correlation=1.0), "noise_correlation"),
+                           (dict(noise_gain_sd=-1), "noise_gain_sd")):
+        with pytest.raises(ConfigError, match=field):
+            nsd_sim.load(**SMALL, **options)
