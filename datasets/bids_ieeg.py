@@ -265,7 +265,7 @@ def write_example(root: Path) -> dict:
     """A tiny BIDS iEEG dataset (one subject, 8 contacts, 16 image events) written by the SEEG simulator."""
     from cogmodels.datasets.seeg_sim import write_dataset
 
-    write_dataset(Path(root) / "bids", n_subjects=1, n_events=16, n_per_class=2, sfreq=400.0, seed=0)
+    write_dataset(Path(root) / "bids", n_subjects=1, n_events=16, n_per_class=2, sfreq=400.0, n_pretrain=4, seed=0)
     return {"root": Path(root) / "bids", "subject": "01", "reference": "bipolar", "high_gamma_band": (70.0, 150.0),
             "tmin": -0.4, "tmax": 1.2, "bin_width": 0.2}
 

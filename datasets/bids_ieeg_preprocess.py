@@ -257,7 +257,8 @@ def epoch_bins(data: np.ndarray, sfreq: float, onsets, tmin: float = -2.0, tmax:
     sfreq : float
     onsets : array of shape (n_events,), seconds from the start of the recording
     tmin, tmax : float
-        Epoch window relative to each onset; ``(tmax - tmin) / bin_width`` bins.
+        Epoch window relative to each onset: ``floor((tmax - tmin) / bin_width)`` whole bins from ``tmin``
+        (the default -2.0 to 4.5 s in 0.2 s bins: 32 bins, -2.0 to 4.4 s; the partial last window is left out).
     bin_width : float
 
     Returns
@@ -282,10 +283,10 @@ def epoch_bins(data: np.ndarray, sfreq: float, onsets, tmin: float = -2.0, tmax:
             where, f"onsets inside the recording (0 to {duration:g} s)",
             f"{outside.size} event(s) outside it, e.g. row {int(outside[0])} at {onsets[outside[0]]:g} s",
             "check the events file belongs to this recording (same run) and its onsets are in seconds"))
-    n_bins = int(round((tmax - tmin) / bin_width))
+    n_bins = int(np.floor((tmax - tmin) / bin_width + 1e-9))  # whole bins; a partial last window is left out
     per_bin = int(round(bin_width * sfreq))
-    if n_bins < 1 or per_bin < 1 or not np.isclose(n_bins * bin_width, tmax - tmin):
-        raise ConfigError(format_problem("epochs", "tmax - tmin a whole number of bins of >= 1 sample",
+    if n_bins < 1 or per_bin < 1:
+        raise ConfigError(format_problem("epochs", "tmax - tmin of at least one bin of >= 1 sample",
                                          f"tmin={tmin}, tmax={tmax}, bin_width={bin_width}, sfreq={sfreq}",
                                          "e.g. tmin=-2.0, tmax=4.5, bin_width=0.2"))
     starts = np.round((onsets + tmin) * sfreq).astype(np.int64)

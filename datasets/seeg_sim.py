@@ -24,15 +24,16 @@ What is simulated (per subject, seeded)
 
 * **Signal**: high-gamma (70-150 Hz) band-limited noise whose amplitude is
   ``exp(gain * drive(t))``, where ``drive`` is the per-event drive convolved with
-  the class's latency profile, on top of a background: 1/f (pink) noise plus a
+  the class's latency profile, on top of a background: 1/f^1.8-power noise plus a
   shared component and 50 Hz line noise (``background="synthetic"``, default), or
   segments of the shared real recording (MNE's sample SEEG, common-average
   re-referenced, resampled, crossfaded; ``background="real"``), so that the noise
   has real spectra and artefacts.
 
 :func:`write_dataset` writes a real BIDS iEEG dataset (BrainVision files, events
-with ``stim_file`` and ``caption``, channels.tsv, electrodes.tsv) and returns the
-ground-truth table; ``load`` (registered as ``seeg_sim``) simulates once per
+with ``stim_file`` and ``caption``, channels.tsv, electrodes.tsv), a corpus of matched
+image-caption pairs to pretrain a vision-language pair on (``stimuli/pretrain_pairs.tsv``),
+and returns the ground-truth table; ``load`` (registered as ``seeg_sim``) simulates once per
 parameter set under ``root`` and reads one subject back through :mod:`bids_ieeg`.
 """
 
@@ -108,11 +109,11 @@ def _band_noise(rng, n_channels: int, n_samples: int, sfreq: float, band) -> np.
     return out / out.std(-1, keepdims=True)
 
 
-def _pink_noise(rng, n_channels: int, n_samples: int, sfreq: float) -> np.ndarray:
+def _brown_noise(rng, n_channels: int, n_samples: int, sfreq: float) -> np.ndarray:
     spectrum = rng.standard_normal((n_channels, n_samples // 2 + 1)) + 1j * rng.standard_normal(
         (n_channels, n_samples // 2 + 1))
     freqs = np.fft.rfftfreq(n_samples, 1 / sfreq)
-    spectrum /= np.sqrt(np.maximum(freqs, 0.5))
+    spectrum /= np.maximum(freqs, 0.5) ** 0.9  # power ~ 1/f^1.8, as field potentials
     out = np.fft.irfft(spectrum, n_samples)
     return out / out.std(-1, keepdims=True)
 
@@ -177,7 +178,8 @@ def drives(klass: str, events: pd.DataFrame, contrast: np.ndarray, rng) -> np.nd
 
 # -- the BIDS writer ----------------------------------------------------------------------
 def write_dataset(root, n_subjects: int = 3, n_events: int = 240, n_per_class: int = 6, sfreq: float = 500.0,
-                  isi: float = 1.5, gain: float = 0.8, background: str = "synthetic", seed: int = 0) -> pd.DataFrame:
+                  isi: float = 1.5, gain: float = 0.8, background: str = "synthetic", carrier_uv: float = 3.0,
+                  n_pretrain: int = 400, seed: int = 0) -> pd.DataFrame:
     """Write the simulated BIDS iEEG dataset under ``root``.
 
     Parameters
@@ -194,6 +196,10 @@ def write_dataset(root, n_subjects: int = 3, n_events: int = 240, n_per_class: i
     gain : float
         Log-amplitude modulation of high gamma per unit drive.
     background : {"synthetic", "real"}
+    carrier_uv : float
+        Standard deviation of the high-gamma carrier at rest (microvolts; the background's is 20).
+    n_pretrain : int
+        Matched image-caption pairs of the pretraining corpus (:func:`write_pretraining_pairs`).
     seed : int
 
     Returns
@@ -233,7 +239,7 @@ def write_dataset(root, n_subjects: int = 3, n_events: int = 240, n_per_class: i
         if background == "real":
             noise = real_background(rng, n_ch, n_samples, sfreq)
         else:
-            noise = _pink_noise(rng, n_ch, n_samples, sfreq) + 0.5 * _pink_noise(rng, 1, n_samples, sfreq)
+            noise = _brown_noise(rng, n_ch, n_samples, sfreq) + 0.5 * _brown_noise(rng, 1, n_samples, sfreq)
         line = 0.3 * np.sin(2 * np.pi * 50.0 * np.arange(n_samples) / sfreq)
         carrier = _band_noise(rng, n_ch, n_samples, sfreq, (60.0, min(170.0, 0.45 * sfreq)))
         impulses = np.zeros(n_samples)
@@ -247,7 +253,7 @@ def write_dataset(root, n_subjects: int = 3, n_events: int = 240, n_per_class: i
             kernel = latency_kernel(klass, sfreq, rng.uniform(-0.03, 0.03))
             signal[c] = np.convolve(impulses, kernel)[:n_samples]
         hg = carrier * np.exp(gain * signal)
-        data = 20e-6 * (noise + line) + 2e-6 * hg
+        data = 20e-6 * (noise + line) + carrier_uv * 1e-6 * hg
         info = mne.create_info(names, sfreq, "seeg")
         raw = mne.io.RawArray(data, info, verbose="error")
         montage = mne.channels.make_dig_montage({n: p / 1000.0 for n, p in zip(names, positions)},
@@ -266,10 +272,35 @@ def write_dataset(root, n_subjects: int = 3, n_events: int = 240, n_per_class: i
                                 verbose="error")
         truth += [{"subject": subject, "contact": n, "shaft": n.rstrip("0123456789"), "class": k,
                    "x": p[0], "y": p[1], "z": p[2]} for n, k, p in zip(names, classes, positions)]
+    write_pretraining_pairs(root, n_pretrain, np.random.default_rng([seed, 10_000]))
     table = pd.DataFrame(truth)
     (root / "derivatives" / "seeg_sim").mkdir(parents=True, exist_ok=True)
     table.to_csv(root / "derivatives" / "seeg_sim" / "ground_truth.tsv", sep="\t", index=False)
     return table
+
+
+def write_pretraining_pairs(root: Path, n_pairs: int, rng: np.random.Generator) -> None:
+    """A corpus of matched image-caption pairs (new images; every caption names its image's category), written to
+    ``stimuli/pretrain/`` and ``stimuli/pretrain_pairs.tsv`` (stim_file, caption): what a CLIP-style pair is
+    trained on before it meets the experiment's events (half of whose captions do not match)."""
+    from PIL import Image
+
+    (root / "stimuli" / "pretrain").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(n_pairs):
+        category = int(rng.integers(0, len(ORIENTATIONS)))
+        image, _ = grating(category, rng)
+        name = f"stimuli/pretrain/pair{i:04d}.png"
+        Image.fromarray(image).save(root / name)
+        rows.append({"stim_file": name, "caption": f"a {ADJECTIVES[rng.integers(len(ADJECTIVES))]} "
+                                                   f"{SYNONYMS[category][rng.integers(2)]}"})
+    pd.DataFrame(rows).to_csv(root / "stimuli" / "pretrain_pairs.tsv", sep="\t", index=False)
+
+
+def pretraining_pairs(root) -> dict:
+    """The matched pairs of :func:`write_pretraining_pairs`: ``{"paths": [...], "captions": [...]}``."""
+    table = pd.read_csv(Path(root) / "stimuli" / "pretrain_pairs.tsv", sep="\t")
+    return {"paths": [str(Path(root) / f) for f in table["stim_file"]], "captions": table["caption"].astype(str).tolist()}
 
 
 def channel_classes(channel_ids, truth: pd.DataFrame, subject: str) -> np.ndarray:
@@ -280,7 +311,8 @@ def channel_classes(channel_ids, truth: pd.DataFrame, subject: str) -> np.ndarra
 
 
 def load(root=None, subject: str = "01", n_subjects: int = 3, n_events: int = 240, n_per_class: int = 6,
-         sfreq: float = 500.0, isi: float = 1.5, gain: float = 0.8, background: str = "synthetic", seed: int = 0,
+         sfreq: float = 500.0, isi: float = 1.5, gain: float = 0.8, background: str = "synthetic",
+         carrier_uv: float = 3.0, n_pretrain: int = 400, seed: int = 0,
          reference: str = "bipolar", notch_freqs=(50.0, 100.0, 150.0), high_gamma_band=(70.0, 150.0),
          n_subbands: int = 4, despike_threshold=8.0, tmin: float = -2.0, tmax: float = 4.5,
          bin_width: float = 0.2, test_fraction: float = 0.2):
@@ -288,12 +320,14 @@ def load(root=None, subject: str = "01", n_subjects: int = 3, n_events: int = 24
 
     ``root`` None: a folder under the system temp dir named by the parameters' hash.  The
     simulation parameters are those of :func:`write_dataset`; the rest are ``bids_ieeg.load``'s.
-    ``ground_truth``: ``classes`` (n_electrodes,) and ``table`` (every contact of every subject).
+    ``ground_truth``: ``classes`` (n_electrodes,) and ``table`` (every contact of every subject);
+    ``meta["pretrain_pairs"]``: the matched image-caption corpus a vision-language pair is trained on.
     """
     from cogmodels.datasets import bids_ieeg
 
     params = {"n_subjects": n_subjects, "n_events": n_events, "n_per_class": n_per_class, "sfreq": sfreq,
-              "isi": isi, "gain": gain, "background": background, "seed": seed, "version": 1}
+              "isi": isi, "gain": gain, "background": background, "carrier_uv": carrier_uv,
+              "n_pretrain": n_pretrain, "seed": seed, "version": 3}
     key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
     base = Path(root) if root is not None else Path(tempfile.gettempdir()) / "cogmodels_seeg_sim"
     folder = base / f"seeg_sim_{key}"
@@ -311,13 +345,14 @@ def load(root=None, subject: str = "01", n_subjects: int = 3, n_events: int = 24
     dataset.ground_truth = {"classes": channel_classes(dataset.responses.channels["id"], truth, subject),
                             "table": truth}
     dataset.meta["bids_root"] = str(folder)
+    dataset.meta["pretrain_pairs"] = pretraining_pairs(folder)
     return dataset
 
 
 def write_example(root: Path) -> dict:
     """A small, fast configuration (it reads no files; ``root`` keeps the simulated BIDS folder)."""
-    return {"root": root, "n_subjects": 1, "n_events": 16, "n_per_class": 2, "sfreq": 400.0, "tmin": -0.4,
-            "tmax": 1.2}
+    return {"root": root, "n_subjects": 1, "n_events": 16, "n_per_class": 2, "sfreq": 400.0, "n_pretrain": 8,
+            "tmin": -0.4, "tmax": 1.2}
 
 
 DATASETS.register("seeg_sim", load, example=write_example, description=__doc__)
