@@ -17,7 +17,9 @@ of return: the eye starts at the display centre; each step fixates the argmax
 of the priority map over the pixels not yet inhibited, stops when the fixation
 box (``ior_size`` px square centred on the fixation; default half the
 target image's larger side, so that a fixation on a neighbouring item does not
-count) overlaps the target mask, and otherwise inhibits
+count) overlaps the target's bounding box (``trial.target_box``, as the
+original's ``tg_bbox``: fixating the middle of an L finds it, though its
+strokes run along the edges), and otherwise inhibits
 
 - ``"object"``: the box of the item the fixation lands in (the original's
   object mask; the square when it lands on background, so the eye cannot get
@@ -105,6 +107,9 @@ class SearchModel:
         height, width = trial.target_mask.shape
         box = int(self.ior_size or max(max(trial.target_image.shape[:2]) // 2, 1))
         allowed = np.ones((height, width), bool)
+        target = np.zeros((height, width), bool)
+        tx0, ty0, tx1, ty1 = trial.target_box
+        target[ty0:ty1, tx0:tx1] = True
         fixation = ((width - 1) / 2.0, (height - 1) / 2.0)
         fixations = [fixation]
         state = self._prepare(trial)
@@ -120,7 +125,7 @@ class SearchModel:
             row, col = np.unravel_index(int(np.argmax(masked)), masked.shape)
             fixation = (float(col), float(row))
             fixations.append(fixation)
-            if _box(trial.target_mask, col, row, box).any():
+            if _box(target, col, row, box).any():
                 return SearchResult(np.asarray(fixations), True, len(fixations) - 1)
             self._inhibit(allowed, trial, col, row, box)
         return SearchResult(np.asarray(fixations), False, len(fixations) - 1)

@@ -30,7 +30,8 @@ def _check_result(result, trial, budget):
     if result.found:
         x, y = result.fixations[-1].astype(int)
         half = max(trial.target_image.shape[:2]) // 4
-        assert trial.target_mask[max(y - half, 0):y + half + 1, max(x - half, 0):x + half + 1].any()
+        x0, y0, x1, y1 = trial.target_box
+        assert x0 - half <= x <= x1 + half and y0 - half <= y <= y1 + half
     else:
         assert result.n_fixations == budget
 

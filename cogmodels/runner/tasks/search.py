@@ -191,3 +191,26 @@ def search_task(ctx: RunContext) -> TaskOutput:
                   "max_fixations": int(options["max_fixations"] or getattr(model, "max_fixations", 0)),
                   "not_found": int((~found).sum())}
     return TaskOutput(rows=rows, items=items, provenance=provenance)
+
+
+# -- reading the store (paper figures fig30-fig33) -----------------------------------------------------------
+EXPERIMENT = "search_asymmetry"
+MODEL_ORDER = ("eccnet", "ivsn", "pixel_match", "chance")
+
+
+def model_label(head: str, backbone: str) -> str:
+    """``"eccnet (gabor)"``; baselines without a backbone keep their name."""
+    return f"{head} ({backbone})" if backbone else head
+
+
+def latest_search_runs(results, where: str = "results.sqlite") -> dict:
+    """Model label -> id of its latest complete ``search_asymmetry`` run, models in :data:`MODEL_ORDER`."""
+    runs = results[results["experiment"] == EXPERIMENT]
+    if runs.empty:
+        raise ConfigError(format_problem(where, f"completed {EXPERIMENT} runs", "none",
+                                         f"run `cogmodels run -m experiment={EXPERIMENT} "
+                                         "search=eccnet,ivsn,chance,pixel_match` first"))
+    latest = runs.sort_values("finished").groupby(["head", "backbone"])["run_id"].last()
+    order = {name: i for i, name in enumerate(MODEL_ORDER)}
+    keys = sorted(latest.index, key=lambda k: (order.get(k[0], len(order)), k))
+    return {model_label(head, backbone): latest[(head, backbone)] for head, backbone in keys}
