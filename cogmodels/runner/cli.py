@@ -8,6 +8,8 @@
     cogmodels results [--experiment E] [--metric M] [--backbone B] [--where key=value] [--root DIR]
     cogmodels results --rebuild [--root DIR]                  # rebuild results.sqlite from the run folders
     cogmodels figures [--only NAME] [--root DIR] [--out DIR]
+    cogmodels report [--root DIR] [--experiment E ...] [--out report.html] [--no-figures]
+    cogmodels demo [--root DIR] [--force]                     # every family on simulators; ends with a report
     cogmodels list [backbones|encoders|scanpaths|search|datasets|experiments]
     cogmodels card DATASET
     cogmodels --version
@@ -115,6 +117,22 @@ def _figures(args) -> int:
     for name, reason in failed.items():
         print(f"FAILED {name}: {reason}", file=sys.stderr)
     return 1 if failed or not built else 0
+
+
+def _report(args) -> int:
+    from cogmodels.runner.report import build_report
+
+    summary = build_report(args.root, experiments=args.experiment, out=args.out, figures=not args.no_figures)
+    for run_id, reason in summary.failed.items():
+        print(f"not complete: run {run_id[:8]}: {reason.strip().splitlines()[-1] if reason.strip() else ''}")
+    print(f"report of {len(summary.experiments)} experiment(s), {summary.n_runs} completed run(s): {summary.path}")
+    return 0
+
+
+def _demo(args) -> int:
+    from cogmodels.runner.demo import run_demo
+
+    return run_demo(args.root, force=args.force)
 
 
 def _quoted(path: Path) -> str:
@@ -263,6 +281,17 @@ def _parser() -> argparse.ArgumentParser:
     figures.add_argument("--root", type=Path, default=default_root(), help="output root holding results.sqlite")
     figures.add_argument("--out", type=Path, default=None, help="folder for the figures (default paper_figures/out)")
     figures.set_defaults(handler=_figures)
+    report = commands.add_parser("report", help="one self-contained HTML report of the store (mne.Report; fits "
+                                                "nothing)")
+    report.add_argument("--root", type=Path, default=default_root(), help="output root holding results.sqlite")
+    report.add_argument("--experiment", nargs="+", default=None, help="only these experiments (default: all)")
+    report.add_argument("--out", type=Path, default=None, help="the HTML file (default <root>/report.html)")
+    report.add_argument("--no-figures", action="store_true", help="tables and provenance only")
+    report.set_defaults(handler=_report)
+    demo = commands.add_parser("demo", help="every family on the built-in simulators, a table each, and a report")
+    demo.add_argument("--root", type=Path, default=None, help="output root of the demo (default outputs/demo)")
+    demo.add_argument("--force", action="store_true", help="recompute every demo run (caches are still used)")
+    demo.set_defaults(handler=_demo)
     _fit_subject_parser(commands)
     return parser
 

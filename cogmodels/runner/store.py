@@ -387,8 +387,9 @@ def load_runs(root, status: str | None = "complete") -> pd.DataFrame:
     runs = _read_sql(root, "SELECT * FROM runs")
     if status is not None:
         runs = runs[runs["status"] == status].reset_index(drop=True)
-    runs["config"] = [json.loads(c) if c else {} for c in runs["config"]]
-    runs["timings"] = [json.loads(t) if t else {} for t in runs["timings"]]
+    # a failed or unfinished run has NULL timings (NaN in pandas, which is truthy)
+    runs["config"] = [json.loads(c) if isinstance(c, str) and c else {} for c in runs["config"]]
+    runs["timings"] = [json.loads(t) if isinstance(t, str) and t else {} for t in runs["timings"]]
     return runs
 
 
