@@ -1,0 +1,39 @@
+"""Figure 72 (SEEG integration counts): integration sites per subject, next to the paper's 141 of 1,090.
+
+Reads the store only: the rows ``n_integration_sites`` and ``n_electrodes`` of the latest
+``seeg_integration`` run, per subject, as a percentage of the subject's electrodes; the last bar is
+Subramaniam et al. (ICML 2024): 141 of 1,090 sites (12.9%).  Simulated data are labelled as such.
+Build it with ``cogmodels figures --only seeg_integration_counts``.
+"""
+
+from __future__ import annotations
+
+from cogmodels.errors import DataFormatError, format_problem
+
+EXPERIMENT = "seeg_integration"
+PAPER = (141, 1090)
+
+
+def make(results, store_root):
+    import matplotlib.pyplot as plt
+
+    runs = results[results["experiment"] == EXPERIMENT]
+    if runs.empty:
+        raise DataFormatError(format_problem("results.sqlite", f"a completed {EXPERIMENT} run", "none",
+                                             f"run `cogmodels run experiment={EXPERIMENT}`"))
+    rows = runs[runs["run_id"] == runs.sort_values("finished")["run_id"].iloc[-1]]
+    table = rows.pivot_table(index="subject", columns="metric", values="value", aggfunc="first")
+    labels = list(table.index) + ["Subramaniam\net al. 2024"]
+    found = list(table["n_integration_sites"].astype(int)) + [PAPER[0]]
+    total = list(table["n_electrodes"].astype(int)) + [PAPER[1]]
+    percent = [100.0 * f / t for f, t in zip(found, total)]
+    fig, ax = plt.subplots(figsize=(1.2 * len(labels) + 1.5, 3))
+    bars = ax.bar(range(len(labels)), percent, color=["tab:red"] * (len(labels) - 1) + ["0.5"])
+    for bar, f, t in zip(bars, found, total):
+        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), f"{f}/{t}", ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(range(len(labels)), labels, fontsize=8)
+    ax.set_ylabel("integration sites (% of electrodes)")
+    dataset = rows["dataset"].iloc[0] if "dataset" in rows.columns else ""
+    ax.set_title(f"{dataset}: integration sites per subject", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,61 @@
+"""Text encoders and vision-language pairs: hashing is fixed; the contrastive pair aligns matched categories."""
+
+import numpy as np
+import pytest
+
+from cogmodels.backbones.text import TEXT_ENCODERS
+from cogmodels.backbones.vision_language import VISION_LANGUAGE
+from cogmodels.datasets.seeg_sim import ADJECTIVES, SYNONYMS, grating
+from cogmodels.errors import WeightsUnavailableError
+
+
+def test_hashing_is_fixed_normalised_and_word_sensitive():
+    enc = TEXT_ENCODERS.create("hashing", dim=64)
+    a = enc.encode(["a bright ladder", "a bright ladder", "a dark tower", ""])
+    np.testing.assert_array_equal(a[0], a[1])
+    np.testing.assert_allclose(np.linalg.norm(a[:3], axis=1), 1, rtol=1e-6)
+    assert not np.allclose(a[0], a[2]) and not a[3].any()
+    assert not np.allclose(a[0], TEXT_ENCODERS.create("hashing", dim=64, seed=1).encode(["a bright ladder"])[0])
+
+
+def test_sentence_transformer_without_the_extra_names_the_fix():
+    pytest.importorskip("numpy")
+    try:
+        import sentence_transformers  # noqa: F401
+        pytest.skip("the text extra is installed")
+    except ImportError:
+        pass
+    with pytest.raises(WeightsUnavailableError, match="hashing"):
+        TEXT_ENCODERS.create("sentence_transformer")
+
+
+def test_open_clip_needs_a_local_weights_file():
+    with pytest.raises(WeightsUnavailableError, match="weights="):
+        VISION_LANGUAGE.create("open_clip", model_name="ViT-B-32")
+
+
+def _pairs(n, seed):
+    rng = np.random.default_rng(seed)
+    cats = rng.integers(0, 4, n)
+    images = [grating(int(c), rng, size=32)[0] for c in cats]
+    captions = [f"a {ADJECTIVES[rng.integers(6)]} {SYNONYMS[c][rng.integers(2)]}" for c in cats]
+    return images, captions, cats
+
+
+def test_contrastive_training_aligns_images_with_their_captions_beyond_the_random_twin():
+    images, captions, _ = _pairs(120, 0)
+    test_images, test_captions, cats = _pairs(40, 1)
+    params = dict(dim=8, epochs=150, temperature=0.3, image_size=32, n_components=16, text_dim=64, seed=0)
+    trained = VISION_LANGUAGE.create("contrastive", train=True, **params).fit(images, captions)
+    random = VISION_LANGUAGE.create("contrastive", train=False, **params).fit(images, captions)
+
+    def matched_minus_mismatched(pair):
+        f = pair.features(test_images, test_captions)
+        sim = f["image"] @ f["text"].T
+        same = cats[:, None] == cats[None, :]
+        return sim[same].mean() - sim[~same].mean()
+
+    assert matched_minus_mismatched(trained) > 0.3
+    assert abs(matched_minus_mismatched(random)) < matched_minus_mismatched(trained) / 3
+    f = trained.features(test_images, test_captions)
+    assert f["multimodal"].shape == (40, 24) and f["multimodal"].dtype == np.float32
