@@ -23,10 +23,10 @@ call) go through the encoder together, ``batch_size`` at a time.
 Budget.  The cost is about (number of fixations) x ``steps`` x (1 + restarts
 do not add steps) forward+backward passes per scanpath, at ``image_size``.
 The original: open_clip RN50 at 224 px, 20 steps of 0.1.  The default here
-(gabor encoder, 64 px, 10 steps of 0.15, filter responses blended in feature
-space) is sized for 15 scanpaths on each of 200 OSIE images in about ten
-minutes on 2 CPU cores; ``steps``, ``restarts`` and ``image_size`` trade speed
-for quality.
+keeps the original's search (20 steps of 0.1) with the gabor encoder (4
+orientations x 3 scales) at 64 px and the filter responses blended in feature
+space: 15 scanpaths on each of 200 OSIE images take about 2.5 CPU-minutes
+(one thread); ``steps``, ``restarts`` and ``image_size`` trade speed for quality.
 
 Contract.  ``fit`` is optional (``requires_fit = False``): it only learns the
 scanpath lengths and fixation durations of the training data (unfitted: every
@@ -34,7 +34,8 @@ scanpath has ``n_fixations`` fixations of ``duration_ms``).  ``sample`` returns
 Scanpaths in pixels of the stimulus and ms; ``density`` is the first searched
 fixation's loss landscape over a grid of fovea positions (memory: the central
 first fixation), z-scored over the grid and turned into a probability by
-``exp(z / density_temperature)``, upsampled to the image.
+``exp(z / T)``, upsampled to the image; ``fit`` picks T from ``density_temperatures``
+by the likelihood of the training fixations (``density_temperature`` before ``fit``).
 """
 
 from __future__ import annotations
@@ -135,7 +136,12 @@ class NevaClipModel(ScanpathModel):
     density_grid : (int, int)
         Rows and columns of fovea positions of ``density``'s landscape.
     density_temperature : float
-        Temperature of ``density``, in units of the landscape's standard deviation.
+        Temperature of ``density``, in units of the landscape's standard deviation (before ``fit``).
+    density_temperatures : sequence of float
+        Candidates that ``fit`` chooses from by the log-likelihood of the training fixations
+        (stored as ``density_temperature_``).
+    calibration_images : int
+        Training images (a seeded choice) used for that choice; 0: keep ``density_temperature``.
     seed : int
         Seed of a random encoder initialisation (the samples take ``sample(..., seed=)``).
     progress : bool
@@ -146,11 +152,12 @@ class NevaClipModel(ScanpathModel):
 
     def __init__(self, objective: str = "free_view", encoder: str = "gabor", weights=None,
                  encoder_options: dict | None = None, caption: str | None = None, image_size: int = 64,
-                 steps: int = 10, step_size: float = 0.15, restarts: int = 2, patience: int = 3,
+                 steps: int = 20, step_size: float = 0.1, restarts: int = 2, patience: int = 3,
                  fovea_sigma: float = 0.15, forgetting: float = 0.1, blur: str = "uniform",
                  blur_sigma: float | None = None, px_per_deg: float | None = None, feature_foveation: bool = True,
                  first_fixation: str = "center", n_fixations: int = 10, duration_ms: float = 250.0,
-                 batch_size: int = 512, density_grid=(12, 16), density_temperature: float = 0.5, seed: int = 0,
+                 batch_size: int = 512, density_grid=(12, 16), density_temperature: float = 0.5,
+                 density_temperatures=(0.5, 1.0, 2.0, 4.0, 8.0), calibration_images: int = 16, seed: int = 0,
                  progress: bool = False):
         self.objective = objective
         self.encoder = encoder
@@ -174,6 +181,8 @@ class NevaClipModel(ScanpathModel):
         self.batch_size = batch_size
         self.density_grid = density_grid
         self.density_temperature = density_temperature
+        self.density_temperatures = density_temperatures
+        self.calibration_images = calibration_images
         self.seed = seed
         self.progress = progress
 
@@ -189,7 +198,8 @@ class NevaClipModel(ScanpathModel):
             except (TypeError, ValueError):
                 good = False
             if not good:
-                raise ConfigError(format_problem(f"nevaclip {name}", expected, repr(value), f"set scanpath.{name}={fix}"))
+                raise ConfigError(format_problem(f"nevaclip {name}", expected, repr(value),
+                                                 f"set scanpath.{name}={fix}"))
 
         def integer(low):
             return lambda v: not isinstance(v, bool) and float(v).is_integer() and int(v) >= low
@@ -216,6 +226,9 @@ class NevaClipModel(ScanpathModel):
         need("batch_size", integer(1), "an integer >= 1", 512)
         need("density_grid", lambda v: len(v) == 2 and all(integer(2)(k) for k in v), "two integers >= 2", "[12,16]")
         need("density_temperature", lambda v: float(v) > 0, "a positive number", 0.5)
+        need("density_temperatures", lambda v: len(v) >= 1 and all(float(t) > 0 for t in v),
+             "a non-empty list of positive numbers", "[0.5,1,2,4,8]")
+        need("calibration_images", integer(0), "an integer >= 0", 16)
         need("seed", integer(0), "an integer >= 0", 0)
         if self.objective == "caption" and not self.encoder.startswith(OPEN_CLIP_PREFIX):
             from cogmodels.errors import WeightsUnavailableError
@@ -232,6 +245,35 @@ class NevaClipModel(ScanpathModel):
         self.lengths_ = table.groupby(["stimulus_id", "subject", "trial"]).size().to_numpy()
         self.durations_ = table["duration"].to_numpy(float)
         self.durations_ = self.durations_[self.durations_ > 0] if (self.durations_ > 0).any() else None
+        self.density_temperature_ = float(self.density_temperature)
+        if stimuli is not None and int(self.calibration_images) > 0:
+            self.density_temperature_ = self._calibrate_temperature(fixations, stimuli)
+
+    def _calibrate_temperature(self, fixations, stimuli) -> float:
+        """The candidate temperature of highest log-likelihood of the training fixations (grid cells)."""
+        ids = sorted(set(fixations.table["stimulus_id"]) & set(stimuli.ids), key=str)
+        if not ids:
+            return float(self.density_temperature)
+        rng = np.random.default_rng(self.seed)
+        chosen = rng.choice(len(ids), size=min(len(ids), int(self.calibration_images)), replace=False)
+        rows, cols = (int(k) for k in self.density_grid)
+        temperatures = [float(t) for t in self.density_temperatures]
+        loglik = np.zeros(len(temperatures))
+        for k in sorted(chosen):
+            stimulus = stimuli[ids[k]]
+            z = self._z(self.landscape(stimulus))
+            width, height = stimulus.size
+            here = fixations.table[fixations.table["stimulus_id"] == ids[k]]
+            r = np.clip((here["y"].to_numpy() / height * rows).astype(int), 0, rows - 1)
+            c = np.clip((here["x"].to_numpy() / width * cols).astype(int), 0, cols - 1)
+            for j, t in enumerate(temperatures):
+                logp = (z - z.max()) / t
+                logp = logp - np.log(np.exp(logp).sum())
+                loglik[j] += logp[r, c].sum()
+        best = temperatures[int(np.argmax(loglik))]
+        log.info("nevaclip density temperature %s (log-likelihood of %d training images' fixations: %s)", best,
+                 len(chosen), {t: round(float(v), 1) for t, v in zip(temperatures, loglik)})
+        return best
 
     # -- the encoder and the scene ------------------------------------------------------------------
     def _get_encoder(self):
@@ -419,10 +461,15 @@ class NevaClipModel(ScanpathModel):
                 losses.append(scene.loss(state, fovea[part]))
         return torch.cat(losses).numpy().reshape(rows, cols).astype(np.float64)
 
+    @staticmethod
+    def _z(loss: np.ndarray) -> np.ndarray:
+        """The landscape z-scored over its grid, sign flipped: high similarity -> high z."""
+        return -(loss - loss.mean()) / (loss.std() + 1e-12)
+
     def _density(self, stimulus):
-        loss = self.landscape(stimulus)
-        z = -(loss - loss.mean()) / (loss.std() + 1e-12)  # high similarity -> high density
-        grid = np.exp((z - z.max()) / float(self.density_temperature))
+        z = self._z(self.landscape(stimulus))
+        temperature = getattr(self, "density_temperature_", float(self.density_temperature))
+        grid = np.exp((z - z.max()) / temperature)
         width, height = stimulus.size
         up = F.interpolate(torch.from_numpy(grid)[None, None], size=(height, width), mode="bilinear",
                            align_corners=False)[0, 0].numpy()

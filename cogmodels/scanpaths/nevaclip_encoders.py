@@ -10,10 +10,10 @@ fovea position), so the encoders here take float tensors, not uint8 arrays.
   open_clip CLIP.  Weights come from a local file only (``weights=``); a
   model config dict (``encoder_options={"config": {...}}``) builds a seeded
   random initialisation instead (used by the tests; stated in ``description``).
-- :class:`BackboneEncoder` (``encoder="gabor"`` (4 orientations unless ``n_orientations`` is given) or ``"timm:<name>"`` or a
-  registered timm backbone name): a platform backbone with a pooled projection
-  and no text tower.  gabor: the complex-cell energy of every scale and
-  orientation, average-pooled to an ``embed_grid`` x ``embed_grid`` grid and
+- :class:`BackboneEncoder` (``encoder="gabor"``, with 4 orientations unless
+  ``n_orientations`` is given, or ``"timm:<name>"`` or a registered timm
+  backbone name): a platform backbone with a pooled projection and no text
+  tower.  gabor: the complex-cell energy of every scale and orientation, average-pooled to an ``embed_grid`` x ``embed_grid`` grid and
   flattened (a fixed, weight-free embedding); timm: the model's pooled
   pre-logits features.  Enough for the free-viewing and search-target
   objectives, which only compare images.

@@ -15,9 +15,10 @@ forward pass).
   this scene uses ``F(x) + F(blur(x) - x) * mask_l`` with the mask evaluated at
   each pyramid level's resolution, which is exact where the mask is constant
   over a filter's support and an approximation near the fovea's edge.  The
-  filter responses are computed once per image, so a search step costs a blend,
-  the energy and a pooling instead of a convolution (~30x cheaper on CPU).  The
-  tests bound the difference from :class:`PixelScene`.
+  complex-cell energy is then a quadratic in the mask, whose three coefficient
+  maps are computed once per image, so a search step costs a few elementwise
+  operations and a pooling instead of a convolution.  The tests bound the
+  difference from :class:`PixelScene`.
 
 :func:`search_fixations` is the NeVA search: ``steps`` sign-gradient steps of
 ``step_size`` on the fovea position in [-1, 1] coordinates (the original: 20 of
@@ -118,30 +119,32 @@ class GaborFeatureScene:
         backbone = encoder.backbone
         luma = torch.tensor((0.299, 0.587, 0.114), dtype=images.dtype).view(1, 3, 1, 1)
         residual = gaussian_blur(images, blur_sigma, blur_kernel_size(blur_sigma)) - images
-        self.levels = []  # (size, responses of x, responses of blur(x) - x), each (n, n_filters, s, s)
+        # Per level, the phase sums that make the energy a quadratic in the mask m (exact, not an approximation):
+        # sum_p (b_p + m d_p)^2 = A + m (2 B + m C), A = sum_p b_p^2, B = sum_p b_p d_p, C = sum_p d_p^2,
+        # with b = F(x) and d = F(blur(x) - x); each (n, n_orientations * n_scales_at_level, s, s).
+        n_phases = len(backbone.phases)
+        self.levels = []
         with torch.no_grad():
             for size, weight in backbone._levels:
                 def respond(z):
-                    return _filter(_resize((z * luma).sum(1, keepdim=True), size), weight.to(images.dtype))
-                self.levels.append((size, respond(images), respond(residual)))
-        self.n_phases = len(backbone.phases)
+                    out = _filter(_resize((z * luma).sum(1, keepdim=True), size), weight.to(images.dtype))
+                    return out.view(out.shape[0], -1, n_phases, size, size)
+                b, d = respond(images), respond(residual)
+                self.levels.append((size, b.square().sum(2), 2 * (b * d).sum(2), d.square().sum(2)))
         self.grid = encoder.embed_grid
 
     def prepare(self, index, past, counts, forgetting) -> dict:
-        """Per level: the chains' filter responses and memory at that level's resolution (see PixelScene)."""
+        """Per level: the chains' phase sums and unseen fraction ``1 - memory`` at that level's resolution."""
         return {"targets": self.targets[index],
-                "levels": [(size, base[index], residual[index],
+                "levels": [(size, a[index], b2[index], c[index],
                             1 - memory_maps(past, counts, size, self.sigma, forgetting))
-                           for size, base, residual in self.levels]}
+                           for size, a, b2, c in self.levels]}
 
     def loss(self, state, fovea):
         pooled = []
-        for size, base, residual, unseen in state["levels"]:
-            mask = (unseen - fovea_gaussian(fovea, size, size, self.sigma)).clamp(0, 1)
-            responses = torch.addcmul(base, residual, mask[:, None])
-            n, channels = responses.shape[:2]
-            by_phase = responses.view(n, channels // self.n_phases, self.n_phases, size, size)
-            energy = (by_phase.square().sum(2) + 1e-8).sqrt()
+        for size, a, b2, c, unseen in state["levels"]:
+            mask = (unseen - fovea_gaussian(fovea, size, size, self.sigma)).clamp(0, 1)[:, None]
+            energy = (a + mask * (b2 + mask * c)).clamp(min=0).add(1e-8).sqrt()
             pooled.append(F.adaptive_avg_pool2d(energy, self.grid).flatten(1))
         return -F.cosine_similarity(torch.cat(pooled, 1), state["targets"], dim=-1)
 
