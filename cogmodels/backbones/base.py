@@ -134,3 +134,13 @@ class Backbone:
         if self.architecture:  # only when set, so keys of backbones without one are unchanged
             spec["architecture"] = self.architecture
         return hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def weights_statement(backbone: Backbone) -> str:
+    """How the backbone's weights were obtained, in words, for the results (e.g. "random init, seed 0")."""
+    weights = str(backbone.weights_hash)
+    if weights == "fixed":
+        return "fixed filters (no learned weights)"
+    if weights.startswith("random-seed"):
+        return f"random init, seed {weights[len('random-seed'):]}"
+    return f"weights file sha256 {weights}"

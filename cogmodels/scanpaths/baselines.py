@@ -151,9 +151,9 @@ class DensitySamplingModel(ScanpathModel):
     def _saliency(self, image: np.ndarray) -> np.ndarray:
         """Normalised Gabor energy map on the GRID, shape (GRID, GRID)."""
         if not hasattr(self, "_backbone"):
-            import cogmodels
+            from cogmodels.backbones import create
 
-            self._backbone = cogmodels.create_backbone("gabor")
+            self._backbone = create("gabor")
         fmap = self._backbone.extract([image], progress=False)["complex"].as_spatial()[0]
         energy = (fmap / (fmap.mean(axis=(1, 2), keepdims=True) + 1e-8)).mean(axis=0)
         energy = zoom(energy, (GRID / energy.shape[0], GRID / energy.shape[1]), order=1)

@@ -35,6 +35,7 @@ import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from cogmodels.backbones.base import weights_statement  # noqa: F401  (re-exported for tasks)
 from cogmodels.errors import ConfigError, format_problem
 from cogmodels.registry import Registry
 from cogmodels.runner.cache import FeatureCache
@@ -95,16 +96,6 @@ class TaskOutput:
     rows: list
     items: dict
     provenance: dict = field(default_factory=dict)
-
-
-def weights_statement(backbone) -> str:
-    """How the backbone's weights were obtained, in words, for the results."""
-    weights = str(backbone.weights_hash)
-    if weights == "fixed":
-        return "fixed filters (no learned weights)"
-    if weights.startswith("random-seed"):
-        return f"random init, seed {weights[len('random-seed'):]}"
-    return f"weights file sha256 {weights}"
 
 
 # -- brain data ---------------------------------------------------------------------
