@@ -15,7 +15,8 @@ What is simulated (per subject, seeded)
   shaft), each with its own latency profile (a gamma-shaped bump; peaks 0.2, 0.55,
   0.85 s):
 
-  - ``vision``: image category (random tuning per contact) + image contrast;
+  - ``vision``: image category (random tuning per contact) + image contrast
+    (``contrast_weight``, a low-level term no caption carries);
   - ``language``: caption category (own tuning) + which synonym was used;
   - ``integration``: image-caption congruence (+1 / -1): an interaction that
     neither the image alone nor the caption alone explains (every category is
@@ -159,12 +160,15 @@ def latency_kernel(klass: str, sfreq: float, jitter: float = 0.0) -> np.ndarray:
     return kernel / kernel.max()
 
 
-def drives(klass: str, events: pd.DataFrame, contrast: np.ndarray, rng) -> np.ndarray:
-    """Per-event drive of one contact, z-scored over events (zeros for noise)."""
+def drives(klass: str, events: pd.DataFrame, contrast: np.ndarray, rng, contrast_weight: float = 0.6) -> np.ndarray:
+    """Per-event drive of one contact, z-scored over events (zeros for noise).
+
+    Vision: category tuning + ``contrast_weight`` x z-scored contrast (a low-level term no caption carries).
+    """
     n = len(events)
     if klass == "vision":
-        drive = rng.standard_normal(4)[events["image_category"].to_numpy()] + 0.6 * (contrast - contrast.mean()) / \
-            contrast.std()
+        drive = rng.standard_normal(4)[events["image_category"].to_numpy()] + \
+            contrast_weight * (contrast - contrast.mean()) / contrast.std()
     elif klass == "language":
         sign = rng.choice([-1.0, 1.0])
         drive = rng.standard_normal(4)[events["caption_category"].to_numpy()] + \
@@ -179,7 +183,7 @@ def drives(klass: str, events: pd.DataFrame, contrast: np.ndarray, rng) -> np.nd
 # -- the BIDS writer ----------------------------------------------------------------------
 def write_dataset(root, n_subjects: int = 3, n_events: int = 240, n_per_class: int = 6, sfreq: float = 500.0,
                   isi: float = 1.5, gain: float = 0.8, background: str = "synthetic", carrier_uv: float = 3.0,
-                  n_pretrain: int = 400, seed: int = 0) -> pd.DataFrame:
+                  n_pretrain: int = 400, contrast_weight: float = 0.6, seed: int = 0) -> pd.DataFrame:
     """Write the simulated BIDS iEEG dataset under ``root``.
 
     Parameters
@@ -200,6 +204,8 @@ def write_dataset(root, n_subjects: int = 3, n_events: int = 240, n_per_class: i
         Standard deviation of the high-gamma carrier at rest (microvolts; the background's is 20).
     n_pretrain : int
         Matched image-caption pairs of the pretraining corpus (:func:`write_pretraining_pairs`).
+    contrast_weight : float
+        Weight of image contrast (low-level) beside the image category in the vision sites' drive.
     seed : int
 
     Returns
@@ -249,7 +255,7 @@ def write_dataset(root, n_subjects: int = 3, n_events: int = 240, n_per_class: i
             if klass == "noise":
                 continue
             impulses[:] = 0
-            np.add.at(impulses, onset_samples, drives(klass, events, contrast, rng))
+            np.add.at(impulses, onset_samples, drives(klass, events, contrast, rng, contrast_weight))
             kernel = latency_kernel(klass, sfreq, rng.uniform(-0.03, 0.03))
             signal[c] = np.convolve(impulses, kernel)[:n_samples]
         hg = carrier * np.exp(gain * signal)
@@ -312,7 +318,7 @@ def channel_classes(channel_ids, truth: pd.DataFrame, subject: str) -> np.ndarra
 
 def load(root=None, subject: str = "01", n_subjects: int = 3, n_events: int = 240, n_per_class: int = 6,
          sfreq: float = 500.0, isi: float = 1.5, gain: float = 0.8, background: str = "synthetic",
-         carrier_uv: float = 3.0, n_pretrain: int = 400, seed: int = 0,
+         carrier_uv: float = 3.0, n_pretrain: int = 400, contrast_weight: float = 0.6, seed: int = 0,
          reference: str = "bipolar", notch_freqs=(50.0, 100.0, 150.0), high_gamma_band=(70.0, 150.0),
          n_subbands: int = 4, despike_threshold=8.0, tmin: float = -2.0, tmax: float = 4.5,
          bin_width: float = 0.2, test_fraction: float = 0.2):
@@ -327,7 +333,7 @@ def load(root=None, subject: str = "01", n_subjects: int = 3, n_events: int = 24
 
     params = {"n_subjects": n_subjects, "n_events": n_events, "n_per_class": n_per_class, "sfreq": sfreq,
               "isi": isi, "gain": gain, "background": background, "carrier_uv": carrier_uv,
-              "n_pretrain": n_pretrain, "seed": seed, "version": 3}
+              "n_pretrain": n_pretrain, "contrast_weight": contrast_weight, "seed": seed, "version": 3}
     key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
     base = Path(root) if root is not None else Path(tempfile.gettempdir()) / "cogmodels_seeg_sim"
     folder = base / f"seeg_sim_{key}"

@@ -61,11 +61,23 @@ class VisionLanguagePair:
                 "multimodal": np.concatenate([image, text, image * text], axis=1).astype(np.float32)}
 
 
-def image_features(images, image_size: int = 48, pool: int = 4) -> np.ndarray:
-    """Frozen image features: the gabor bank's complex layer, flattened, float32 (n, n_features)."""
+def image_features(images, image_size: int = 48, pool: int = 4, random_filters_seed: int | None = None) -> np.ndarray:
+    """Frozen image features: the gabor bank's complex layer, flattened, float32 (n, n_features).
+
+    ``random_filters_seed``: the same architecture (filter sizes, quadrature energy, pooling) with its
+    filters replaced by seeded Gaussian random kernels of the same norms: the random-init image tower.
+    """
     from cogmodels.backbones.gabor import GaborBackbone
 
     bank = GaborBackbone(image_size=image_size, pool=pool, scales=(4.0, 8.0, 16.0))
+    if random_filters_seed is not None:
+        generator = torch.Generator().manual_seed(int(random_filters_seed))
+        levels = []
+        for size, weight in bank._levels:
+            noise = torch.randn(weight.shape, generator=generator)
+            norms = weight.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+            levels.append((size, noise / noise.flatten(1).norm(dim=1).view(-1, 1, 1, 1) * norms))
+        bank._levels = levels
     return bank.extract(list(images), progress=False)["complex"].flatten()
 
 
@@ -88,7 +100,11 @@ class ContrastivePair(VisionLanguagePair):
         The frozen image features are reduced to their first principal components (fitted in
         :meth:`fit`) before the projection: fewer free weights, less memorisation of single pairs.
     train : bool
-        False: the seeded random-init twin (the control), never trained.
+        False: the seeded random-init twin (the control), never trained: random projections and, with
+        ``random_backbone``, random filters in place of the gabor bank (same architecture).
+    random_backbone : bool
+        Whether the twin's image filters are random too (default True); the trained pair always uses
+        the fixed gabor bank (standing in for pretrained filters).
     text : str
         Text encoder of :data:`cogmodels.backbones.text.TEXT_ENCODERS` (frozen).
     text_dim : int
@@ -100,8 +116,9 @@ class ContrastivePair(VisionLanguagePair):
     name = "contrastive"
 
     def __init__(self, dim: int = 16, epochs: int = 300, lr: float = 0.01, temperature: float = 0.1,
-                 weight_decay: float = 0.0, n_components: int | None = 32, train: bool = True, text: str = "hashing",
-                 text_dim: int = 256, image_size: int = 48, pool: int = 4, seed: int = 0):
+                 weight_decay: float = 0.0, n_components: int | None = 32, train: bool = True,
+                 random_backbone: bool = True, text: str = "hashing", text_dim: int = 256, image_size: int = 48,
+                 pool: int = 4, seed: int = 0):
         if dim < 1 or epochs < 0 or not lr > 0 or not temperature > 0:
             raise ConfigError(format_problem("vision_language (contrastive)", "dim >= 1, epochs >= 0, lr > 0, "
                                              "temperature > 0", f"dim={dim}, epochs={epochs}, lr={lr}, "
@@ -110,11 +127,18 @@ class ContrastivePair(VisionLanguagePair):
         self.train, self.text, self.text_dim = bool(train), str(text), int(text_dim)
         self.image_size, self.pool, self.seed = int(image_size), int(pool), int(seed)
         self.weight_decay = float(weight_decay)
+        self.random_backbone = bool(random_backbone)
         self.n_components = None if n_components is None else int(n_components)
 
     @property
     def weights(self) -> str:
-        return f"trained contrastively, seed {self.seed}" if self.train else f"random init, seed {self.seed}"
+        if self.train:
+            return f"trained contrastively over fixed gabor filters, seed {self.seed}"
+        return f"random init (projections{' and filters' if self.random_backbone else ''}), seed {self.seed}"
+
+    def _image_features(self, images) -> np.ndarray:
+        seed = None if self.train or not self.random_backbone else self.seed
+        return image_features(images, self.image_size, self.pool, seed)
 
     def _text_encoder(self):
         from cogmodels.backbones.text import TEXT_ENCODERS
@@ -123,7 +147,7 @@ class ContrastivePair(VisionLanguagePair):
 
     def fit(self, images, captions) -> "ContrastivePair":
         """Standardise the frozen features and (``train``) learn the projections on the (image, caption) pairs."""
-        x_img = image_features(images, self.image_size, self.pool).astype(np.float64)
+        x_img = self._image_features(images).astype(np.float64)
         x_txt = self._text_encoder().encode(captions).astype(np.float64)
         self.img_mean_, self.img_sd_ = x_img.mean(0), x_img.std(0) + 1e-8
         x_img = (x_img - self.img_mean_) / self.img_sd_
@@ -163,7 +187,7 @@ class ContrastivePair(VisionLanguagePair):
 
     def embed_images(self, images) -> np.ndarray:
         self._check_fitted()
-        x = (image_features(images, self.image_size, self.pool) - self.img_mean_) / self.img_sd_
+        x = (self._image_features(images) - self.img_mean_) / self.img_sd_
         z = x @ self.components_ @ self.w_img_
         return (z / np.linalg.norm(z, axis=1, keepdims=True)).astype(np.float32)
 
