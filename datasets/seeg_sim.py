@@ -183,7 +183,8 @@ def drives(klass: str, events: pd.DataFrame, contrast: np.ndarray, rng, contrast
 # -- the BIDS writer ----------------------------------------------------------------------
 def write_dataset(root, n_subjects: int = 3, n_events: int = 240, n_per_class: int = 6, sfreq: float = 500.0,
                   isi: float = 1.5, gain: float = 0.8, background: str = "synthetic", carrier_uv: float = 3.0,
-                  n_pretrain: int = 400, contrast_weight: float = 0.6, seed: int = 0) -> pd.DataFrame:
+                  n_pretrain: int = 400, contrast_weight: float = 0.6, seed: int = 0,
+                  subjects=None) -> pd.DataFrame:
     """Write the simulated BIDS iEEG dataset under ``root``.
 
     Parameters
@@ -207,6 +208,9 @@ def write_dataset(root, n_subjects: int = 3, n_events: int = 240, n_per_class: i
     contrast_weight : float
         Weight of image contrast (low-level) beside the image category in the vision sites' drive.
     seed : int
+    subjects : list of str, optional
+        Write only these subjects ("01", ...; each subject's data depend only on ``seed`` and its
+        number, so subjects written one at a time equal those written together); None: all.
 
     Returns
     -------
@@ -221,8 +225,11 @@ def write_dataset(root, n_subjects: int = 3, n_events: int = 240, n_per_class: i
     root = Path(root)
     (root / "stimuli").mkdir(parents=True, exist_ok=True)
     truth = []
+    wanted = None if subjects is None else {str(x) for x in subjects}
     for s in range(n_subjects):
         subject = f"{s + 1:02d}"
+        if wanted is not None and subject not in wanted:
+            continue
         rng = np.random.default_rng([seed, s])
         events = events_for(n_events, rng)
         images, contrast = zip(*(grating(int(c), rng) for c in events["image_category"]))
@@ -276,13 +283,15 @@ def write_dataset(root, n_subjects: int = 3, n_events: int = 240, n_per_class: i
                                                             "congruent": "1 if the caption names the image"},
                                 montage=montage, format="BrainVision", allow_preload=True, overwrite=True,
                                 verbose="error")
-        truth += [{"subject": subject, "contact": n, "shaft": n.rstrip("0123456789"), "class": k,
-                   "x": p[0], "y": p[1], "z": p[2]} for n, k, p in zip(names, classes, positions)]
-    write_pretraining_pairs(root, n_pretrain, np.random.default_rng([seed, 10_000]))
-    table = pd.DataFrame(truth)
-    (root / "derivatives" / "seeg_sim").mkdir(parents=True, exist_ok=True)
-    table.to_csv(root / "derivatives" / "seeg_sim" / "ground_truth.tsv", sep="\t", index=False)
-    return table
+        rows = [{"subject": subject, "contact": n, "shaft": n.rstrip("0123456789"), "class": k,
+                 "x": p[0], "y": p[1], "z": p[2]} for n, k, p in zip(names, classes, positions)]
+        (root / "derivatives" / "seeg_sim").mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(rows).to_csv(root / "derivatives" / "seeg_sim" / f"sub-{subject}_ground_truth.tsv", sep="\t",
+                                  index=False)
+        truth += rows
+    if not (root / "stimuli" / "pretrain_pairs.tsv").is_file():
+        write_pretraining_pairs(root, n_pretrain, np.random.default_rng([seed, 10_000]))
+    return pd.DataFrame(truth)
 
 
 def write_pretraining_pairs(root: Path, n_pairs: int, rng: np.random.Generator) -> None:
@@ -322,7 +331,7 @@ def load(root=None, subject: str = "01", n_subjects: int = 3, n_events: int = 24
          reference: str = "bipolar", notch_freqs=(50.0, 100.0, 150.0), high_gamma_band=(70.0, 150.0),
          n_subbands: int = 4, despike_threshold=8.0, tmin: float = -2.0, tmax: float = 4.5,
          bin_width: float = 0.2, test_fraction: float = 0.2):
-    """Simulate the study (once per parameter set, under ``root``) and load one subject through ``bids_ieeg``.
+    """Simulate one subject of the study (once per parameter set, under ``root``) and load it through ``bids_ieeg``.
 
     ``root`` None: a folder under the system temp dir named by the parameters' hash.  The
     simulation parameters are those of :func:`write_dataset`; the rest are ``bids_ieeg.load``'s.
@@ -333,16 +342,21 @@ def load(root=None, subject: str = "01", n_subjects: int = 3, n_events: int = 24
 
     params = {"n_subjects": n_subjects, "n_events": n_events, "n_per_class": n_per_class, "sfreq": sfreq,
               "isi": isi, "gain": gain, "background": background, "carrier_uv": carrier_uv,
-              "n_pretrain": n_pretrain, "contrast_weight": contrast_weight, "seed": seed, "version": 3}
+              "n_pretrain": n_pretrain, "contrast_weight": contrast_weight, "seed": seed, "version": 4}
     key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
     base = Path(root) if root is not None else Path(tempfile.gettempdir()) / "cogmodels_seeg_sim"
     folder = base / f"seeg_sim_{key}"
-    truth_file = folder / "derivatives" / "seeg_sim" / "ground_truth.tsv"
-    if not truth_file.is_file():
-        log.info("seeg_sim: simulating %d subjects into %s", n_subjects, folder)
+    subject = str(subject)
+    if subject not in {f"{s + 1:02d}" for s in range(int(n_subjects))}:
+        raise ConfigError(format_problem("dataset.subject (seeg_sim)", f"one of 01..{int(n_subjects):02d}",
+                                         repr(subject), "pick a simulated subject or raise n_subjects"))
+    truths = folder / "derivatives" / "seeg_sim"
+    if not (truths / f"sub-{subject}_ground_truth.tsv").is_file():
+        log.info("seeg_sim: simulating sub-%s into %s", subject, folder)
         params.pop("version")
-        write_dataset(folder, **params)
-    truth = pd.read_csv(truth_file, sep="\t", dtype={"subject": str})
+        write_dataset(folder, **params, subjects=[subject])
+    truth = pd.concat([pd.read_csv(f, sep="\t", dtype={"subject": str})
+                       for f in sorted(truths.glob("sub-*_ground_truth.tsv"))], ignore_index=True)
     dataset = bids_ieeg.load(folder, subject=subject, reference=reference, notch_freqs=notch_freqs,
                              high_gamma_band=high_gamma_band, n_subbands=n_subbands,
                              despike_threshold=despike_threshold, tmin=tmin, tmax=tmax, bin_width=bin_width,
