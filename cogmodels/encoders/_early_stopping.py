@@ -25,6 +25,7 @@ from cogmodels.errors import ConfigError, ShapeError, format_problem
 logger = logging.getLogger(__name__)
 
 ENSEMBLE_WEIGHTINGS = ("r_proportional", "softmax", "uniform")
+LR_SCHEDULES = ("none", "step", "cosine")
 
 
 def validation_split(n_samples: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -128,7 +129,8 @@ def train_with_early_stopping(module: torch.nn.Module, parameters: Iterable[torc
                               epoch_batches: Callable[[int], Sequence], batch_loss: Callable[[object], torch.Tensor],
                               validation_score: Callable[[], float], *, lr: float, weight_decay: float,
                               max_epochs: int, patience: int, progress: bool = True,
-                              desc: str = "training") -> TrainingHistory:
+                              desc: str = "training", clip_norm: float | None = None, lr_schedule: str = "none",
+                              lr_drop: int = 10) -> TrainingHistory:
     """AdamW training with early stopping on a validation score; restores the best weights.
 
     Parameters
@@ -145,6 +147,13 @@ def train_with_early_stopping(module: torch.nn.Module, parameters: Iterable[torc
         AdamW settings.
     max_epochs, patience : int
         Stop after ``patience`` epochs without improvement, or after ``max_epochs``.
+    clip_norm : float, optional
+        Clip the global gradient norm of ``parameters`` to this value before each step (None: no clipping).
+    lr_schedule : {"none", "step", "cosine"}
+        Constant learning rate; x0.1 every ``lr_drop`` epochs (torch StepLR, as in DETR); or cosine
+        annealing from ``lr`` to 0 over ``max_epochs``.  Stepped once per epoch.
+    lr_drop : int
+        Epochs between the drops of the "step" schedule.
     """
     parameters = [p for p in parameters if p.requires_grad]
     if not parameters:
@@ -155,7 +164,16 @@ def train_with_early_stopping(module: torch.nn.Module, parameters: Iterable[torc
                                          f"max_epochs={max_epochs}, patience={patience}", "use e.g. 100 and 10"))
     from tqdm.auto import tqdm
 
+    if lr_schedule not in LR_SCHEDULES or lr_drop < 1:
+        raise ConfigError(format_problem("lr_schedule/lr_drop", f"one of {LR_SCHEDULES} and lr_drop >= 1",
+                                         f"lr_schedule={lr_schedule!r}, lr_drop={lr_drop}",
+                                         "use e.g. lr_schedule='step' with lr_drop=10"))
     optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
+    scheduler = None
+    if lr_schedule == "step":
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=lr_drop, gamma=0.1)
+    elif lr_schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_epochs)
     history = TrainingHistory()
     best_state = None
     bar = tqdm(range(max_epochs), desc=desc, unit="epoch", disable=not progress, leave=False)
@@ -166,8 +184,12 @@ def train_with_early_stopping(module: torch.nn.Module, parameters: Iterable[torc
             optimizer.zero_grad(set_to_none=True)
             loss = batch_loss(batch)
             loss.backward()
+            if clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(parameters, clip_norm)
             optimizer.step()
             losses.append(float(loss.detach()))
+        if scheduler is not None:
+            scheduler.step()
         module.eval()
         with torch.no_grad():
             score = float(validation_score())

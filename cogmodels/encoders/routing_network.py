@@ -2,7 +2,18 @@
 
 Learned ROI queries cross-attend over backbone tokens whose keys carry a 2D
 sine-cosine position code (DETR-style); a per-channel linear readout reads the
-output token of each channel's ROI(s).  The estimator around it (training,
+output token of each channel's ROI(s).
+
+Two switches change how the queries and keys enter the attention:
+
+* ``query_input="detr"`` (as in DETR and the paper): the decoder's input is a
+  zero tensor and the learned queries are its position term, added to the
+  query side of every attention; ``"learned"``: the learned queries are the
+  decoder's input itself.
+* ``key_content=False`` (an ablation): the keys carry the position code only,
+  so the attention cannot see image content; each query's attention map is
+  then the same for every image (a learned fixed receptive field followed by
+  the same nonlinear readout).  The estimator around it (training,
 ensembling, transfer) is :class:`cogmodels.encoders.routing.RoutingTransformerEncoder`.
 """
 
@@ -15,6 +26,9 @@ import torch
 from torch import nn
 
 from cogmodels.errors import ConfigError, format_problem
+
+QUERY_INPUTS = ("detr", "learned")
+
 
 def sine_cosine_position_encoding(grid: tuple[int, int], d_model: int, temperature: float = 10000.0) -> torch.Tensor:
     """2D sine-cosine position encoding of shape (H*W, d_model), as in DETR.
@@ -55,15 +69,19 @@ class DecoderLayer(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(d_model, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, d_model))
         self.norm_mlp = nn.LayerNorm(d_model)
 
-    def forward(self, queries, keys, values, need_weights: bool = False):
+    def forward(self, queries, keys, values, need_weights: bool = False, query_pos=None):
         """queries (B, Q, d), keys and values (B, N, d) -> queries (B, Q, d), attention (B, Q, N) (head mean).
 
+        ``query_pos`` (Q, d) or (B, Q, d), optional: added to the queries on the query (and, in
+        self-attention, key) side of each attention, never to the values (DETR's query position term).
         The attention is None unless ``need_weights`` (computing it disables the fused kernel).
         """
         if self.self_attention is not None:
-            update, _ = self.self_attention(queries, queries, queries, need_weights=False)
+            positioned = queries if query_pos is None else queries + query_pos
+            update, _ = self.self_attention(positioned, positioned, queries, need_weights=False)
             queries = self.norm_self(queries + update)
-        update, attention = self.cross_attention(queries, keys, values, need_weights=need_weights,
+        positioned = queries if query_pos is None else queries + query_pos
+        update, attention = self.cross_attention(positioned, keys, values, need_weights=need_weights,
                                                  average_attn_weights=True)
         queries = self.norm_cross(queries + update)
         return self.norm_mlp(queries + self.mlp(queries)), attention
@@ -111,9 +129,15 @@ class RoutingNetwork(nn.Module):
     """
 
     def __init__(self, n_features: int, n_queries: int, grid: tuple[int, int], *, d_model: int, n_heads: int,
-                 n_layers: int, mlp_ratio: float, self_attention: bool, dropout: float):
+                 n_layers: int, mlp_ratio: float, self_attention: bool, dropout: float,
+                 query_input: str = "learned", key_content: bool = True):
         super().__init__()
+        if query_input not in QUERY_INPUTS:
+            raise ConfigError(format_problem("query_input", f"one of {QUERY_INPUTS}", repr(query_input),
+                                             "use query_input='detr' (zero decoder input, queries as position)"))
         self.grid = tuple(grid)
+        self.query_input = query_input
+        self.key_content = bool(key_content)
         self.register_buffer("feature_mean", torch.zeros(n_features))
         self.register_buffer("feature_scale", torch.ones(n_features))
         self.register_buffer("position", sine_cosine_position_encoding(self.grid, d_model))
@@ -136,14 +160,34 @@ class RoutingNetwork(nn.Module):
     def encode(self, tokens, need_weights: bool = False):
         """tokens (B, N, C) -> query tokens (B, Q, d_model), last-layer attention (B, Q, N) or None."""
         memory = self.input_proj((tokens - self.feature_mean) / self.feature_scale)
-        keys = memory + self.position
-        queries = self.queries.expand(tokens.shape[0], -1, -1)
+        keys = memory + self.position if self.key_content else self.position.expand(tokens.shape[0], -1, -1)
+        if self.query_input == "detr":
+            queries, query_pos = torch.zeros(tokens.shape[0], *self.queries.shape, dtype=memory.dtype), self.queries
+        else:
+            queries, query_pos = self.queries.expand(tokens.shape[0], -1, -1), None
         attention = None
         for i, layer in enumerate(self.layers):
-            queries, attention = layer(queries, keys, memory, need_weights and i == len(self.layers) - 1)
+            queries, attention = layer(queries, keys, memory, need_weights and i == len(self.layers) - 1,
+                                       query_pos=query_pos)
         return queries, attention
 
     def forward(self, tokens, subject: str):
         """tokens (B, N, C) -> standardised predictions (B, n_channels of ``subject``)."""
         queries, _ = self.encode(tokens)
         return self.readouts[self.readout_keys[subject]](queries)
+
+
+def flip_tokens(tokens: torch.Tensor, grid: tuple[int, int], generator: torch.Generator) -> torch.Tensor:
+    """Mirror the token grid left-right for a random half of the batch (horizontal-flip augmentation).
+
+    tokens (B, H*W, C) -> (B, H*W, C); which rows are flipped is drawn from ``generator``.
+    Flipping the feature grid stands in for flipping the image: exact for the grid
+    layout, approximate for features that are not mirror-symmetric (e.g. oriented filters).
+    """
+    flip = torch.rand(tokens.shape[0], generator=generator) < 0.5
+    if not bool(flip.any()):
+        return tokens
+    height, width = grid
+    spatial = tokens.reshape(tokens.shape[0], height, width, tokens.shape[-1])
+    mirrored = torch.where(flip[:, None, None, None], spatial.flip(2), spatial)
+    return mirrored.reshape(tokens.shape)

@@ -153,8 +153,10 @@ def test_same_seed_same_numbers_other_seed_other_numbers(toy):
 
 def test_early_stopping_restores_the_best_epoch():
     X, Y, rois, _ = make_routing_problem(100, noise=1.0)  # few noisy stimuli: the model overfits after a while
+    # the settings before issue 8 (no gradient clipping, no dropout, queries as the decoder input): fast to overfit
     enc = RoutingTransformerEncoder(d_model=64, lr=1e-2, max_epochs=60, patience=4, batch_size=8,
-                                    validation_fraction=0.3, progress=False).fit(X, Y, rois=rois, grid=GRID)
+                                    validation_fraction=0.3, progress=False, grad_clip=None, dropout=0.0,
+                                    lr_schedule="none", query_input="learned").fit(X, Y, rois=rois, grid=GRID)
     history = enc.members_[0].history
     assert history.best_epoch >= 3 and history.best_score > history.val_score[0] + 0.1  # it did learn
     assert len(history.val_score) == history.best_epoch + 1 + 4  # stopped `patience` epochs after the best

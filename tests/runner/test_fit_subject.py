@@ -22,7 +22,8 @@ from cogmodels.runner.store import load_items, load_results, load_runs
 
 # A study small enough for a unit test: 80 scenes, ~30 channels per subject, 3 epochs.
 TINY = ["dataset.n_train=60", "dataset.n_test=20", "dataset.channels_per_roi=2", "dataset.progress=false",
-        "encoder.max_epochs=3", "encoder.d_model=16", "encoder.progress=false", "threads=1"]
+        "encoder.max_epochs=3", "encoder.d_model=16", "encoder.progress=false", "threads=1",
+        "transfer.ridge=false"]  # the ridge head (on by default) is checked on the Algonauts layout below
 
 
 def _config(root, *overrides):
@@ -142,7 +143,7 @@ def test_fit_subject_reads_a_new_subject_in_the_brain_folder_layout(trained, tmp
     code = cli.main(["fit-subject", "--model", str(root / "runs" / "fmri_new_subject" / run_id), "--dataset",
                      "brain_folder", "--root", str(tmp_path / "new"), "--subject", "sub-new", "--n-train", "30",
                      "--output-root", str(root), "encoder.max_epochs=3", "encoder.d_model=16",
-                     "encoder.progress=false", "threads=1"])
+                     "encoder.progress=false", "threads=1", "transfer.ridge=false"])
     assert code == 0
     table = load_results(root, subject="sub-new", metric="pearson_r", roi_or_condition="all")
     assert set(table["head"]) == {"transfer", "scratch"} and set(table["dataset"]) == {"brain_folder"}
@@ -215,3 +216,70 @@ def test_a_changed_model_file_fails_the_sha256_its_run_recorded(trained, tmp_pat
     assert str(copy) in message and recorded in message and "expected" in message and "Fix:" in message
     encoder, spec = load_model(path, recorded)  # the recorded file itself loads
     assert spec["sha256"] == recorded
+
+
+# -- issue 8: the Algonauts layout with unlabelled vertices, images shared across subjects, the ridge head --------
+ALGONAUTS_IMAGES = {"subj01": range(0, 40), "subj02": range(20, 60), "subj03": range(30, 70)}  # NSD ids
+
+
+def _write_algonauts_subjects(root):
+    """Three subjects in the challenge layout: the example's ROI masks (some vertices in no ROI), 40 images
+    each (32 x 32; the same NSD id is the same picture in every subject), responses that follow the images."""
+    import shutil
+
+    from PIL import Image
+
+    from cogmodels.datasets import algonauts2023
+
+    algonauts2023.write_example(root / "example")
+    masks = root / "example" / "subj01" / "roi_masks"
+    for subject, nsd_ids in ALGONAUTS_IMAGES.items():
+        folder = root / subject / "training_split"
+        (folder / "training_images").mkdir(parents=True)
+        (folder / "training_fmri").mkdir()
+        shutil.copytree(masks, root / subject / "roi_masks")
+        means = []
+        for k, nsd in enumerate(nsd_ids):
+            image = np.random.default_rng(nsd).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+            Image.fromarray(image).save(folder / "training_images" / f"train-{k + 1:04d}_nsd-{nsd:05d}.png")
+            means.append(image.reshape(-1, 3).mean(0))
+        rng = np.random.default_rng(int(subject[-1]))
+        for hemi, n_vertices in (("lh", 5), ("rh", 4)):
+            signal = np.asarray(means) @ rng.standard_normal((3, n_vertices))
+            np.save(folder / "training_fmri" / f"{hemi}_training_fmri.npy",
+                    (signal / signal.std(0) + 0.5 * rng.standard_normal(signal.shape)).astype(np.float32))
+    return root
+
+
+def test_fit_subject_on_the_algonauts_layout_with_unlabelled_vertices_and_shared_images(tmp_path):
+    from cogmodels.runner.tasks.fit_subject import test_hashes
+
+    data_root = _write_algonauts_subjects(tmp_path / "algonauts")
+    options = dict(root=data_root, val_fraction=0.25)
+    new = cogmodels.load_dataset("algonauts2023", subject="subj03", **options)
+    assert ("other",) in set(new.responses.channels["rois"])  # unlabelled vertices are in the data
+    unseen = test_hashes(new)
+    expected = {}
+    for source in ("subj01", "subj02"):
+        ds = cogmodels.load_dataset("algonauts2023", subject=source, **options)
+        hashes = ds.stimuli.content_hashes()
+        expected[source] = sum(hashes[ds.stimuli.position(sid)] in unseen for sid in ds.splits["train"])
+    assert expected["subj01"] > 0 and expected["subj02"] > 0  # the fixture shares test images with both
+
+    root = tmp_path / "out"
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("config", overrides=[
+            "experiment=fmri_new_subject", f"output_root={root}", "dataset=algonauts2023",
+            f"dataset.root={data_root}", "dataset.subject=subj03", "dataset.val_fraction=0.25",
+            "transfer.source_subjects=[subj01,subj02]", "transfer.n_train=20", "backbone.image_size=32",
+            "encoder.max_epochs=2", "encoder.d_model=16", "encoder.progress=false", "threads=1"])
+    run_id = execute(cfg)
+    table = load_results(root, run_id=run_id, metric="pearson_r", roi_or_condition="all")
+    assert set(table["head"]) == {"transfer", "scratch", "ridge"}  # ridge is on by default
+    assert set(table["subject"]) == {"subj03"} and set(table["dataset"]) == {"algonauts2023"}
+    items = load_items(root, run_id)
+    assert items["train_ids"].shape == (20,)
+    for head in ("transfer", "scratch", "ridge"):
+        assert items[f"pearson_r@{head}"].shape == (9,)  # every vertex, the unlabelled ones included
+    meta = json.loads((root / "runs" / "fmri_new_subject" / run_id / "meta.json").read_text())
+    assert meta["source_excluded"] == expected  # the new subject's test images were kept out of the source's training

@@ -20,10 +20,21 @@ One run:
    data in any layout (nsd_sim, algonauts2023, brain_folder).  ``transfer.n_train``
    training images are drawn as the first n of a seeded permutation (nested
    subsets, so a learning curve compares like with like).
-3. **Transfer vs scratch.** The transferred encoder and a from-scratch encoder
-   (the ``encoder`` config, fitted on the same images) are scored on the test
-   split: per-channel Pearson r and, with repeats, noise-normalised accuracy.
-   Rows: head ``transfer`` (``transfer+queries``) and ``scratch``.
+3. **Transfer vs scratch vs ridge.** The transferred encoder, a from-scratch
+   encoder (the ``encoder`` config, fitted on the same images) and, with
+   ``transfer.ridge``, a RidgeCV on the flattened features of every layer (same
+   images) are scored on the test split: per-channel Pearson r and, with
+   repeats, noise-normalised accuracy.  Rows: head ``transfer``
+   (``transfer+queries``), ``scratch`` and ``ridge``; a sweep over
+   ``transfer.n_train`` gives the three learning curves.
+
+Images the subjects share: when the source model is trained here, every image
+of the new subject's test split (matched by content hash, so the same picture
+under another id counts) is removed from the source subjects' training images,
+so the new subject's test images are unseen by every part of the transferred
+model.  ``provenance["source_excluded"]`` gives the count per source subject.
+A source model loaded from ``transfer.source`` cannot be checked this way (its
+training images are not stored); the run log says so.
 
 meta.json names the model files (``source_model``, ``transferred_model``) with
 their sha256, so a run folder can be the ``transfer.source`` of a later run.
@@ -221,18 +232,37 @@ def _encoder_code_hash(encoder) -> str:
 
 
 # -- the source model -------------------------------------------------------------------
-def _subject_data(ctx: RunContext, backbone, layers: list, subject=None):
-    """Dataset (``subject`` replaces dataset.subject when given), its features and its data hash."""
+def _subject_data(ctx: RunContext, backbone, layers: list, subject=None, exclude=frozenset()):
+    """Dataset (``subject`` replaces dataset.subject when given), its features, its data hash and its
+    training rows without the images whose content hash is in ``exclude``."""
     options = {} if subject is None else {"subject": subject}
     dataset = load_brain_dataset(ctx.cfg.dataset, "fit_subject", **options)
     features = ctx.cache.features(backbone, dataset.stimuli, layers)
     keys = {layer: feature_key(backbone, layer, dataset.stimuli) for layer in layers}
-    train = split_rows(dataset, "train")
-    return dataset, features, _data_hash(dataset, train, keys)
+    train = shared_rows_removed(dataset, split_rows(dataset, "train"), exclude)
+    return dataset, features, _data_hash(dataset, train, keys), train
 
 
-def train_source_model(ctx: RunContext, backbone, layers: list, target_subject: str) -> tuple[object, dict, Path]:
-    """The multi-subject encoder of ``transfer.source_subjects``: from the model store, or trained and stored."""
+def shared_rows_removed(dataset, rows: np.ndarray, exclude) -> np.ndarray:
+    """``rows`` without the stimuli whose content hash is in ``exclude`` (images shared with another subject)."""
+    if not exclude:
+        return rows
+    hashes = dataset.stimuli.content_hashes()
+    return np.asarray([i for i in rows if hashes[i] not in exclude], dtype=int)
+
+
+def test_hashes(dataset) -> frozenset:
+    """Content hashes of the images of a dataset's test split."""
+    hashes = dataset.stimuli.content_hashes()
+    return frozenset(hashes[i] for i in split_rows(dataset, "test"))
+
+
+def train_source_model(ctx: RunContext, backbone, layers: list, target_subject: str,
+                       exclude=frozenset()) -> tuple[object, dict, Path]:
+    """The multi-subject encoder of ``transfer.source_subjects``: from the model store, or trained and stored.
+
+    ``exclude``: content hashes of images (the new subject's test images) left out of every source
+    subject's training images; the spec records how many were left out per subject."""
     from cogmodels.encoders.persistence import checksum_path
     from cogmodels.encoders.routing import RoutingTransformerEncoder
 
@@ -242,13 +272,15 @@ def train_source_model(ctx: RunContext, backbone, layers: list, target_subject: 
         raise ConfigError(format_problem("transfer.source_subjects", "one or more subjects other than the new one",
                                          f"{subjects} with dataset.subject={target_subject!r}",
                                          "list the training subjects without the new subject"))
-    data = {s: _subject_data(ctx, backbone, layers, subject=s) for s in subjects}
+    data = {s: _subject_data(ctx, backbone, layers, subject=s, exclude=exclude) for s in subjects}
     encoder = instantiate(cfg.encoder)
     spec = {"role": "source", "subjects": subjects, "dataset": cfg.dataset.name, "layers": layers,
             "backbone": OmegaConf.to_container(cfg.backbone, resolve=True),
             "backbone_fingerprints": {layer: backbone.fingerprint(layer) for layer in layers},
             "encoder": _model_params(cfg.encoder), "encoder_code": _encoder_code_hash(encoder),
-            "data": {s: data_hash for s, (_, _, data_hash) in data.items()}}
+            "data": {s: data_hash for s, (_, _, data_hash, _) in data.items()},
+            "excluded_shared_images": {s: int(split_rows(d, "train").size - rows.size)
+                                       for s, (d, _, _, rows) in data.items()}}
     key = hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:20]
     path = Path(str(cfg.output_root)) / MODELS_DIR / f"source-{key}{MODEL_SUFFIX}"
     if checksum_path(path).is_file():  # written last by save_encoder: a complete model file
@@ -263,8 +295,7 @@ def train_source_model(ctx: RunContext, backbone, layers: list, target_subject: 
         raise ConfigError(format_problem("encoder", "an encoder that fits several subjects at once (fit_multi)",
                                          type(encoder).__name__, "use encoder=routing"))
     fit_data = {}
-    for subject, (dataset, features, _) in data.items():
-        train = split_rows(dataset, "train")
+    for subject, (dataset, features, _, train) in data.items():
         labels = channel_labels(dataset.responses.channels)
         fit_data[subject] = (layer_inputs(features, train), dataset.responses.responses[train], labels["rois"],
                              labels["hemispheres"])
@@ -280,7 +311,7 @@ def _source_test_r(encoder, data: dict) -> dict:
     from cogmodels.metrics.brain import pearson_r
 
     out = {}
-    for subject, (dataset, features, _) in data.items():
+    for subject, (dataset, features, _, _) in data.items():
         if "test" not in dataset.splits:
             continue
         test = split_rows(dataset, "test")
@@ -303,11 +334,14 @@ def _check_backbone(spec: dict, backbone, layers: list, where: str) -> None:
             f"run with the backbone config of the source model (backbone={trained.get('name')} and its options)"))
 
 
-def source_model(ctx: RunContext, backbone, layers: list, target_subject: str) -> tuple[object, dict, Path]:
+def source_model(ctx: RunContext, backbone, layers: list, target_subject: str,
+                 exclude=frozenset()) -> tuple[object, dict, Path]:
     """The source encoder, its spec and its file: loaded from ``transfer.source`` or trained (model store)."""
     source = ctx.cfg.transfer.get("source")
     if source is None:
-        return train_source_model(ctx, backbone, layers, target_subject)
+        return train_source_model(ctx, backbone, layers, target_subject, exclude)
+    log.info("transfer.source is given: whether its training images include the new subject's test images "
+             "cannot be checked (train the source here, transfer.source=null, to leave them out)")
     path, recorded = resolve_model(source)
     encoder, spec = load_model(path, recorded)
     _check_backbone(spec, backbone, layers, f"transfer.source={path}")
@@ -319,6 +353,25 @@ def source_model(ctx: RunContext, backbone, layers: list, target_subject: str) -
 
 
 # -- the task ---------------------------------------------------------------------------
+class FlatRidge:
+    """RidgeCV (default alphas, per-channel alpha by CV) on the flattened features of every layer, concatenated:
+    the linear baseline of the new-subject learning curve.  ``fit(X, Y)`` / ``predict(X)`` take the dict
+    layer -> FeatureMap of :func:`layer_inputs`."""
+
+    def fit(self, X: dict, Y):
+        from cogmodels.encoders import RidgeCV
+
+        self.ridge_ = RidgeCV().fit(self._flat(X), Y)
+        return self
+
+    def predict(self, X: dict) -> np.ndarray:
+        return self.ridge_.predict(self._flat(X))
+
+    @staticmethod
+    def _flat(X: dict) -> np.ndarray:
+        return np.concatenate([X[layer].flatten() for layer in sorted(X)], axis=1)
+
+
 def fit_new_subject(source, X, Y, channels, subject: str, train_queries: bool):
     """Transfer ``source`` to a new subject: a copy whose shared part is frozen; ``source`` is left unchanged."""
     _check_transferable(source, "transfer.source")
@@ -342,10 +395,10 @@ def fit_subject(ctx: RunContext) -> TaskOutput:
     Config keys: ``dataset`` (the new subject's data), ``backbone``, ``encoder``
     (the from-scratch encoder, and the source's when it is trained here),
     ``transfer`` (source, source_subjects, n_train, subset_seed, train_queries,
-    scratch, save_model).  See the module docstring.
+    scratch, ridge, save_model).  See the module docstring.
 
     Per-item arrays: ``pearson_r@<head>`` and ``normalized_accuracy@<head>`` per
-    channel (heads ``transfer`` / ``transfer+queries`` and ``scratch``),
+    channel (heads ``transfer`` / ``transfer+queries``, ``scratch`` and ``ridge``),
     ``noise_ceiling`` and true ceilings, channel labels, ``train_ids``.
     """
     cfg, transfer = ctx.cfg, ctx.cfg.transfer
@@ -354,11 +407,11 @@ def fit_subject(ctx: RunContext) -> TaskOutput:
         backbone = instantiate(cfg.backbone)
         layers = list(backbone.layers)
     with ctx.stage("dataset"):
-        target, features, target_hash = _subject_data(ctx, backbone, layers)
+        target, features, target_hash, _ = _subject_data(ctx, backbone, layers)
     responses = target.responses
     subject = responses.subject
     with ctx.stage("source"):
-        source, source_spec, source_path = source_model(ctx, backbone, layers, subject)
+        source, source_spec, source_path = source_model(ctx, backbone, layers, subject, test_hashes(target))
     train = training_subset(split_rows(target, "train"), transfer.get("n_train"), int(transfer.get("subset_seed", 0)))
     test = split_rows(target, "test")
     X_train, X_test, Y = layer_inputs(features, train), layer_inputs(features, test), responses.responses
@@ -373,6 +426,9 @@ def fit_subject(ctx: RunContext) -> TaskOutput:
     if transfer.get("scratch", True):
         with ctx.stage("scratch"):
             heads["scratch"] = instantiate(cfg.encoder).fit(X_train, Y[train], **channel_labels(responses.channels))
+    if transfer.get("ridge", False):
+        with ctx.stage("ridge"):
+            heads["ridge"] = FlatRidge().fit(X_train, Y[train])
     with ctx.stage("score"):
         items, rows, nc = ceiling_outputs(target, {**labels, "head": "", "layer": ""})
         for head, encoder in heads.items():
@@ -384,7 +440,8 @@ def fit_subject(ctx: RunContext) -> TaskOutput:
     provenance = {"weights": weights_statement(backbone), "backbone_layers": layers, "n_train": int(train.size),
                   "n_test": int(test.size), "dataset_card": str(target.card.name),
                   "simulated": bool(target.card.simulated),
-                  "source_model": _model_record(source_path, source_spec, root)}
+                  "source_model": _model_record(source_path, source_spec, root),
+                  "source_excluded": source_spec.get("excluded_shared_images")}
     if transfer.get("save_model", True):
         key = hashlib.sha1(f"{source_spec.get('sha256')}|{target_hash}|{train.tobytes().hex()}|"
                            f"{transfer_head}|{_model_params(cfg.encoder)}".encode()).hexdigest()[:20]

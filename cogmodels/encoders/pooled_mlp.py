@@ -1,0 +1,228 @@
+"""Pooled-feature MLP readout: a nonlinear encoder that does not route (the routing encoder's ablation).
+
+The control asked for by issue 8: a readout as nonlinear as the routing
+transformer's (a hidden layer with GELU) but whose spatial pooling is fixed,
+so it can never read the features of wherever an object happens to be::
+
+    z = [mean of X over the whole grid, means of X over a 2 x 2 grid, ...]   (spatial pyramid, fixed)
+    y = W2 GELU(W1 z + b1) + b2                                             (shared hidden layer)
+
+``pool_grids`` sets the pyramid: ``[1]`` is global average pooling only,
+``[1, 2]`` (default) adds the four quadrants.  Each pooled feature is
+standardised on the training stimuli; the hidden layer is shared by all
+channels and each channel has its own linear read of it.  Trained like the
+routing encoder: MSE on standardised responses, AdamW, early stopping on the
+mean validation r of a seeded validation split (best weights restored).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from cogmodels.data.checks import FLOAT32_MAX, check_array
+from cogmodels.encoders import ENCODERS
+from cogmodels.encoders._early_stopping import (
+    TrainingHistory, columnwise_r, feature_standardizer, mean_defined, response_standardizer, score_prediction,
+    shuffled_batches, train_with_early_stopping, validation_split)
+from cogmodels.encoders._params import check_bool, check_float, check_int, param_error
+from cogmodels.encoders._tokens import as_token_grid
+from cogmodels.encoders.base import BaseEncoder
+from cogmodels.errors import ShapeError, format_problem
+
+
+def pyramid_pool(tokens: np.ndarray, grid: tuple[int, int], pool_grids) -> np.ndarray:
+    """Average-pool tokens (n, H*W, C) over a spatial pyramid -> (n, sum_g g*g*C) float32.
+
+    For each g in ``pool_grids`` the grid is cut into g x g near-equal blocks
+    (``np.array_split`` of rows and columns) and each block's mean is taken.
+    """
+    n, _, c = tokens.shape
+    spatial = tokens.reshape(n, grid[0], grid[1], c)
+    pooled = []
+    for g in pool_grids:
+        for rows in np.array_split(np.arange(grid[0]), g):
+            for cols in np.array_split(np.arange(grid[1]), g):
+                pooled.append(spatial[:, rows][:, :, cols].mean(axis=(1, 2), dtype=np.float64))
+    return np.concatenate(pooled, axis=1).astype(np.float32)
+
+
+class _PooledMLP(nn.Module):
+    """Standardised pooled features (B, P) -> hidden (B, D) -> channels (B, K)."""
+
+    def __init__(self, n_inputs: int, n_channels: int, hidden: int, dropout: float, mean, scale):
+        super().__init__()
+        self.register_buffer("feature_mean", torch.from_numpy(mean))
+        self.register_buffer("feature_scale", torch.from_numpy(scale))
+        self.hidden = nn.Linear(n_inputs, hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.readout = nn.Linear(hidden, n_channels)
+
+    def forward(self, pooled):
+        z = (pooled - self.feature_mean) / self.feature_scale
+        return self.readout(self.dropout(F.gelu(self.hidden(z))))
+
+
+@ENCODERS.register("pooled_mlp", example={"hidden": 16, "max_epochs": 3, "patience": 2, "batch_size": 16,
+                                           "progress": False})
+class PooledMLPEncoder(BaseEncoder):
+    """MLP on spatially pooled features: a nonlinear readout that does not route (routing-encoder control).
+
+    Parameters
+    ----------
+    pool_grids : list of int
+        Spatial pyramid: for each g, the means over a g x g partition of the feature grid.
+    hidden : int
+        Width of the shared hidden layer.
+    dropout : float
+        Dropout on the hidden layer during training.
+    lr, weight_decay : float
+        AdamW settings.
+    batch_size, max_epochs, patience : int
+    validation_fraction : float
+        Share of the stimuli held out (seeded) for early stopping.
+    seed : int
+    progress : bool
+
+    Attributes
+    ----------
+    grid_ : (H, W)
+    n_features_ : int
+    history_ : TrainingHistory
+    network_ : the fitted torch module
+    """
+
+    input_kind = "spatial"  # reads (n_stimuli, C, H, W) feature maps
+    requires = frozenset()
+
+    def __init__(self, pool_grids=(1, 2), hidden: int = 256, dropout: float = 0.1, lr: float = 1e-3,
+                 weight_decay: float = 1e-2, batch_size: int = 32, max_epochs: int = 200, patience: int = 15,
+                 validation_fraction: float = 0.15, seed: int = 0, progress: bool = True):
+        self.pool_grids = pool_grids
+        self.hidden = hidden
+        self.dropout = dropout
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.seed = seed
+        self.progress = progress
+
+    def validate_params(self) -> "PooledMLPEncoder":
+        """Check every parameter (no data needed); ConfigError naming ``encoder.<param>`` otherwise."""
+        grids = self.pool_grids
+        if isinstance(grids, (str, bytes)) or not hasattr(grids, "__len__") or not len(grids) or any(
+                isinstance(g, bool) or not isinstance(g, (int, np.integer)) or g < 1 for g in grids):
+            raise param_error("pool_grids", "a non-empty list of integers >= 1", repr(grids),
+                              "use e.g. pool_grids=[1, 2] (global mean and quadrants)")
+        for name in ("hidden", "batch_size", "max_epochs", "patience"):
+            check_int(name, getattr(self, name))
+        check_float("dropout", self.dropout, low=0.0, high=1.0, high_open=True, fix="use e.g. dropout=0.1")
+        check_float("lr", self.lr, low=0.0, low_open=True, fix="use e.g. lr=0.001")
+        check_float("weight_decay", self.weight_decay, low=0.0, fix="use e.g. weight_decay=0.01")
+        check_float("validation_fraction", self.validation_fraction, low=0.0, high=1.0, low_open=True,
+                    high_open=True, fix="use e.g. validation_fraction=0.15")
+        check_int("seed", self.seed, low=0, fix="set seed to a non-negative integer, e.g. 0")
+        check_bool("progress", self.progress)
+        return self
+
+    def fit(self, X, Y, *, channels=None, grid=None):
+        """Fit the MLP.
+
+        Parameters
+        ----------
+        X : array of shape (n_stimuli, C, H, W), or (n_stimuli, H*W, C) with ``grid``, or a FeatureMap
+        Y : array of shape (n_stimuli, n_channels)
+        channels : DataFrame, optional
+            The channel table of Y (checked against Y; the readout does not use labels).
+        grid : (H, W), optional
+        """
+        self.validate_params()
+        tokens, grid = as_token_grid(X, grid, "X")
+        Y = check_array(Y, "Y", ndim=2, dtype="number", finite=True, non_empty=True,
+                        max_abs=FLOAT32_MAX).astype(np.float32)
+        if Y.shape[0] != tokens.shape[0]:
+            raise ShapeError(format_problem("X/Y", "the same number of rows (stimuli)",
+                                            f"X has {tokens.shape[0]}, Y has {Y.shape[0]}",
+                                            "align features and responses on the same stimuli"))
+        self._check_channels(channels, Y.shape[1])
+        if max(self.pool_grids) > min(grid):
+            raise param_error("pool_grids", f"grids no finer than the feature grid {tuple(grid)}",
+                              repr(list(self.pool_grids)), f"use values <= {min(grid)}")
+        self.grid_ = tuple(grid)
+        self.n_features_ = tokens.shape[2]
+        return self._fit(pyramid_pool(tokens, self.grid_, self.pool_grids), Y)
+
+    def _fit(self, pooled, Y):
+        train_idx, val_idx = validation_split(len(Y), self.validation_fraction, self.seed)
+        self.response_mean_, self.response_scale_ = response_standardizer(Y[train_idx])
+        Y = (Y - self.response_mean_) / self.response_scale_
+        mean, scale = feature_standardizer([pooled[:, None, :]], [train_idx])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            network = _PooledMLP(pooled.shape[1], Y.shape[1], self.hidden, self.dropout, mean, scale)
+        generator = torch.Generator().manual_seed(self.seed)
+
+        def batch_loss(idx):
+            return F.mse_loss(network(torch.from_numpy(pooled[idx])), torch.from_numpy(Y[idx]))
+
+        def validation_score():
+            return mean_defined(columnwise_r(torch.from_numpy(Y[val_idx]), network(torch.from_numpy(pooled[val_idx]))))
+
+        with torch.random.fork_rng(devices=[]):  # dropout draws from the global generator: seed it
+            torch.manual_seed(self.seed + 1)
+            self.history_ = train_with_early_stopping(
+                network, network.parameters(), lambda epoch: shuffled_batches(train_idx, self.batch_size, generator),
+                batch_loss, validation_score, lr=self.lr, weight_decay=self.weight_decay,
+                max_epochs=self.max_epochs, patience=self.patience, progress=self.progress, desc="pooled MLP")
+        network.eval()
+        self.network_ = network
+        return self
+
+    def predict(self, X, grid=None) -> np.ndarray:
+        """Predicted responses of shape (n_stimuli, n_channels)."""
+        self._check_fitted("network_")
+        tokens, found = as_token_grid(X, grid if grid is not None else (self.grid_ if np.ndim(X) == 3 else None),
+                                      "X")
+        if tuple(found) != self.grid_ or tokens.shape[2] != self.n_features_:
+            raise ShapeError(format_problem("X", f"grid {self.grid_} with {self.n_features_} features",
+                                            f"grid {found} with {tokens.shape[2]} features",
+                                            "pass the feature layer the encoder was fitted on"))
+        pooled = pyramid_pool(tokens, self.grid_, self.pool_grids)
+        with torch.no_grad():
+            self.network_.eval()
+            standardized = self.network_(torch.from_numpy(pooled)).numpy()
+        return standardized * self.response_scale_ + self.response_mean_
+
+    def score(self, X, Y, grid=None) -> np.ndarray:
+        """Per-channel Pearson r of shape (n_channels,); NaN (with a warning) where Y has no variance."""
+        return score_prediction(Y, self.predict(X, grid=grid))
+
+    # -- persistence ------------------------------------------------------------------
+    def _fitted_state(self) -> tuple[dict, dict]:
+        self._check_fitted("network_")
+        arrays = {f"network.{k}": v.detach().cpu().numpy() for k, v in self.network_.state_dict().items()}
+        arrays.update(response_mean=self.response_mean_, response_scale=self.response_scale_)
+        history = self.history_
+        facts = {"grid_": list(self.grid_), "n_features_": int(self.n_features_),
+                 "history": {"train_loss": history.train_loss, "val_score": history.val_score,
+                             "best_epoch": history.best_epoch}}
+        return arrays, facts
+
+    def _restore_fitted_state(self, arrays: dict, facts: dict) -> None:
+        self.grid_ = tuple(int(g) for g in facts["grid_"])
+        self.n_features_ = int(facts["n_features_"])
+        self.response_mean_, self.response_scale_ = arrays["response_mean"], arrays["response_scale"]
+        state = {k.removeprefix("network."): torch.from_numpy(v.copy()) for k, v in arrays.items()
+                 if k.startswith("network.")}
+        network = _PooledMLP(state["hidden.weight"].shape[1], state["readout.weight"].shape[0],
+                             state["hidden.weight"].shape[0], self.dropout, state["feature_mean"].numpy(),
+                             state["feature_scale"].numpy())
+        network.load_state_dict(state)
+        network.eval()
+        self.history_ = TrainingHistory(**facts["history"])
+        self.network_ = network
