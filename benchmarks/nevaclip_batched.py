@@ -88,18 +88,21 @@ def main():
         print(f"batched sampler: wall {t_batched:.1f} s, process CPU {cpu:.1f} s (machine load average "
               f"{os.getloadavg()[0]:.1f} at the end)")
         return
-    start = time.perf_counter()
+    start, cpu_looped = time.perf_counter(), time.process_time()
     slow = [looped.sample(image, n=args.n, seed=seed) for image, seed in zip(images, seeds)]
-    t_looped = time.perf_counter() - start
+    t_looped, cpu_looped = time.perf_counter() - start, time.process_time() - cpu_looped
 
     pairs = [(a, b) for fa, sa in zip(fast, slow) for a, b in zip(fa, sa)]
     same_length = all(len(a) == len(b) for a, b in pairs)
     max_diff = max(float(np.abs(a.xy - b.xy).max()) for a, b in pairs) if same_length else float("inf")
     fixations = sum(len(a) for a, _ in pairs)
     print(f"images: {source}; {args.n} scanpaths each, {fixations} fixations; torch threads {args.threads}")
-    print(f"batched (one forward pass for all {len(pairs)} chains): {t_batched:.2f} s "
+    print(f"batched (one forward pass for all {len(pairs)} chains): {t_batched:.2f} s wall, {cpu:.2f} s CPU "
           f"({fixations / t_batched:.1f} fixations/s)")
-    print(f"per-image loop, one chain at a time: {t_looped:.2f} s ({fixations / t_looped:.1f} fixations/s)")
+    print(f"per-image loop, one chain at a time: {t_looped:.2f} s wall, {cpu_looped:.2f} s CPU "
+          f"({fixations / t_looped:.1f} fixations/s)")
+    print(f"machine load average {os.getloadavg()[0]:.1f} (a shared machine inflates wall times; CPU ratio "
+          f"{cpu_looped / cpu:.1f}x)")
     print(f"same scanpaths for the same seeds: {same_length and max_diff < 1e-3} (max |dx|, |dy| = {max_diff:.2e} px)")
     print(f"throughput ratio (batched / per-image loop): {t_looped / t_batched:.1f}x")
 

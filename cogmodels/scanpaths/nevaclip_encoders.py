@@ -13,7 +13,8 @@ fovea position), so the encoders here take float tensors, not uint8 arrays.
 - :class:`BackboneEncoder` (``encoder="gabor"``, with 4 orientations unless
   ``n_orientations`` is given, or ``"timm:<name>"`` or a registered timm
   backbone name): a platform backbone with a pooled projection and no text
-  tower.  gabor: the complex-cell energy of every scale and orientation, average-pooled to an ``embed_grid`` x ``embed_grid`` grid and
+  tower.  gabor: the complex-cell energy of every scale and orientation,
+  average-pooled to an ``embed_grid`` x ``embed_grid`` grid and
   flattened (a fixed, weight-free embedding); timm: the model's pooled
   pre-logits features.  Enough for the free-viewing and search-target
   objectives, which only compare images.

@@ -62,8 +62,9 @@ def test_memory_keeps_past_fixations_sharp(data):
 
 
 def test_gradcheck_in_the_fovea_position(data):
-    images, fovea, memory = data
-    blurred = foveation.gaussian_blur(images, 2.0, 9)
+    images, fovea, memory = (t[:, :, :6, :8] if t.ndim == 4 else t for t in data)  # small: fewer backward passes
+    images, fovea, memory = images[:1, :2], fovea[:1, :2], memory[:1, :2]
+    blurred = foveation.gaussian_blur(images, 2.0, 5)
     fovea = fovea.clone().requires_grad_(True)
     mem = memory * 0.2  # keep the mask away from its clip points
 
