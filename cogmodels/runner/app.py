@@ -41,6 +41,7 @@ from omegaconf import DictConfig, OmegaConf
 from cogmodels import io as atomic
 from cogmodels.errors import CogModelsError, ConfigError, format_problem
 from cogmodels.runner.cache import FeatureCache
+from cogmodels.runner import slurm
 from cogmodels.runner.checks import check_config, preflight
 from cogmodels.runner.store import ResultsStore, RunRecord, load_results, run_id_of
 from cogmodels.runner.tasks import TASKS, RunContext
@@ -53,6 +54,14 @@ VERSIONED_PACKAGES = ("cogmodels", "torch", "timm", "numpy", "scipy", "pandas", 
                       "matplotlib")
 # Our joblib.yaml shares its name with the plugin's schema on purpose (same fields, n_jobs=2).
 warnings.filterwarnings("ignore", message=r"(?s).*validated against ConfigStore schema")
+
+
+def cpus_from_threads(threads) -> int:
+    """``cpus_per_task`` of a Slurm job from the run's ``threads`` (null: 1); the slurm launcher config uses it."""
+    return int(threads) if threads not in (None, "") else 1
+
+
+OmegaConf.register_new_resolver("cpus_from_threads", cpus_from_threads, replace=True)
 
 
 def config_dir() -> Path:
@@ -165,12 +174,22 @@ def execute(cfg: DictConfig) -> str:
         _write_run_files(tmp_dir, cfg, meta, output.items, output.rows)
         run_dir = store.commit(run_id, record, tmp_dir, output.rows)
     except BaseException as err:
-        store.mark_failed(run_id, "".join(traceback.format_exception(err)))
+        log_path = job_log_path()
+        store.mark_failed(run_id, "".join(traceback.format_exception(err)) + (f"log: {log_path}\n" if log_path else ""))
         raise
     log.info("run %s complete (%s); stage timings (s): %s", run_id, run_dir,
              ", ".join(f"{k} {v:.2f}" for k, v in ctx.timings.items()))
     _log_summary(run_id, output.rows)
     return run_id
+
+
+def job_log_path() -> str | None:
+    """The stderr log of the submitit (Slurm) job this process runs in, or None outside one."""
+    if "SUBMITIT_FOLDER" not in os.environ:
+        return None
+    import submitit
+
+    return str(submitit.JobEnvironment().paths.stderr)
 
 
 def _log_summary(run_id: str, rows: list) -> None:
@@ -231,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = config_dir()
         if not any(a.split("=", 1)[0] in _HYDRA_OPTIONS_WITHOUT_PREFLIGHT for a in argv):
             preflight([a for a in argv if not a.startswith("-")], folder)
+        slurm.install()  # request check, pending-reason watch and squeue polling for hydra/launcher=slurm
         app = hydra.main(config_path=str(folder), config_name="config", version_base="1.3")(_task_function)
         sys.argv = ["cogmodels run", *argv]
         os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises; this function decides what the user sees

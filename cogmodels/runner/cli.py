@@ -89,6 +89,23 @@ def _seedless_run_ids(root) -> dict:
     return {run.run_id: run_id_of(without(run.config, run.config.get("seed"))) for run in load_runs(root).itertuples()}
 
 
+def _print_failed_runs(root, experiment=None) -> None:
+    """One line per failed run: its id, experiment, last error line and log file (Slurm jobs)."""
+    from cogmodels.runner.store import load_runs
+
+    if not (Path(root) / "results.sqlite").exists():
+        return
+    failed = load_runs(root, status="failed")
+    if experiment is not None:
+        failed = failed[failed["experiment"] == experiment]
+    for run in failed.itertuples():
+        lines = [line for line in str(run.error or "").splitlines() if line.strip()]
+        logs = [line[len("log: "):] for line in lines if line.startswith("log: ")]
+        last = next((line for line in reversed(lines) if not line.startswith("log: ")), "no error recorded")
+        print(f"failed run {run.run_id[:8]} ({run.experiment}, seed {run.seed}): {last.strip()}"
+              + (f"; log: {logs[0]}" if logs else ""))
+
+
 def _results(args) -> int:
     if args.rebuild:
         from cogmodels.runner.rebuild import rebuild_store
@@ -99,6 +116,7 @@ def _results(args) -> int:
         for folder, why in report.skipped.items():
             print(f"left out {folder}: {why}")
         return 0
+    _print_failed_runs(args.root, args.experiment)
     table = results_table(args.root, args.experiment, args.metric, args.backbone, args.where, args.over_runs)
     if table.empty:
         print(f"no results in {Path(args.root) / 'results.sqlite'} match these filters")

@@ -15,6 +15,7 @@ daemons are missing or the process is not root.  To run them by hand::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -158,7 +159,8 @@ def _stop(root: Path) -> None:
                 break
             time.sleep(0.1)
         else:
-            os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")
