@@ -66,13 +66,15 @@ def _datasets(cfg, options, stage):
     """Yield the dataset one paradigm at a time when the loader takes ``paradigms`` (bounded memory)."""
     if "paradigms" not in cfg.dataset:
         with stage("dataset"):
-            yield instantiate(cfg.dataset)
+            dataset = instantiate(cfg.dataset)
+        yield dataset
         return
     from cogmodels.datasets.search_asymmetry import PARADIGMS
 
     for paradigm in options["paradigms"] or cfg.dataset.get("paradigms") or list(PARADIGMS):
-        with stage("dataset"):
-            yield instantiate(cfg.dataset, paradigms=[paradigm])
+        with stage("dataset"):  # generation only: the yield stays outside the timed block
+            dataset = instantiate(cfg.dataset, paradigms=[paradigm])
+        yield dataset
 
 
 def _shrink(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
