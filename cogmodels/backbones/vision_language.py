@@ -210,12 +210,17 @@ class OpenClipPair(VisionLanguagePair):
     random_init : bool
         Seeded random initialisation (the control).
     seed : int
+    model_config : path, optional
+        An open_clip architecture JSON (``embed_dim``, ``vision_cfg``, ``text_cfg``) registered under its
+        file stem, which ``model_name`` then names (e.g. a tiny test architecture).
     """
 
     name = "open_clip"
 
-    def __init__(self, model_name: str = "ViT-B-32", weights=None, random_init: bool = False, seed: int = 0):
+    def __init__(self, model_name: str = "ViT-B-32", weights=None, random_init: bool = False, seed: int = 0,
+                 model_config=None):
         self.model_name, self.weights_file, self.random_init, self.seed = model_name, weights, random_init, int(seed)
+        self.model_config = model_config
         if weights is None and not random_init:
             raise WeightsUnavailableError(format_problem(
                 "vision_language.weights (open_clip)", "a local checkpoint file", "none (no download offline)",
@@ -232,6 +237,8 @@ class OpenClipPair(VisionLanguagePair):
             import cogmodels._torchvision_compat  # noqa: F401  (before open_clip imports torchvision)
             import open_clip
 
+            if self.model_config is not None:
+                open_clip.add_model_config(str(self.model_config))
             torch.manual_seed(self.seed)
             net, _, preprocess = open_clip.create_model_and_transforms(
                 self.model_name, pretrained=None if self.weights_file is None else str(self.weights_file))

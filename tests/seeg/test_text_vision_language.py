@@ -59,3 +59,41 @@ def test_contrastive_training_aligns_images_with_their_captions_beyond_the_rando
     assert abs(matched_minus_mismatched(random)) < matched_minus_mismatched(trained) / 3
     f = trained.features(test_images, test_captions)
     assert f["multimodal"].shape == (40, 24) and f["multimodal"].dtype == np.float32
+
+
+def _tiny_open_clip_config(folder):
+    import json
+
+    config = {"embed_dim": 16, "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16,
+                                              "head_width": 16},
+              "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
+    path = folder / "tiny-clip-test.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_open_clip_tiny_random_init_and_a_local_weights_file(tmp_path):
+    import cogmodels._torchvision_compat  # noqa: F401  (before open_clip imports torchvision)
+
+    pytest.importorskip("open_clip")
+    from safetensors.torch import save_file
+
+    config = _tiny_open_clip_config(tmp_path)
+    images, captions, _ = _pairs(3, 0)
+    pair = VISION_LANGUAGE.create("open_clip", model_name="tiny-clip-test", model_config=config, random_init=True,
+                                  seed=0)
+    features = pair.features(images, captions)
+    assert features["image"].shape == (3, 16) and features["multimodal"].shape == (3, 48)
+    np.testing.assert_allclose(np.linalg.norm(features["text"], axis=1), 1, rtol=1e-5)
+    again = VISION_LANGUAGE.create("open_clip", model_name="tiny-clip-test", model_config=config, random_init=True,
+                                   seed=0).features(images, captions)
+    np.testing.assert_array_equal(features["image"], again["image"])  # seeded
+    other = VISION_LANGUAGE.create("open_clip", model_name="tiny-clip-test", model_config=config, random_init=True,
+                                   seed=1).features(images, captions)
+    assert not np.allclose(features["image"], other["image"])
+    weights = tmp_path / "tiny.safetensors"
+    save_file({k: v.contiguous() for k, v in pair._model().state_dict().items()}, str(weights))
+    loaded = VISION_LANGUAGE.create("open_clip", model_name="tiny-clip-test", model_config=config,
+                                    weights=str(weights), seed=5)
+    np.testing.assert_allclose(loaded.features(images, captions)["image"], features["image"], atol=1e-5)
+    assert loaded.weights.startswith("weights file sha256 ")
