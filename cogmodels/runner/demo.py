@@ -54,7 +54,7 @@ class DemoFamily:
     metrics : tuple of str
         The metrics shown, one column each (rows: the latest run per index value).
     where : dict
-        Extra filters on result columns, e.g. ``{"roi_or_condition": "all"}``.
+        Extra filters on result columns, e.g. ``{"roi_or_condition": "all"}`` (a list keeps any of its values).
     """
 
     title: str
@@ -66,7 +66,8 @@ class DemoFamily:
 
 FAMILIES = (
     DemoFamily("brain encoding: gabor + ridge on nsd_sim (subj01)", (DemoRun("demo_brain"),), "roi_or_condition",
-               ("pearson_r", "noise_ceiling_r", "true_ceiling_r")),
+               ("pearson_r", "noise_ceiling_r", "true_ceiling_r"),
+               {"roi_or_condition": ["all", "V1", "V2", "V3", "FFA", "EBA", "PPA", "VWFA"]}),
     DemoFamily("SEEG integration: time-resolved ridge on seeg_sim", (DemoRun("demo_seeg"),), "subject",
                ("n_electrodes", "n_planted_integration", "n_integration_sites", "integration_recall",
                 "integration_fdp", "vision_accuracy", "language_accuracy")),
@@ -115,7 +116,7 @@ def family_table(results: pd.DataFrame, family: DemoFamily, run_ids) -> pd.DataF
     """
     rows = results[results["run_id"].isin(list(run_ids)) & results["metric"].isin(family.metrics)]
     for column, value in family.where.items():
-        rows = rows[rows[column] == value]
+        rows = rows[rows[column].isin(value if isinstance(value, (list, tuple)) else [value])]
     if rows.empty:
         return pd.DataFrame()
     table = rows.pivot_table(index=family.index, columns="metric", values="value", aggfunc="mean", sort=False)
@@ -135,27 +136,24 @@ def run_demo(root=None, force: bool = False, families=FAMILIES, report: bool = T
     report : bool
         Write ``<root>/report.html``.
     """
-    from cogmodels.runner.app import execute
     from cogmodels.runner.cli import default_root
-    from cogmodels.runner.store import ResultsStore, load_results, load_runs
+    from cogmodels.runner.store import load_results, load_runs
 
     root = Path(root if root is not None else default_root() / "demo").expanduser().resolve()
     start = time.perf_counter()
     ids, lines = {}, []
-    for family in families:
-        for run in family.runs:
-            overrides = [*run.overrides, *(["force=true"] if force else [])]
-            cfg = _compose(run.experiment, overrides, root)
-            run_id = _run_id(cfg)
-            reused = ResultsStore(root).is_complete(run_id) and not force
-            t0 = time.perf_counter()
-            execute(cfg)
-            ids.setdefault(family.title, []).append(run_id)
-            label = " ".join([run.experiment, *run.overrides[:1]])
-            if reused:
-                lines.append(f"{label}: reused (run {run_id[:8]} is complete in the store; --force recomputes it)")
-            else:
-                lines.append(f"{label}: computed in {time.perf_counter() - t0:.1f} s{_cache_note(root, run_id)}")
+    n_runs = sum(len(family.runs) for family in families)
+    runner_log = logging.getLogger("cogmodels.runner")
+    level = runner_log.level
+    runner_log.setLevel(logging.WARNING)  # the demo prints its own summary; the per-run tables are in the report
+    try:
+        for family in families:
+            for run in family.runs:
+                label = " ".join([run.experiment, *run.overrides[:1]])
+                print(f"[{len(lines) + 1}/{n_runs}] {label} ...", flush=True)
+                lines.append(_one_run(run, root, force, ids.setdefault(family.title, []), label))
+    finally:
+        runner_log.setLevel(level)
     results = load_results(root)
     print(f"\ncogmodels demo: {len(lines)} runs in {root} ({time.perf_counter() - start:.0f} s)")
     for line in lines:
@@ -169,8 +167,25 @@ def run_demo(root=None, force: bool = False, families=FAMILIES, report: bool = T
         from cogmodels.runner.report import build_report
 
         summary = build_report(root, experiments=sorted({r.experiment for f in families for r in f.runs}))
-        print(f"\nreport: {summary.path}")
+        n_figures = sum(len(v) for v in summary.figures.values())
+        print(f"\nreport ({n_figures} figures; open it in a browser): {summary.path}")
     return 1 if not failed.empty and failed["run_id"].isin([i for v in ids.values() for i in v]).any() else 0
+
+
+def _one_run(run: DemoRun, root: Path, force: bool, ids: list, label: str) -> str:
+    """Run (or skip) one demo run through the runner; returns its summary line."""
+    from cogmodels.runner.app import execute
+    from cogmodels.runner.store import ResultsStore
+
+    cfg = _compose(run.experiment, [*run.overrides, *(["force=true"] if force else [])], root)
+    run_id = _run_id(cfg)
+    reused = ResultsStore(root).is_complete(run_id) and not force
+    t0 = time.perf_counter()
+    execute(cfg)
+    ids.append(run_id)
+    if reused:
+        return f"{label}: reused (run {run_id[:8]} is complete in the store; --force recomputes it)"
+    return f"{label}: computed in {time.perf_counter() - t0:.1f} s{_cache_note(root, run_id)}"
 
 
 def _cache_note(root: Path, run_id: str) -> str:

@@ -25,7 +25,7 @@ n_fix = np.array([r.n_fixations for r in results], dtype=float)
 sizes = np.array([t.set_size for t in ds.trials])
 conditions = np.array([t.condition for t in ds.trials])
 slopes = search.slopes(n_fix, sizes, conditions)
-print("fixations per item:", {c: round(s, 3) for c, s in slopes.items()})
+print("fixations per item:", {str(c): round(float(s), 3) for c, s in slopes.items()})
 
 # %%
 # The search of the largest display of each condition
