@@ -20,6 +20,8 @@ from cogmodels.errors import DataFormatError, format_problem
 
 EXPERIMENT = "v4_encoding"
 METRICS = ("pearson_r", "normalized_r")
+ROUTING_NOTE = ("routing: the encoder config routing_v4 (one query per neuron); layers are reported as fitted, no "
+                "layer is picked on the test set.")
 
 
 def v4_table(results) -> tuple[pd.DataFrame, dict]:
@@ -49,7 +51,8 @@ def write_tables(table: pd.DataFrame, facts: dict, folder: Path) -> None:
                  for m in METRICS]
         lines.append(f"| {row.backbone} | {row.head} | {row.layer} | {cells[0]} | {cells[1]} |")
     lines.append(f"\nMean over neurons; split-half r {facts.get('split_half_r', np.nan):.3f}, Spearman-Brown "
-                 f"reliability {facts.get('reliability', np.nan):.3f}, ceiling r {facts.get('ceiling_r', np.nan):.3f}.")
+                 f"reliability {facts.get('reliability', np.nan):.3f}, ceiling r {facts.get('ceiling_r', np.nan):.3f}. "
+                 f"{ROUTING_NOTE}")
     (folder / "v4_encoding.md").write_text("\n".join(lines) + "\n")
 
 
@@ -77,7 +80,9 @@ def make(results, store_root):
                         label=f"ceiling r {facts['ceiling_r']:.2f}")
     axes[0].set_ylabel("test r (mean over neurons)")
     axes[1].set_ylabel("noise-normalised r")
-    axes[0].legend(fontsize=7, ncol=4, frameon=False)
+    axes[0].set_ylim(0, 1.0)
+    axes[0].legend(fontsize=7, ncol=4, frameon=False, loc="upper right")
+    figure.text(0.01, 0.0, ROUTING_NOTE, fontsize=7, ha="left", va="top")
     axes[0].set_title("V4 (Cowley et al. 2023, session 210325): held-out images, 95% bootstrap CIs over test images; "
                       "timm backbones random-init unless weights given", fontsize=8)
     return figure
