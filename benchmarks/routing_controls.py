@@ -55,6 +55,8 @@ COMPARISONS = (
     ("routing_blind", "best_nonrouting", "gain of the attention readout without routing (nonlinear readout)"),
     ("routing_per_channel", "routing", "one query per channel vs one per ROI and hemisphere"),
     ("pooled_mlp", "ridge", "nonlinear pooled readout vs linear fixed-RF readout"),
+    ("routing", "ridge", "routing vs ridge (the issue 3 comparison)"),
+    ("routing_blind", "ridge", "content-blind attention vs ridge (the audit's 'share that survives')"),
 )
 
 
@@ -202,6 +204,12 @@ def main():
         blind = table["routing"]["comparisons"][("routing", "routing_blind")][0]
         print(f"share of routing's gain over the best non-routing model carried by content-dependent attention: "
               f"{blind / gain:.0%}; by the attention readout without routing: {1 - blind / gain:.0%}")
+    over_ridge = table["routing"]["comparisons"][("routing", "ridge")][0]
+    if over_ridge > 0:
+        blind_ridge = table["routing"]["comparisons"][("routing_blind", "ridge")][0]
+        pooled = table["routing"]["comparisons"][("pooled_mlp", "ridge")][0]
+        print(f"of routing's gain over ridge: {blind_ridge / over_ridge:.0%} survives content-blind attention, "
+              f"{pooled / over_ridge:.0%} is reached by the pooled MLP (a nonlinear readout that does not route)")
     print(f"total {time.perf_counter() - start:.0f} s ({args.threads} thread(s), shared machine)")
     r_diff, r_low, r_high, _ = table["routing"]["comparisons"][("routing", "best_nonrouting")]
     c_diff, c_low, c_high, _ = table["control"]["comparisons"][("routing", "best_nonrouting")]

@@ -202,7 +202,13 @@ class PooledMLPEncoder(BaseEncoder):
         """Per-channel Pearson r of shape (n_channels,); NaN (with a warning) where Y has no variance."""
         return score_prediction(Y, self.predict(X, grid=grid))
 
-    # -- persistence ------------------------------------------------------------------
+    # -- diagnostics and persistence ----------------------------------------------------
+    def diagnostics(self, X=None, *, grid=None) -> dict[str, np.ndarray]:
+        """``pool_grids`` (n_levels,) int and ``best_epoch`` (1,) int (X is not used)."""
+        self._check_fitted("network_")
+        return {"pool_grids": np.asarray(list(self.pool_grids), dtype=np.int64),
+                "best_epoch": np.asarray([self.history_.best_epoch], dtype=np.int64)}
+
     def _fitted_state(self) -> tuple[dict, dict]:
         self._check_fitted("network_")
         arrays = {f"network.{k}": v.detach().cpu().numpy() for k, v in self.network_.state_dict().items()}

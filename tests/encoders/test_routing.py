@@ -153,10 +153,11 @@ def test_same_seed_same_numbers_other_seed_other_numbers(toy):
 
 def test_early_stopping_restores_the_best_epoch():
     X, Y, rois, _ = make_routing_problem(100, noise=1.0)  # few noisy stimuli: the model overfits after a while
-    # the settings before issue 8 (no gradient clipping, no dropout, queries as the decoder input): fast to overfit
+    # the settings before issue 8 (no clipping or dropout, queries as the decoder input, self-attention): it overfits
     enc = RoutingTransformerEncoder(d_model=64, lr=1e-2, max_epochs=60, patience=4, batch_size=8,
                                     validation_fraction=0.3, progress=False, grad_clip=None, dropout=0.0,
-                                    lr_schedule="none", query_input="learned").fit(X, Y, rois=rois, grid=GRID)
+                                    lr_schedule="none", query_input="learned",
+                                    self_attention=True).fit(X, Y, rois=rois, grid=GRID)
     history = enc.members_[0].history
     assert history.best_epoch >= 3 and history.best_score > history.val_score[0] + 0.1  # it did learn
     assert len(history.val_score) == history.best_epoch + 1 + 4  # stopped `patience` epochs after the best
@@ -308,3 +309,38 @@ def test_undefined_validation_r_is_nan_with_a_warning(toy):
     with pytest.warns(UserWarning, match="1 of 12 channels"):
         enc = RoutingTransformerEncoder(**{**FAST, "max_epochs": 1}).fit(X, Y, rois=rois, grid=GRID)
     assert np.isnan(enc.validation_r_["subject"][0]) and not np.isnan(enc.validation_r_["subject"][1:]).any()
+
+
+# -- issue 8: options closer to the paper, and the content-blind ablation ------------------------------------------
+def test_content_blind_attention_is_the_same_map_for_every_image(toy):
+    (X, Y, rois, _), (Xt, _, _, _) = toy
+    blind = RoutingTransformerEncoder(**{**FAST, "max_epochs": 3}, key_content=False).fit(X, Y, rois=rois, grid=GRID)
+    maps = blind.attention_maps(Xt[:20], grid=GRID)
+    np.testing.assert_allclose(maps, np.broadcast_to(maps[:1], maps.shape), atol=1e-6)
+    seeing = RoutingTransformerEncoder(**{**FAST, "max_epochs": 3}).fit(X, Y, rois=rois, grid=GRID)
+    assert np.abs(seeing.attention_maps(Xt[:20], grid=GRID) - maps[:1]).max() > 1e-3  # the default looks at content
+
+
+def test_detr_queries_flip_augmentation_and_schedules_are_options(toy):
+    from cogmodels.encoders.routing_network import flip_tokens
+
+    (X, Y, rois, _), (Xt, _, _, _) = toy
+    defaults = RoutingTransformerEncoder()
+    assert (defaults.query_input, defaults.self_attention, defaults.dropout, defaults.grad_clip) == ("detr", False,
+                                                                                                   0.1, 0.1)
+    assert (defaults.lr, defaults.weight_decay, defaults.lr_schedule) == (5e-4, 1e-4, "step")
+    small = {**FAST, "max_epochs": 2}
+    detr = RoutingTransformerEncoder(**small).fit(X, Y, rois=rois, grid=GRID).predict(Xt, grid=GRID)
+    learned = RoutingTransformerEncoder(**small, query_input="learned").fit(X, Y, rois=rois, grid=GRID)
+    assert not np.allclose(detr, learned.predict(Xt, grid=GRID))
+    for options in (dict(flip_augmentation=True), dict(lr_schedule="cosine"), dict(grad_clip=None)):
+        again = RoutingTransformerEncoder(**small, **options).fit(X, Y, rois=rois, grid=GRID).predict(Xt, grid=GRID)
+        assert np.isfinite(again).all() and not np.allclose(again, detr), options
+    tokens = torch.arange(2 * 6 * 1, dtype=torch.float32).reshape(2, 6, 1)  # two 2 x 3 grids
+    flipped = flip_tokens(tokens, (2, 3), torch.Generator().manual_seed(0))
+    for row, out in zip(tokens, flipped):
+        grid_in, grid_out = row.reshape(2, 3), out.reshape(2, 3)
+        assert torch.equal(grid_out, grid_in) or torch.equal(grid_out, grid_in.flip(1))
+    for name, value in (("query_input", "zeros"), ("lr_schedule", "linear"), ("grad_clip", 0), ("key_content", 1)):
+        with pytest.raises(ConfigError, match=f"encoder.{name}"):
+            RoutingTransformerEncoder(**{name: value}).validate_params()
