@@ -56,7 +56,7 @@ def main(argv=None):
     gt = ds.ground_truth
     human = {sid: [gt["object_sequences"][(sid, s)] for s in subjects] for sid in test}
     target = {sid: gt["target_object"][sid] for sid in test}
-    params = dict(grid=grid, pe_grid=grid, budget=args.budget, epochs=40, seed=args.seed, progress=False)
+    params = dict(grid=grid, pe_grid=grid, budget=args.budget, seed=args.seed, progress=False)
     t0 = time.perf_counter()
     oat = OATModel(**params).fit(fx_train, ds.stimuli)
     fit_s = time.perf_counter() - t0

@@ -88,8 +88,10 @@ class OATModel(ScanpathModel):
         Grid and Gaussian width (cells) of the learned position encoding.
     d_model, d_position, n_heads, n_encoder_layers, n_decoder_layers, dim_feedforward, dropout
         Network size (:class:`~cogmodels.scanpaths.oat_network.OATNetwork`).
-    epochs, batch_size, lr, weight_decay : int, int, float, float
-        Adam(W) training with a cosine learning-rate decay; ``epochs`` is multiplied by the budget.
+    epochs, min_steps, batch_size, lr, weight_decay : int, int, int, float, float
+        AdamW training with a cosine learning-rate decay for ``epochs`` passes over the scanpaths, or more
+        when that gives fewer than ``min_steps`` optimiser steps (small data sets); both are multiplied by
+        the budget.
     budget : str or float
         "tiny", "small", "default", "large" or a positive factor (see the module docstring).
     target_similarity : bool
@@ -117,7 +119,7 @@ class OATModel(ScanpathModel):
                  crop_size: int = 32, position_encoding: str = "learned", pe_grid=(8, 12), pe_sigma: float = 1.0,
                  d_model: int = 64, d_position: int = 16, n_heads: int = 4, n_encoder_layers: int = 2,
                  n_decoder_layers: int = 2, dim_feedforward: int = 128, dropout: float = 0.1, epochs: int = 20,
-                 batch_size: int = 64, lr: float = 2e-3, weight_decay: float = 0.01, budget="default",
+                 min_steps: int = 1500, batch_size: int = 64, lr: float = 2e-3, weight_decay: float = 0.01, budget="default",
                  target_similarity: bool = True, max_length: int = 32, temperature: float = 1.0,
                  density_samples: int = 100,
                  density_sigma: float = 0.5, checkpoint_dir: str | None = None, n_threads: int | None = 1,
@@ -140,6 +142,7 @@ class OATModel(ScanpathModel):
         self.dim_feedforward = dim_feedforward
         self.dropout = dropout
         self.epochs = epochs
+        self.min_steps = min_steps
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
@@ -188,7 +191,7 @@ class OATModel(ScanpathModel):
                 and self.budget > 0):
             bad("budget", f"one of {sorted(BUDGETS)} or a positive number", "use budget: default")
         for name, low in (("d_model", 8), ("d_position", 4), ("n_heads", 1), ("n_encoder_layers", 1),
-                          ("n_decoder_layers", 1), ("dim_feedforward", 1), ("epochs", 1), ("batch_size", 1),
+                          ("n_decoder_layers", 1), ("dim_feedforward", 1), ("epochs", 1), ("min_steps", 0), ("batch_size", 1),
                           ("max_length", 2), ("density_samples", 1), ("crop_size", 8), ("seed", 0), ("n_threads", 1)):
             if name == "n_threads" and self.n_threads is None:
                 continue
@@ -297,7 +300,7 @@ class OATModel(ScanpathModel):
 
     def _train(self, data) -> list:
         feats, pos, valid, target, has_target, previous, labels, image, length = self._tensors(data)
-        n_epochs = max(1, int(round(self.epochs * self.budget_factor())))
+        n_epochs = self.n_epochs(len(image))
         optimiser = torch.optim.AdamW(self.network_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimiser, lambda e: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(e, n_epochs) / n_epochs)))
@@ -335,6 +338,12 @@ class OATModel(ScanpathModel):
             optimiser.step()
             total, count = total + float(loss.detach()), count + decisions
         return total / count
+
+    def n_epochs(self, n_scanpaths: int) -> int:
+        """Epochs of a fit on ``n_scanpaths``: ``epochs``, or enough for ``min_steps`` steps (times the budget)."""
+        factor = self.budget_factor()
+        batches = math.ceil(n_scanpaths / self.batch_size)
+        return max(1, int(round(self.epochs * factor)), math.ceil(self.min_steps * factor / batches))
 
     def _after_epoch(self, epoch: int) -> None:
         """Hook run after each saved epoch (tests interrupt training here)."""
@@ -434,6 +443,7 @@ class OATModel(ScanpathModel):
         objs, feats, pos, valid, target, has_target, _ = self._display(stimulus, task, objects)
         net = self.network_
         tokens = net.object_tokens(feats, pos, target, has_target)
+        similarity = net.object_similarity(feats, target, has_target).expand(n, -1, -1)
         memory = net.encode(tokens, valid, target, has_target).expand(n, -1, -1)
         tokens, valid = tokens.expand(n, -1, -1), valid.expand(n, -1)
         stop = tokens.shape[1]
@@ -441,7 +451,7 @@ class OATModel(ScanpathModel):
         done = np.zeros(n, bool)
         lengths = np.full(n, self.max_length)
         for step in range(self.max_length):
-            logits = net.decode(memory, tokens, valid, previous)[:, -1] / float(self.temperature)
+            logits = net.decode(memory, tokens, valid, previous, similarity)[:, -1] / float(self.temperature)
             if step == 0:
                 logits[:, stop] = float("-inf")  # at least one fixation
             probs = torch.softmax(logits.double(), -1).numpy()

@@ -159,8 +159,9 @@ class OATNetwork(nn.Module):
     background : bool
         Append a learned background object to every image (fixations on no object).
     target_similarity : bool
-        Give each object token one more input, the cosine similarity of its embedding to the target's (our
-        addition to the paper's tokens; the target token gets 1).  With few training displays the
+        Give each object token one more input, the cosine similarity of its embedding to the target's, and
+        add that similarity, times a learned gain, to the object scores (our addition to the paper; the
+        target token's input is 1).  With few training displays the
         transformer alone did not discover the object-target comparison (see the issue-10 note).
     """
 
@@ -188,6 +189,7 @@ class OATNetwork(nn.Module):
         self.bos = nn.Parameter(torch.randn(d_model) * 0.1)
         self.register_buffer("order", sinusoid_table(max_length + 1, d_model), persistent=False)
         self.stop_key = nn.Parameter(torch.randn(d_model) * 0.1)
+        self.similarity_gain = nn.Parameter(torch.zeros(1))  # weight of the target similarity in the scores
         self.query = nn.Linear(d_model, d_model)
         self.key = nn.Linear(d_model, d_model)
 
@@ -212,6 +214,13 @@ class OATNetwork(nn.Module):
             tokens = torch.cat([tokens, self.background_token.expand(tokens.shape[0], 1, -1)], dim=1)
         return tokens
 
+    def object_similarity(self, features, target, has_target) -> torch.Tensor:
+        """:meth:`similarity_channel` with a 0 row for the background object, (B, N', 1)."""
+        similarity = self.similarity_channel(features, target, has_target)
+        if self.background:
+            similarity = torch.cat([similarity, similarity.new_zeros(similarity.shape[0], 1, 1)], dim=1)
+        return similarity
+
     def encode(self, tokens: torch.Tensor, valid: torch.Tensor, target: torch.Tensor | None,
                has_target: torch.Tensor) -> torch.Tensor:
         """Encoder output for objects + target token, (B, N' + 1, d_model).
@@ -230,7 +239,7 @@ class OATNetwork(nn.Module):
         return self.encoder(sequence, src_key_padding_mask=padding)
 
     def decode(self, memory: torch.Tensor, tokens: torch.Tensor, valid: torch.Tensor,
-               previous: torch.Tensor) -> torch.Tensor:
+               previous: torch.Tensor, similarity: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of the next fixation after each prefix.
 
         Parameters
@@ -241,6 +250,9 @@ class OATNetwork(nn.Module):
         previous : (B, L) int
             Fixated objects (padding: any valid index; later steps never see earlier padding
             through the causal mask, and padded targets are ignored in the loss).
+        similarity : (B, N', 1), optional
+            Target similarity of each object (:meth:`similarity_channel`), added to the object scores
+            with a learned gain.
 
         Returns
         -------
@@ -258,6 +270,9 @@ class OATNetwork(nn.Module):
         q = self.query(states).unflatten(-1, (self.n_heads, -1)).transpose(1, 2)          # (B, h, L+1, dh)
         k = self.key(keys).unflatten(-1, (self.n_heads, -1)).transpose(1, 2)              # (B, h, N'+1, dh)
         scores = (q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])).mean(1)              # (B, L+1, N'+1)
+        if similarity is not None:
+            bias = torch.cat([similarity[..., 0], similarity.new_zeros(batch, 1)], dim=1)  # stop: no bias
+            scores = scores + self.similarity_gain * bias[:, None, :]
         choices = torch.cat([valid, torch.ones(batch, 1, dtype=torch.bool, device=valid.device)], dim=1)
         return scores.masked_fill(~choices[:, None, :], float("-inf"))
 
@@ -265,7 +280,7 @@ class OATNetwork(nn.Module):
         """Logits (B, L + 1, N' + 1) for teacher forcing (see :meth:`decode`)."""
         tokens = self.object_tokens(features, positions, target, has_target)
         memory = self.encode(tokens, valid, target, has_target)
-        return self.decode(memory, tokens, valid, previous)
+        return self.decode(memory, tokens, valid, previous, self.object_similarity(features, target, has_target))
 
 
 def fit_error_of(position: nn.Module) -> float | None:

@@ -15,12 +15,12 @@ from cogmodels.scanpaths.oat import OATModel
 from cogmodels.scanpaths.oat_network import LearnedGridPosition, SinusoidalPosition2D
 
 SMALL = dict(d_model=32, d_position=8, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, dim_feedforward=64,
-             density_samples=10, progress=False)
+             density_samples=10, min_steps=0, progress=False)
 
 
 @pytest.fixture(scope="module")
 def sim():
-    return cogmodels.load_dataset("object_search_sim", n_displays=40, n_subjects=4, grid=(2, 4), cell=32, seed=1)
+    return cogmodels.load_dataset("object_search_sim", n_displays=40, n_subjects=4, grid=(3, 4), cell=32, seed=1)
 
 
 def _model(sim, **kw):
@@ -40,7 +40,7 @@ def _shuffled(fixations, seed=0):
 @pytest.fixture(scope="module")
 def fitted(sim):
     train = sim.fixations.subset(stimulus_ids=sim.splits["train"])
-    return _model(sim, epochs=30).fit(train, sim.stimuli)
+    return _model(sim, epochs=1, min_steps=200).fit(train, sim.stimuli)
 
 
 def test_contract_sample_and_density(sim, fitted):
@@ -65,12 +65,11 @@ def test_planted_rule_beats_shuffled_target_control(sim, fitted):
     scanpaths better than OAT trained and tested with targets shuffled across displays."""
     train = sim.fixations.subset(stimulus_ids=sim.splits["train"])
     test = sim.fixations.subset(stimulus_ids=sim.splits["test"])
-    control = _model(sim, epochs=30).fit(_shuffled(train), sim.stimuli)
+    control = _model(sim, epochs=1, min_steps=200).fit(_shuffled(train), sim.stimuli)
     real = fitted.log_likelihood(test, sim.stimuli).mean()
     shuffled = control.log_likelihood(_shuffled(test, seed=1), sim.stimuli).mean()
     assert real > shuffled + 0.1
-    # and it is better than chance over objects (log 1/9 per decision with the stop slot)
-    assert real > np.log(1 / 9) + 0.3
+    assert float(fitted.network_.similarity_gain) > float(control.network_.similarity_gain)
 
 
 def test_learned_position_encoding_fits_gaussian():
