@@ -30,7 +30,10 @@ PROBE = """<script>
 window.__problems = [];
 window.addEventListener("error", e => window.__problems.push("uncaught: " + e.message));
 const __consoleError = console.error;
-console.error = function (...args) { window.__problems.push("console.error: " + args.join(" ")); __consoleError.apply(console, args); };
+console.error = function (...args) {
+  window.__problems.push("console.error: " + args.join(" "));
+  __consoleError.apply(console, args);
+};
 window.addEventListener("load", () => setTimeout(() => {
   const images = Array.from(document.querySelectorAll("img.figure-img"));
   const out = document.createElement("pre");
@@ -100,7 +103,8 @@ def test_report_renders_tables_and_images_without_console_errors(report, tmp_pat
     seen = probe(report, tmp_path)
     assert seen["problems"] == [] and seen["uncaught_in_log"] == []
     # every table of the page (the overview and the experiment's results) became a searchable, sortable table
-    assert seen["tables"] == len(re.findall(r'<table id="[^"]+" class="[^"]*cogmodels-results', report.read_text())) == 2
+    source_tables = re.findall(r'<table id="[^"]+" class="[^"]*cogmodels-results', report.read_text())
+    assert seen["tables"] == len(source_tables) == 2
     assert seen["figures"] >= 1 and seen["decoded"] == seen["figures"]
 
 

@@ -59,7 +59,8 @@ def test_report_of_a_small_store_has_tables_figure_provenance_and_the_failed_run
     assert table.count("<tr>") - 1 == len(load_results(small_store, experiment="quickstart"))
     # the experiment's figure (fig01 quickstart), embedded as a PNG
     assert summary.figures["quickstart"] == ["quickstart"]
-    assert re.search(r'<img class="figure-img[^>]*alt="quickstart: fig01_quickstart"\s+src="data:image/png;base64,', text)
+    figure = r'<img class="figure-img[^>]*alt="quickstart: fig01_quickstart"\s+src="data:image/png;base64,'
+    assert re.search(figure, text)
     # provenance of the completed run: git sha, versions, weights, timings, config
     assert f"run {done[:8]}" in text and "fixed filters" in text and "package versions" in text
     assert "stage timings (s)" in text and "resolved config" in text and "numpy" in text
