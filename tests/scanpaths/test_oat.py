@@ -122,19 +122,19 @@ def test_bad_inputs(sim, fitted):
         fitted.sample(stim, n=1, objects=np.zeros((0, 4)))
     # fixations on no object: small boxes in the middle of the slots
     boxes = sim.meta["objects"]
-    small = {sid: b + np.array([10, 10, -10, -10]) for sid, b in boxes.items()}
+    small = {sid: b + np.array([8, 8, -8, -8]) for sid, b in boxes.items()}  # 16 px boxes in 32 px slots
     train = sim.fixations.subset(stimulus_ids=sim.splits["train"][:4])
     with pytest.raises(DataFormatError, match="on no object"):
-        _model(sim, epochs=1, off_object="raise").fit(train, sim.stimuli, objects=small)
+        _model(sim, epochs=1, off_object="raise", min_target_iou=0.2).fit(train, sim.stimuli, objects=small)
     with pytest.warns(UserWarning, match="fell on no object"):
-        model = _model(sim, epochs=1).fit(train, sim.stimuli, objects=small)
+        model = _model(sim, epochs=1, min_target_iou=0.2).fit(train, sim.stimuli, objects=small)
     xy = train.table[["x", "y"]].to_numpy()
     sid = train.table["stimulus_id"].to_numpy()
     inside = [((b[:, 0] <= p[0]) & (p[0] <= b[:, 2]) & (b[:, 1] <= p[1]) & (p[1] <= b[:, 3])).any()
               for p, b in zip(xy, (small[s] for s in sid))]
     assert model.n_off_object_ == len(xy) - int(np.sum(inside)) > 0
     with pytest.warns(UserWarning, match="background token"):
-        bg = _model(sim, epochs=1, off_object="background").fit(train, sim.stimuli, objects=small)
+        bg = _model(sim, epochs=1, off_object="background", min_target_iou=0.2).fit(train, sim.stimuli, objects=small)
     assert all(len(p) for p in bg.sample(stim, n=2, objects=small[stim.id]))
 
 
