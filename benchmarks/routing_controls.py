@@ -7,10 +7,13 @@ ceilings, but every category channel pools through a fixed receptive field),
 five encoders read the same Gabor "complex" features:
 
 * ``ridge``: RidgeCV on the flattened feature grid (every fixed-RF linear readout);
+* ``factorized``: the spatial x feature factorized readout (Klindt et al. 2017): one fixed RF x feature
+  weights per channel, the separable structure a per-channel query can also learn;
 * ``pooled_mlp``: an MLP on spatially pooled features (nonlinear, does not route);
 * ``routing``: the routing transformer with its defaults (one query per ROI and hemisphere);
 * ``routing_blind``: the same with content-blind attention (keys carry position only);
-* ``routing_per_channel``: the same with one query per channel instead of per ROI.
+* ``routing_per_channel``: the same with one query per channel instead of per ROI;
+* ``routing_per_channel_blind``: per-channel queries with content-blind attention.
 
 Statistics: seeds x 4 subjects (each seed is a new study: new scenes, ROI
 functions and channels).  Every comparison is a paired bootstrap over test
@@ -46,11 +49,17 @@ from cogmodels.metrics.brain import pearson_r
 from cogmodels.metrics.stats import bootstrap_indices, bootstrap_pearson, percentile_ci
 
 CATEGORY = ("FFA", "EBA", "PPA", "VWFA")
-MODELS = ("ridge", "pooled_mlp", "routing", "routing_blind", "routing_per_channel")
+MODELS = ("ridge", "factorized", "pooled_mlp", "routing", "routing_blind", "routing_per_channel",
+          "routing_per_channel_blind")
+NON_ROUTING = ("ridge", "factorized", "pooled_mlp")
 GROUPING = ("early", "faces", "bodies", "places", "words", "ventral", "lateral")
 # (A, B, what the difference measures)
 COMPARISONS = (
-    ("routing", "best_nonrouting", "routing vs the best non-routing model (ridge or pooled MLP, chosen per study)"),
+    ("routing", "best_nonrouting", "routing vs the best non-routing model (ridge, factorized or pooled MLP, "
+                                   "chosen per seed)"),
+    ("routing_per_channel", "best_nonrouting", "per-channel-query routing vs the best non-routing model"),
+    ("routing_per_channel", "factorized", "per-channel queries vs a fixed per-channel RF x features readout"),
+    ("routing_per_channel", "routing_per_channel_blind", "per-channel queries: content-dependent vs blind attention"),
     ("routing", "routing_blind", "gain carried by content-dependent attention (routing proper)"),
     ("routing_blind", "best_nonrouting", "gain of the attention readout without routing (nonlinear readout)"),
     ("routing_per_channel", "routing", "one query per channel vs one per ROI and hemisphere"),
@@ -66,13 +75,17 @@ def fit_predict(name: str, X_train, Y_train, X_test, rois, hemispheres, args, se
         model = RidgeCV(alphas=np.logspace(-1, 6, 15)).fit(X_train.reshape(len(X_train), -1), Y_train)
         return model.predict(X_test.reshape(len(X_test), -1))
     common = dict(max_epochs=args.max_epochs, patience=args.patience, seed=seed, progress=False)
+    if name == "factorized":
+        from cogmodels.encoders import FactorizedReadout
+
+        return FactorizedReadout(seed=seed, progress=False).fit(X_train, Y_train).predict(X_test)  # its defaults
     if name == "pooled_mlp":
         model = PooledMLPEncoder(**common).fit(X_train, Y_train)
         return model.predict(X_test)
     options = dict(common, lr=args.lr, lr_drop=args.lr_drop, ignore_rois=GROUPING)
-    if name == "routing_blind":
+    if name in ("routing_blind", "routing_per_channel_blind"):
         options["key_content"] = False
-    if name == "routing_per_channel":
+    if name in ("routing_per_channel", "routing_per_channel_blind"):
         options.update(query_per="channel_group", group_size=1)
     model = RoutingTransformerEncoder(**options)
     model.fit(FeatureMap(X_train, "spatial"), Y_train, rois=rois, hemispheres=hemispheres)
@@ -148,8 +161,8 @@ def mean_r(study: dict, name: str) -> float:
 
 
 def with_best_nonrouting(study: dict) -> str:
-    """Add 'best_nonrouting': ridge or pooled MLP, whichever has the higher mean test r in this study (seed)."""
-    means = {name: mean_r(study, name) for name in ("ridge", "pooled_mlp")}
+    """Add 'best_nonrouting': the non-routing model with the highest mean test r in this study (seed)."""
+    means = {name: mean_r(study, name) for name in NON_ROUTING}
     best = max(means, key=lambda n: -np.inf if np.isnan(means[n]) else means[n])
     study["best_nonrouting"] = study[best]
     return best
