@@ -318,7 +318,7 @@ def load(root=None, paradigms=None, trials_per_condition=None, seed: int = 0) ->
     trials = SearchTrials(make_trial(p, c, s, k, seed) for p, c, s, k in trial_plan(paradigms, trials_per_condition))
     ids = [t.id for t in trials]
     return Dataset(name="search_asymmetry", stimuli=Stimuli.from_arrays(ids, [t.search_image for t in trials]),
-                   card=CARD, trials=trials, meta={"reference": REFERENCE, "px_per_deg": PX_PER_DEG,
+                   card=CARD, trials=trials, splits={"test": ids}, meta={"reference": REFERENCE, "px_per_deg": PX_PER_DEG,
                                                    "paradigms": list(paradigms or PARADIGMS), "seed": int(seed)})
 
 

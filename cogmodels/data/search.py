@@ -105,23 +105,33 @@ class SearchResult:
 
     Attributes
     ----------
-    fixations : float array of shape (n_fixations + 1, 2)
-        (x, y) pixels of the search image; row 0 is the initial fixation (the display centre).
+    fixations : float array of shape (n_fixations, 2)
+        (x, y) pixels of the search image of each fixation after the initial one, in order.
     found : bool
         Whether the last fixation landed on the target (the stop rule) within the budget.
     n_fixations : int
         Fixations after the initial one, the one that found the target included.
+    start : float array of shape (2,), optional
+        The initial fixation (x, y) (the display centre for the built-in searchers).
     """
 
     fixations: np.ndarray
     found: bool
     n_fixations: int
+    start: np.ndarray | None = None
 
     def __post_init__(self):
         self.fixations = np.asarray(self.fixations, dtype=np.float64).reshape(-1, 2)
         self.found = bool(self.found)
         self.n_fixations = int(self.n_fixations)
-        if self.n_fixations != len(self.fixations) - 1:
-            raise ShapeError(format_problem("SearchResult.fixations", f"{self.n_fixations + 1} rows (the initial "
-                                            "fixation plus n_fixations)", f"{len(self.fixations)} rows",
-                                            "count the fixations after the initial one"))
+        if self.start is not None:
+            self.start = np.asarray(self.start, dtype=np.float64).reshape(2)
+        if self.n_fixations != len(self.fixations):
+            raise ShapeError(format_problem("SearchResult.fixations", f"{self.n_fixations} rows (one per fixation "
+                                            "after the initial one)", f"{len(self.fixations)} rows",
+                                            "leave the initial fixation out (it goes in `start`)"))
+
+    @property
+    def path(self) -> np.ndarray:
+        """(n_fixations + 1, 2): the start (when known) followed by the fixations."""
+        return self.fixations if self.start is None else np.vstack([self.start, self.fixations])

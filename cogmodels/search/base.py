@@ -28,7 +28,8 @@ strokes run along the edges), and otherwise inhibits
 - ``"grid"``: the cell of the display's item grid holding the fixation
   (``trial.meta["grid"]`` cells per side).
 
-It gives up after ``max_fixations`` fixations (then ``found`` is False and
+The result's ``fixations`` are those after the initial one (``start``).  It
+gives up after ``max_fixations`` fixations (then ``found`` is False and
 ``n_fixations == max_fixations``), or earlier when every pixel is inhibited.
 """
 
@@ -94,7 +95,7 @@ class SearchModel:
         Returns
         -------
         SearchResult
-            ``fixations`` (n_fixations + 1, 2) x, y pixels, row 0 the display centre.
+            ``fixations`` (n_fixations, 2) x, y pixels after the initial fixation, ``start`` the display centre.
         """
         self.validate_params()
         if not isinstance(trial, SearchTrial):
@@ -126,9 +127,9 @@ class SearchModel:
             fixation = (float(col), float(row))
             fixations.append(fixation)
             if _box(target, col, row, box).any():
-                return SearchResult(np.asarray(fixations), True, len(fixations) - 1)
+                return SearchResult(np.asarray(fixations[1:]), True, len(fixations) - 1, start=fixations[0])
             self._inhibit(allowed, trial, col, row, box)
-        return SearchResult(np.asarray(fixations), False, len(fixations) - 1)
+        return SearchResult(np.asarray(fixations[1:]), False, len(fixations) - 1, start=fixations[0])
 
     def _inhibit(self, allowed: np.ndarray, trial: SearchTrial, col: int, row: int, box: int) -> None:
         """Switch off the pixels inhibited after fixating (col, row)."""

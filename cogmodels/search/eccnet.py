@@ -58,7 +58,7 @@ ECC_MODES = ("faithful", "per_pixel", "none")
 WEIGHTINGS = ("max", "equal")
 
 
-@SEARCH_MODELS.register("eccnet", example={"backbone": "gabor", "max_fixations": 4})
+@SEARCH_MODELS.register("eccnet", example={"backbone": "gabor", "max_fixations": 4, "px_per_deg": 30.0})
 class EccNetSearcher(SearchModel):
     """eccNET: eccentricity-dependent pooling, top-down target modulation, winner-take-all with IOR.
 
@@ -214,7 +214,8 @@ class EccNetSearcher(SearchModel):
         padded = np.empty((trial.search_image.shape[0] + 2 * pad, trial.search_image.shape[1] + 2 * pad, 3), np.uint8)
         padded[:] = background
         padded[pad:pad + trial.search_image.shape[0], pad:pad + trial.search_image.shape[1]] = trial.search_image
-        _, target = _pyramid.run(pyramid, trial.target_image, 0, lambda stage, shape: None, self.rf_min, keep=layers)
+        _, target = _pyramid.run(pyramid, _at_least(trial.target_image, _longest_wavelength(self.gabor_options)), 0, lambda stage, shape: None,
+                                 self.rf_min, keep=layers)
         first = self.first_ecc_stage
         state = {"trial": trial, "px_per_deg": float(px_per_deg), "target": target, "layers": layers,
                  "padded_shape": padded.shape[:2]}
@@ -242,3 +243,25 @@ class EccNetSearcher(SearchModel):
         height, width = trial.target_mask.shape
         crop = full[pad:pad + height, pad:pad + width]
         return (crop - crop.min()).numpy()
+
+
+def _longest_wavelength(gabor_options) -> int:
+    """Longest Gabor wavelength (px): the smallest image the bank filters with every scale."""
+    scales = (gabor_options or {}).get("scales", (4.0, 8.0, 16.0))
+    return int(np.ceil(max(scales)))
+
+
+def _at_least(image: np.ndarray, side: int) -> np.ndarray:
+    """Pad a small (target) image with its background colour to at least ``side`` px per axis, centred.
+
+    The Gabor bank needs images at least as large as its longest wavelength (16 px), and the target
+    and the display must get the same channels.
+    """
+    height, width = image.shape[:2]
+    if height >= side and width >= side:
+        return image
+    out = np.empty((max(height, side), max(width, side), 3), np.uint8)
+    out[:] = display_background(image)
+    top, left = (out.shape[0] - height) // 2, (out.shape[1] - width) // 2
+    out[top:top + height, left:left + width] = image
+    return out

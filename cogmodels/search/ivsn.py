@@ -16,7 +16,7 @@ from cogmodels.search import SEARCH_MODELS
 from cogmodels.search.eccnet import EccNetSearcher
 
 
-@SEARCH_MODELS.register("ivsn", example={"backbone": "gabor", "max_fixations": 4})
+@SEARCH_MODELS.register("ivsn", example={"backbone": "gabor", "max_fixations": 4, "px_per_deg": 30.0})
 class IVSNSearcher(EccNetSearcher):
     """IVSN: target matching on the top layer only, no eccentricity-dependent pooling.
 

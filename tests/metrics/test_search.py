@@ -9,7 +9,7 @@ from cogmodels.metrics import search
 
 
 def test_fixations_and_rt_map():
-    results = [SearchResult(np.zeros((3, 2)), True, 2), SearchResult(np.zeros((6, 2)), False, 5)]
+    results = [SearchResult(np.zeros((2, 2)), True, 2), SearchResult(np.zeros((5, 2)), False, 5)]
     assert search.fixations_to_target(results).tolist() == [2, 5]
     assert np.allclose(search.rt_from_fixations([0, 2]), [376.271, 376.271 + 2 * 252.359])
 

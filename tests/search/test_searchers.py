@@ -23,9 +23,9 @@ def trials():
 
 def _check_result(result, trial, budget):
     assert isinstance(result, SearchResult)
-    assert result.fixations.shape == (result.n_fixations + 1, 2)
+    assert result.fixations.shape == (result.n_fixations, 2) and result.path.shape == (result.n_fixations + 1, 2)
     height, width = trial.target_mask.shape
-    assert tuple(result.fixations[0]) == ((width - 1) / 2, (height - 1) / 2)
+    assert tuple(result.start) == ((width - 1) / 2, (height - 1) / 2)
     assert 1 <= result.n_fixations <= budget
     if result.found:
         x, y = result.fixations[-1].astype(int)
@@ -66,7 +66,7 @@ def test_object_ior_visits_each_item_once_and_stops_on_the_target(trials):
     trial = make_trial("t_vs_l", "t_target", 9, 2)
     result = _Scripted(ior="object").search(trial)
     assert result.found and result.n_fixations == 9
-    assert len({tuple(f) for f in result.fixations[1:]}) == 9
+    assert len({tuple(f) for f in result.fixations}) == 9
     assert not _Scripted(ior="object", max_fixations=5).search(trial).found
 
 

@@ -21,8 +21,8 @@ Rows (``roi_or_condition``, ``metric``):
   ``found_rate``, ``seconds_per_trial``.
 
 items.npz: per trial ``trial_id``, ``condition``, ``set_size``, ``n_fixations``,
-``found``, ``seconds``, the fixations flattened (``fixation_x``, ``fixation_y``,
-``fixation_trial``: the row of each fixation), and per example trial (one per
+``found``, ``seconds``, the scanpaths flattened (``fixation_x``, ``fixation_y``,
+``fixation_trial``: the row of each fixation; each trial's block starts with its initial fixation), and per example trial (one per
 condition, its largest set size) ``example<k>_image`` (grey, uint8, at most
 ``example_side`` px), ``example<k>_mask``, ``example<k>_fixations`` (in the
 example image's pixels) and ``example_ids`` / ``example_scale``.
@@ -113,9 +113,10 @@ def search_task(ctx: RunContext) -> TaskOutput:
                 row = len(ids)
                 ids.append(trial.id), conditions.append(trial.condition), set_sizes.append(trial.set_size)
                 counts.append(result.n_fixations), found.append(result.found)
-                fix_x += result.fixations[:, 0].tolist()
-                fix_y += result.fixations[:, 1].tolist()
-                fix_trial += [row] * len(result.fixations)
+                path = result.path  # the initial fixation first, when the searcher reports it
+                fix_x += path[:, 0].tolist()
+                fix_y += path[:, 1].tolist()
+                fix_trial += [row] * len(path)
                 key = trial.condition
                 biggest = examples.get(key)
                 if biggest is None or trial.set_size > biggest[0].set_size:
@@ -181,7 +182,7 @@ def search_task(ctx: RunContext) -> TaskOutput:
         mask, _ = _shrink(trial.target_mask.astype(np.uint8) * 255, int(options["example_side"]))
         items[f"example{k}_image"] = image.astype(np.uint8)
         items[f"example{k}_mask"] = mask > 127
-        items[f"example{k}_fixations"] = result.fixations * scale
+        items[f"example{k}_fixations"] = result.path * scale
         example_ids.append(trial.id)
         scales.append(scale)
     items["example_ids"], items["example_scale"] = np.asarray(example_ids, dtype=str), np.asarray(scales)
