@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -195,15 +196,17 @@ def main():
     for mode in args.modes:
         results = [run_study(mode, seed, args) for seed in args.seeds]
         best = [with_best_nonrouting(study) for study in results]
-        means = {name: np.nanmean([mean_r(s, name) for s in results]) for name in MODELS}
+        with warnings.catch_warnings():  # a model that ran on no seed has no mean (NaN)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            means = {name: np.nanmean([mean_r(s, name) for s in results]) for name in MODELS}
         seconds = {name: sum(s["seconds"][name] for s in results) for name in MODELS}
         table[mode] = dict(means=means, best=best,
                            comparisons={(a, b): paired(results, a, b, args.n_boot) for a, b, _ in COMPARISONS})
+        print(f"{mode} study, mean test r (fit time): " + "  ".join(
+            f"{n} {means[n]:.3f} ({seconds[n]:.0f} s)" for n in MODELS) + f"; best non-routing per seed: {best}")
     if set(args.modes) != {"routing", "control"}:
         print(f"total {time.perf_counter() - start:.0f} s; run the other mode (or --table-only) for the table")
         return
-        print(f"{mode} study, mean test r: " + "  ".join(f"{n} {means[n]:.3f} ({seconds[n]:.0f} s)" for n in MODELS)
-              + f"; best non-routing per seed: {best}")
     print(f"{'comparison A - B (mean r, 95% CI, n cells)':<50} {'routing study':>30} {'control study':>30}")
     for a, b, what in COMPARISONS:
         cells = []
