@@ -17,7 +17,7 @@ from cogmodels.scanpaths import SCANPATH_MODELS
 
 sim = cogmodels.load_dataset("object_search_sim", n_displays=16, n_subjects=3, grid=(2, 4), cell=48, seed=0)
 train = sim.fixations.subset(stimulus_ids=sim.splits["train"])
-params = {**SCANPATH_MODELS.example("diffeye"), "epochs": 20, "seed": 0}    # a small, fast configuration
+params = {**SCANPATH_MODELS.example("diffeye"), "epochs": 80, "duration_ms": 1600.0, "seed": 0}  # small and fast
 model = cogmodels.create_model("scanpath", "diffeye", **params).fit(train, sim.stimuli)
 
 # %%
