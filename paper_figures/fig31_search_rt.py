@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from cogmodels.runner.tasks.search import latest_search_runs
 
+EXPERIMENT = "search_asymmetry"  # the runs it reads (latest_search_runs); also how `cogmodels report` finds it
+
 MARKERS = "osd^v<>"
 
 

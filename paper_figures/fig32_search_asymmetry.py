@@ -12,6 +12,8 @@ import numpy as np
 
 from cogmodels.runner.tasks.search import latest_search_runs
 
+EXPERIMENT = "search_asymmetry"  # the runs it reads (latest_search_runs); also how `cogmodels report` finds it
+
 
 def make(results, store_root):
     import matplotlib.pyplot as plt
