@@ -211,8 +211,12 @@ class Diffusion:
 
     @torch.no_grad()
     def sample_ddim(self, network, features, shape, generator: torch.Generator, n_steps: int = 50,
-                    guidance: float = 0.0):
-        """Deterministic DDIM (eta = 0) over ``n_steps`` steps; returns (B, L, 2) in [-1, 1]."""
+                    guidance: float = 0.0, eta: float = 0.0):
+        """DDIM over ``n_steps`` steps; returns (B, L, 2) in [-1, 1].
+
+        ``eta = 0``: deterministic DDIM; ``eta = 1``: the DDPM posterior variance on the coarse schedule
+        (Song et al. 2021, eq. 16).
+        """
         x = torch.randn(shape, generator=generator).to(features.device)
         steps = self.ddim_schedule(n_steps)
         for i, t in enumerate(steps):
@@ -222,7 +226,10 @@ class Diffusion:
             eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()
             if i + 1 < len(steps):
                 ab_prev = self.alpha_bar[steps[i + 1]].float()
-                x = ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * eps
+                sigma = eta * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)).clamp(min=0).sqrt()
+                x = ab_prev.sqrt() * x0 + (1 - ab_prev - sigma ** 2).clamp(min=0).sqrt() * eps
+                if eta > 0:
+                    x = x + sigma * torch.randn(shape, generator=generator).to(x.device)
             else:
                 x = x0
         return x.clamp(-1, 1)

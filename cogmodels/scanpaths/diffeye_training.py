@@ -86,9 +86,9 @@ def read_checkpoint(folder) -> tuple[dict, dict] | None:
         raise DataFormatError(format_problem(str(folder), "a DiffEye checkpoint (config.json, state.safetensors)",
                                              f"an unreadable file ({err})", "delete the folder and refit")) from err
     if config.get("format") != CHECKPOINT_FORMAT or config.get("model") != "diffeye":
+        found = repr({k: config.get(k) for k in ("model", "format")})
         raise DataFormatError(format_problem(str(folder / CONFIG_FILE), f"a DiffEye checkpoint of format "
-                                             f"{CHECKPOINT_FORMAT}", repr({k: config.get(k) for k in ("model", "format")}),
-                                             "refit into an empty checkpoint_dir"))
+                                             f"{CHECKPOINT_FORMAT}", found, "refit into an empty checkpoint_dir"))
     return config, tensors
 
 

@@ -1,0 +1,74 @@
+"""Figure 60 (DiffEye trajectories): DiffEye's generated gaze next to human scanpaths on OSIE test images.
+
+Reads the store only: the example items kept in items.npz by the latest ``scanpath_osie`` runs of
+``another_human`` (human scanpaths) and ``diffeye``.  Rows: humans; DiffEye's samples as fixations (I-VT on
+the generated trajectories).  When the run's items also hold raw generated trajectories
+(``example_model_trajectory``, shape (n_images, n_samples, n_steps, 2), pixels), a third row draws them.
+Build it with ``cogmodels figures --only diffeye_trajectories``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from cogmodels.errors import DataFormatError, format_problem
+from cogmodels.runner.store import load_items, load_runs
+from cogmodels.scanpaths.evaluate import HUMAN_CEILING, latest_runs
+from cogmodels.viz.gaze import plot_scanpaths
+
+EXPERIMENT = "scanpath_osie"
+MODEL = "diffeye"
+N_SHOWN = 4
+TRAJECTORY_KEY = "example_model_trajectory"
+
+
+def _fig10():
+    """The example-unpacking helpers of figure 10 (same items layout)."""
+    spec = importlib.util.spec_from_file_location("fig10", Path(__file__).with_name("fig10_scanpath_examples.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def runs_of(results, store_root) -> dict:
+    runs = latest_runs(results, EXPERIMENT, f"{store_root}/results.sqlite")
+    missing = [m for m in (HUMAN_CEILING, MODEL) if m not in runs]
+    if missing:
+        raise DataFormatError(format_problem(f"{store_root}/results.sqlite", f"{EXPERIMENT} runs of {missing}",
+                                             f"runs of {sorted(runs)}", f"run `cogmodels run -m experiment="
+                                             f"{EXPERIMENT} scanpath={MODEL},{HUMAN_CEILING}`"))
+    return runs
+
+
+def make(results, store_root):
+    """Humans (top), DiffEye fixations (middle) and, where stored, raw DiffEye trajectories (bottom)."""
+    import matplotlib.pyplot as plt
+
+    runs = runs_of(results, store_root)
+    fig10 = _fig10()
+    configs = load_runs(store_root).set_index("run_id")["config"]
+    humans, model = load_items(store_root, runs[HUMAN_CEILING]), load_items(store_root, runs[MODEL])
+    n = len(humans["example_stimulus_id"])
+    rows = 3 if TRAJECTORY_KEY in model else 2
+    figure, axes = plt.subplots(rows, n, figsize=(3.2 * n, 2.5 * rows), constrained_layout=True, squeeze=False)
+    for i in range(n):
+        image = fig10.example_image(humans, i, configs[runs[HUMAN_CEILING]])
+        sid = humans["example_stimulus_id"][i]
+        plot_scanpaths(image, fig10.unpack_scanpaths(humans, i, N_SHOWN), ax=axes[0, i], title=f"humans, {sid}")
+        plot_scanpaths(image, fig10.unpack_scanpaths(model, i, N_SHOWN), ax=axes[1, i],
+                       title=f"DiffEye (I-VT fixations), {sid}")
+        if rows == 3:
+            ax = axes[2, i]
+            if image is not None:
+                ax.imshow(image)
+            for k, traj in enumerate(model[TRAJECTORY_KEY][i][:N_SHOWN]):
+                ax.plot(traj[:, 0], traj[:, 1], lw=0.8, color=f"C{k}")
+            ax.set_title(f"DiffEye raw trajectories, {sid}", fontsize=8)
+            ax.set_axis_off()
+    config = configs[runs[MODEL]]
+    scanpath = config.get("scanpath", {}) if isinstance(config, dict) else {}
+    figure.suptitle(f"OSIE test images: {N_SHOWN} scanpaths each; DiffEye trained on trajectories synthesised "
+                    f"from fixations, sampler {scanpath.get('sampler', '?')} ({scanpath.get('ddim_steps', '?')} steps)",
+                    fontsize=9)
+    return figure
