@@ -21,9 +21,9 @@ Architecture (per ensemble member)::
 Training: MSE on per-channel standardised responses, AdamW with gradient-norm
 clipping and a step LR schedule (the paper's settings), mini-batches, early
 stopping on the mean validation r of a seeded validation split, the best
-weights restored.  DETR-style queries (zero decoder input, queries as the
-position term) and no self-attention among queries by default, as in the paper.  Several runs (seeds) and layers (feature maps) form an
-ensemble whose per-channel weights come from the validation r.
+weights restored.  DETR-style queries (zero decoder input, queries as the position
+term) and no self-attention among queries by default, as in the paper.  Several runs
+(seeds) and layers (feature maps) form an ensemble weighted per channel by validation r.
 """
 
 from __future__ import annotations
@@ -40,30 +40,20 @@ from torch.nn import functional as F
 from cogmodels.data.checks import FLOAT32_MAX, check_array
 from cogmodels.encoders import ENCODERS
 from cogmodels.encoders._early_stopping import (
-    ENSEMBLE_WEIGHTINGS, LR_SCHEDULES, columnwise_r, ensemble_weights, feature_standardizer, mean_defined,
-    response_standardizer, score_prediction, shuffled_batches, train_with_early_stopping, validation_split)
-from cogmodels.encoders._params import (
-    check_bool, check_choice, check_float, check_int, check_mapping_or_choice, check_seed, check_str_list,
-    param_error)
-from cogmodels.encoders._rois import QUERY_MODES, channel_query_names, check_hemispheres, check_rois
+    columnwise_r, ensemble_weights, feature_standardizer, mean_defined, response_standardizer, score_prediction,
+    shuffled_batches, train_with_early_stopping, validation_split)
+from cogmodels.encoders._rois import channel_query_names, check_hemispheres, check_rois
+from cogmodels.encoders._routing_attention import routing_attention_maps
+from cogmodels.encoders._routing_params import GRAD_CLIP, LR, LR_DROP, WEIGHT_DECAY, validate_routing_params
 from cogmodels.encoders._routing_state import Member as _Member
 from cogmodels.encoders._routing_state import SubjectData as _SubjectData
 from cogmodels.encoders._routing_state import restore_routing_state, routing_state
-from cogmodels.encoders._tokens import (
-    as_token_layers, image_sizes, looks_like_images, resolve_backbone, upsample_maps)
+from cogmodels.encoders._tokens import as_token_layers, looks_like_images, resolve_backbone
 from cogmodels.encoders.base import BaseEncoder
-from cogmodels.encoders.routing_network import QUERY_INPUTS, RoutingNetwork, flip_tokens
+from cogmodels.encoders.routing_network import RoutingNetwork, flip_tokens
 from cogmodels.errors import ConfigError, ShapeError, format_problem
 
 logger = logging.getLogger(__name__)
-
-# Training settings of the authors' released code (transformer_brain_encoder, utils/args.py): AdamW
-# lr 5e-4, weight decay 1e-4, gradient-norm clipping at 0.1, dropout 0.1; StepLR (x0.1) every lr_drop epochs.
-LR = 5e-4
-WEIGHT_DECAY = 1e-4
-GRAD_CLIP = 0.1
-LR_DROP = 40
-
 
 @ENCODERS.register("routing", example={"d_model": 16, "max_epochs": 2, "patience": 1, "batch_size": 16,
                                         "progress": False})
@@ -202,37 +192,7 @@ class RoutingTransformerEncoder(BaseEncoder):
     # -- parameters ----------------------------------------------------------
     def validate_params(self) -> "RoutingTransformerEncoder":
         """Check every parameter (no data needed); ConfigError naming ``encoder.<param>`` otherwise."""
-        for name in ("d_model", "n_heads", "n_layers", "group_size", "batch_size", "max_epochs", "patience",
-                     "n_runs", "lr_drop"):
-            check_int(name, getattr(self, name))
-        if self.d_model % 4 or self.d_model % self.n_heads:
-            raise param_error("d_model", f"a multiple of 4 (sine-cosine position code) and of n_heads={self.n_heads}",
-                              repr(self.d_model), "use e.g. d_model=64 with n_heads in (1, 2, 4, 8)")
-        check_bool("self_attention", self.self_attention)
-        check_choice("query_input", self.query_input, QUERY_INPUTS)
-        check_bool("key_content", self.key_content)
-        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        if self.grad_clip is not None:
-            check_float("grad_clip", self.grad_clip, low=0.0, low_open=True, fix="use e.g. grad_clip=0.1, or null")
-        check_bool("flip_augmentation", self.flip_augmentation)
-        check_float("mlp_ratio", self.mlp_ratio, low=0.0, low_open=True, fix="use e.g. mlp_ratio=2")
-        check_float("dropout", self.dropout, low=0.0, high=1.0, high_open=True, fix="use e.g. dropout=0")
-        check_mapping_or_choice("query_per", self.query_per, QUERY_MODES)
-        check_str_list("ignore_rois", self.ignore_rois)
-        check_float("lr", self.lr, low=0.0, low_open=True, fix="use e.g. lr=0.01")
-        check_float("weight_decay", self.weight_decay, low=0.0, fix="use e.g. weight_decay=0.01")
-        check_float("validation_fraction", self.validation_fraction, low=0.0, high=1.0, low_open=True,
-                    high_open=True, fix="use e.g. validation_fraction=0.15")
-        check_choice("ensemble_weighting", self.ensemble_weighting, ENSEMBLE_WEIGHTINGS)
-        check_float("ensemble_temperature", self.ensemble_temperature, low=0.0, low_open=True,
-                    fix="use e.g. ensemble_temperature=0.05")
-        if self.backbone is not None and not isinstance(self.backbone, str) and not hasattr(self.backbone, "extract"):
-            raise param_error("backbone", "null, a registered backbone name or a Backbone", repr(self.backbone),
-                              "pass e.g. backbone='gabor', or precomputed features instead of images")
-        check_str_list("layers", self.layers, allow_none=True)
-        check_seed("seed", self.seed)
-        check_bool("progress", self.progress)
-        return self
+        return validate_routing_params(self)
 
     # -- fitting -------------------------------------------------------------
     def fit(self, X, Y, *, channels=None, grid=None, rois=None, hemispheres=None):
@@ -521,32 +481,11 @@ class RoutingTransformerEncoder(BaseEncoder):
             (a list of (n_queries, H_img, W_img) arrays when image sizes differ).
         """
         self._check_fitted("members_")
-        names = list(self.query_names_ if queries is None else queries)
-        unknown = [q for q in names if q not in self.query_names_]
-        if unknown:
-            raise ConfigError(format_problem("queries", f"names from query_names_ ({self.query_names_[:12]})",
-                                             f"unknown {unknown[:10]}", "pick query names of this model"))
-        selected = [self.query_names_.index(q) for q in names]
-        images = X if looks_like_images(X) else None
-        tokens = self._features(X, grid, "X")[layer]
-        members = [m for m in self.members_ if m.layer == layer]
-        batch = 4 * self.batch_size
-        total = 0.0
-        with torch.no_grad():
-            for member in members:
-                member.network.eval()
-                total = total + torch.cat([member.network.encode(torch.from_numpy(tokens[i:i + batch]), True)[1]
-                                           for i in range(0, len(tokens), batch)])[:, selected]
-        maps = (total / len(members)).reshape(len(tokens), len(selected), *self.grids_[layer])
-        return maps.numpy() if images is None else upsample_maps(maps, image_sizes(images))
+        return routing_attention_maps(self, X, grid=grid, layer=layer, queries=queries)
 
-    # -- diagnostics and persistence ----------------------------------------------
     def diagnostics(self, X=None, *, grid=None) -> dict[str, np.ndarray]:
-        """``query_names`` (n_queries,) str; with X, ``attention`` float32 (n_stimuli, n_queries, H, W).
-
-        ``attention`` is :meth:`attention_maps` of X on the first feature layer: each query's
-        last-layer cross-attention over the feature grid, averaged over heads and runs, summing to 1.
-        """
+        """``query_names`` (n_queries,) str; with X, ``attention`` float32 (n_stimuli, n_queries, H, W):
+        :meth:`attention_maps` of X on the first feature layer (each map sums to 1)."""
         self._check_fitted("members_")
         out = {"query_names": np.asarray(self.query_names_, dtype=str)}
         if X is not None:
