@@ -22,11 +22,11 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	.venv/bin/cogmodels demo
 
-# The documentation site, offline, warnings as errors (needs the docs extra: sphinx, numpydoc,
-# sphinx-gallery, pydata-sphinx-theme).
+# The documentation site, offline, warnings as errors; installs the docs extra (sphinx, numpydoc,
+# sphinx-gallery, pydata-sphinx-theme) into .venv the first time.
 docs: $(STAMP)
 	@$(PY) -c "import sphinx, numpydoc, sphinx_gallery, pydata_sphinx_theme" 2>/dev/null || \
-	  { echo 'make docs needs the docs extra: $(PIP) install -c constraints.txt -e ".[docs]"'; exit 1; }
+	  $(PIP) install --quiet -c constraints.txt -e ".[dev,cluster,docs]"
 	$(PY) -P -m sphinx -W --keep-going -b html docs docs/_build/html
 
 test: $(STAMP)
