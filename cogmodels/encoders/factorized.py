@@ -22,15 +22,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cogmodels.data.checks import FLOAT32_MAX, check_array
 from cogmodels.encoders import ENCODERS
 from cogmodels.encoders._early_stopping import (
-    TrainingHistory, columnwise_r, feature_standardizer, mean_defined, response_standardizer, score_prediction,
-    shuffled_batches, train_with_early_stopping, validation_split)
+    columnwise_r, feature_standardizer, mean_defined, response_standardizer, score_prediction, shuffled_batches,
+    train_with_early_stopping, validation_split)
 from cogmodels.encoders._params import check_bool, check_float, check_int, check_seed
-from cogmodels.encoders._tokens import as_token_grid
+from cogmodels.encoders._readout_fitting import (
+    check_fit_data, check_predict_tokens, network_state, restore_network_state)
 from cogmodels.encoders.base import BaseEncoder
-from cogmodels.errors import ShapeError, format_problem
 
 # Discrete 2D Laplacian; applied without padding so the mask border is not pulled towards zero.
 LAPLACIAN_KERNEL = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
@@ -137,14 +136,7 @@ class FactorizedReadout(BaseEncoder):
         grid : (H, W), optional
         """
         self.validate_params()
-        tokens, grid = as_token_grid(X, grid, "X")
-        Y = check_array(Y, "Y", ndim=2, dtype="number", finite=True, non_empty=True,
-                        max_abs=FLOAT32_MAX).astype(np.float32)
-        if Y.shape[0] != tokens.shape[0]:
-            raise ShapeError(format_problem("X/Y", "the same number of rows (stimuli)",
-                                            f"X has {tokens.shape[0]}, Y has {Y.shape[0]}",
-                                            "align features and responses on the same stimuli"))
-        self._check_channels(channels, Y.shape[1])
+        tokens, grid, Y = check_fit_data(self, X, Y, channels, grid)
         self.grid_ = grid
         self.n_features_ = tokens.shape[2]
         return self._fit(tokens, Y)
@@ -177,12 +169,7 @@ class FactorizedReadout(BaseEncoder):
     def predict(self, X, grid=None) -> np.ndarray:
         """Predicted responses of shape (n_stimuli, n_channels)."""
         self._check_fitted("network_")
-        tokens, found = as_token_grid(X, grid if grid is not None else (self.grid_ if np.ndim(X) == 3 else None),
-                                      "X")
-        if found != self.grid_ or tokens.shape[2] != self.n_features_:
-            raise ShapeError(format_problem("X", f"grid {self.grid_} with {self.n_features_} features",
-                                            f"grid {found} with {tokens.shape[2]} features",
-                                            "pass the feature layer the readout was fitted on"))
+        tokens = check_predict_tokens(X, grid, self.grid_, self.n_features_, "readout")
         batch = 4 * self.batch_size
         with torch.no_grad():
             self.network_.eval()
@@ -201,26 +188,14 @@ class FactorizedReadout(BaseEncoder):
         return {"spatial_mask": np.asarray(self.mask_, dtype=np.float32)}
 
     def _fitted_state(self) -> tuple[dict, dict]:
-        self._check_fitted("network_")
-        arrays = {f"network.{k}": v.detach().cpu().numpy() for k, v in self.network_.state_dict().items()}
-        arrays.update(response_mean=self.response_mean_, response_scale=self.response_scale_)
-        history = self.history_
-        facts = {"grid_": list(self.grid_), "n_features_": int(self.n_features_),
-                 "history": {"train_loss": history.train_loss, "val_score": history.val_score,
-                             "best_epoch": history.best_epoch}}
-        return arrays, facts
+        return network_state(self)
 
     def _restore_fitted_state(self, arrays: dict, facts: dict) -> None:
-        self.grid_ = tuple(int(g) for g in facts["grid_"])
-        self.n_features_ = int(facts["n_features_"])
-        self.response_mean_, self.response_scale_ = arrays["response_mean"], arrays["response_scale"]
-        state = {k.removeprefix("network."): torch.from_numpy(v.copy()) for k, v in arrays.items()
-                 if k.startswith("network.")}
+        state = restore_network_state(self, arrays, facts)
         network = _FactorizedNetwork(state["mask"].shape[0], self.grid_, self.n_features_,
                                      state["feature_mean"].numpy(), state["feature_scale"].numpy())
         network.load_state_dict(state)
         network.eval()
-        self.history_ = TrainingHistory(**facts["history"])
         self._set_fitted_network(network)
 
     def _set_fitted_network(self, network) -> None:

@@ -1,0 +1,72 @@
+"""Input checks and persistence shared by the gradient-trained spatial readouts (factorized, pooled MLP).
+
+- :func:`check_fit_data` checks X (a layer of spatial features) against Y and the channel table.
+- :func:`check_predict_tokens` checks X at prediction time against the fitted grid and feature count.
+- :func:`network_state` / :func:`restore_network_state` save and restore a fitted torch
+  ``network_`` with its response standardisation, grid, feature count and training history.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from cogmodels.data.checks import FLOAT32_MAX, check_array
+from cogmodels.encoders._early_stopping import TrainingHistory
+from cogmodels.encoders._tokens import as_token_grid
+from cogmodels.errors import ShapeError, format_problem
+
+
+def check_fit_data(encoder, X, Y, channels, grid) -> tuple[np.ndarray, tuple[int, int], np.ndarray]:
+    """Tokens (n, H*W, C) float32, grid (H, W) and Y (n, n_channels) float32, checked against each other.
+
+    ``channels`` is checked against Y with the encoder's ``_check_channels``.
+    """
+    tokens, grid = as_token_grid(X, grid, "X")
+    Y = check_array(Y, "Y", ndim=2, dtype="number", finite=True, non_empty=True,
+                    max_abs=FLOAT32_MAX).astype(np.float32)
+    if Y.shape[0] != tokens.shape[0]:
+        raise ShapeError(format_problem("X/Y", "the same number of rows (stimuli)",
+                                        f"X has {tokens.shape[0]}, Y has {Y.shape[0]}",
+                                        "align features and responses on the same stimuli"))
+    encoder._check_channels(channels, Y.shape[1])
+    return tokens, grid, Y
+
+
+def check_predict_tokens(X, grid, fitted_grid: tuple[int, int], n_features: int, fitted_on: str) -> np.ndarray:
+    """Tokens (n, H*W, C) float32 of X; a ShapeError unless its grid and feature count are the fitted ones.
+
+    A token array without ``grid`` is read on the fitted grid.  ``fitted_on`` names the model in the
+    fix ("pass the feature layer the <fitted_on> was fitted on").
+    """
+    tokens, found = as_token_grid(X, grid if grid is not None else (fitted_grid if np.ndim(X) == 3 else None), "X")
+    if found != fitted_grid or tokens.shape[2] != n_features:
+        raise ShapeError(format_problem("X", f"grid {fitted_grid} with {n_features} features",
+                                        f"grid {found} with {tokens.shape[2]} features",
+                                        f"pass the feature layer the {fitted_on} was fitted on"))
+    return tokens
+
+
+def network_state(encoder) -> tuple[dict, dict]:
+    """Arrays (``network.*`` weights, response mean and scale) and facts (grid, feature count, history)."""
+    encoder._check_fitted("network_")
+    arrays = {f"network.{k}": v.detach().cpu().numpy() for k, v in encoder.network_.state_dict().items()}
+    arrays.update(response_mean=encoder.response_mean_, response_scale=encoder.response_scale_)
+    history = encoder.history_
+    facts = {"grid_": list(encoder.grid_), "n_features_": int(encoder.n_features_),
+             "history": {"train_loss": history.train_loss, "val_score": history.val_score,
+                         "best_epoch": history.best_epoch}}
+    return arrays, facts
+
+
+def restore_network_state(encoder, arrays: dict, facts: dict) -> dict[str, torch.Tensor]:
+    """Set the encoder's grid, feature count, response standardisation and history from :func:`network_state`.
+
+    Returns the network's state dict (tensors) for the caller to build and load its network.
+    """
+    encoder.grid_ = tuple(int(g) for g in facts["grid_"])
+    encoder.n_features_ = int(facts["n_features_"])
+    encoder.response_mean_, encoder.response_scale_ = arrays["response_mean"], arrays["response_scale"]
+    encoder.history_ = TrainingHistory(**facts["history"])
+    return {k.removeprefix("network."): torch.from_numpy(v.copy()) for k, v in arrays.items()
+            if k.startswith("network.")}
