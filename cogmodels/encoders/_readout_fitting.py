@@ -2,17 +2,24 @@
 
 - :func:`check_fit_data` checks X (a layer of spatial features) against Y and the channel table.
 - :func:`check_predict_tokens` checks X at prediction time against the fitted grid and feature count.
+- :func:`split_responses` draws the seeded validation split and standardises Y on the training rows.
+- :func:`train_readout` trains a network on the MSE (plus an optional penalty) with early stopping.
 - :func:`network_state` / :func:`restore_network_state` save and restore a fitted torch
   ``network_`` with its response standardisation, grid, feature count and training history.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
+from torch.nn import functional as F
 
 from cogmodels.data.checks import FLOAT32_MAX, check_array
-from cogmodels.encoders._early_stopping import TrainingHistory
+from cogmodels.encoders._early_stopping import (
+    TrainingHistory, columnwise_r, mean_defined, response_standardizer, shuffled_batches, train_with_early_stopping,
+    validation_split)
 from cogmodels.encoders._tokens import as_token_grid
 from cogmodels.errors import ShapeError, format_problem
 
@@ -45,6 +52,40 @@ def check_predict_tokens(X, grid, fitted_grid: tuple[int, int], n_features: int,
                                         f"grid {found} with {tokens.shape[2]} features",
                                         f"pass the feature layer the {fitted_on} was fitted on"))
     return tokens
+
+
+def split_responses(encoder, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train and validation rows (seeded by ``encoder.seed``) and Y standardised on the training rows.
+
+    Sets ``encoder.response_mean_`` and ``encoder.response_scale_`` (n_channels,).
+    """
+    train_idx, val_idx = validation_split(len(Y), encoder.validation_fraction, encoder.seed)
+    encoder.response_mean_, encoder.response_scale_ = response_standardizer(Y[train_idx])
+    return train_idx, val_idx, (Y - encoder.response_mean_) / encoder.response_scale_
+
+
+def train_readout(encoder, network: torch.nn.Module, inputs: np.ndarray, Y: np.ndarray, train_idx: np.ndarray,
+                  val_idx: np.ndarray, desc: str, penalty: Callable[[], torch.Tensor] | None = None
+                  ) -> TrainingHistory:
+    """Train ``network`` (inputs[rows] -> standardised Y[rows]) with AdamW and early stopping.
+
+    The loss is the MSE plus ``penalty()`` when given; the early-stopping score is the mean validation r.
+    Mini-batches are shuffled by a generator seeded with ``encoder.seed``; the optimiser settings,
+    batch size, epochs, patience and progress come from the encoder's parameters.
+    """
+    generator = torch.Generator().manual_seed(encoder.seed)
+
+    def batch_loss(idx):
+        fit = F.mse_loss(network(torch.from_numpy(inputs[idx])), torch.from_numpy(Y[idx]))
+        return fit if penalty is None else fit + penalty()
+
+    def validation_score():
+        return mean_defined(columnwise_r(torch.from_numpy(Y[val_idx]), network(torch.from_numpy(inputs[val_idx]))))
+
+    return train_with_early_stopping(
+        network, network.parameters(), lambda epoch: shuffled_batches(train_idx, encoder.batch_size, generator),
+        batch_loss, validation_score, lr=encoder.lr, weight_decay=encoder.weight_decay,
+        max_epochs=encoder.max_epochs, patience=encoder.patience, progress=encoder.progress, desc=desc)
 
 
 def network_state(encoder) -> tuple[dict, dict]:

@@ -23,12 +23,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from cogmodels.encoders import ENCODERS
-from cogmodels.encoders._early_stopping import (
-    columnwise_r, feature_standardizer, mean_defined, response_standardizer, score_prediction, shuffled_batches,
-    train_with_early_stopping, validation_split)
+from cogmodels.encoders._early_stopping import feature_standardizer, score_prediction
 from cogmodels.encoders._params import check_bool, check_float, check_int, check_seed
 from cogmodels.encoders._readout_fitting import (
-    check_fit_data, check_predict_tokens, network_state, restore_network_state)
+    check_fit_data, check_predict_tokens, network_state, restore_network_state, split_responses, train_readout)
 from cogmodels.encoders.base import BaseEncoder
 
 # Discrete 2D Laplacian; applied without padding so the mask border is not pulled towards zero.
@@ -142,27 +140,14 @@ class FactorizedReadout(BaseEncoder):
         return self._fit(tokens, Y)
 
     def _fit(self, tokens, Y):
-        train_idx, val_idx = validation_split(len(Y), self.validation_fraction, self.seed)
-        self.response_mean_, self.response_scale_ = response_standardizer(Y[train_idx])
-        Y = (Y - self.response_mean_) / self.response_scale_
+        train_idx, val_idx, Y = split_responses(self, Y)
         mean, scale = feature_standardizer([tokens], [train_idx])
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             network = _FactorizedNetwork(Y.shape[1], self.grid_, tokens.shape[2], mean, scale)
-        generator = torch.Generator().manual_seed(self.seed)
-
-        def batch_loss(idx):
-            prediction = network(torch.from_numpy(tokens[idx]))
-            fit = F.mse_loss(prediction, torch.from_numpy(Y[idx]))
-            return fit + network.penalty(self.l1_mask, self.l1_features, self.smoothness)
-
-        def validation_score():
-            return mean_defined(columnwise_r(torch.from_numpy(Y[val_idx]), network(torch.from_numpy(tokens[val_idx]))))
-
-        self.history_ = train_with_early_stopping(
-            network, network.parameters(), lambda epoch: shuffled_batches(train_idx, self.batch_size, generator),
-            batch_loss, validation_score, lr=self.lr, weight_decay=self.weight_decay, max_epochs=self.max_epochs,
-            patience=self.patience, progress=self.progress, desc="factorized readout")
+        self.history_ = train_readout(
+            self, network, tokens, Y, train_idx, val_idx, "factorized readout",
+            penalty=lambda: network.penalty(self.l1_mask, self.l1_features, self.smoothness))
         self._set_fitted_network(network)
         return self
 

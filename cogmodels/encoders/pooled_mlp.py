@@ -23,12 +23,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from cogmodels.encoders import ENCODERS
-from cogmodels.encoders._early_stopping import (
-    columnwise_r, feature_standardizer, mean_defined, response_standardizer, score_prediction, shuffled_batches,
-    train_with_early_stopping, validation_split)
+from cogmodels.encoders._early_stopping import feature_standardizer, score_prediction
 from cogmodels.encoders._params import check_bool, check_float, check_int, param_error
 from cogmodels.encoders._readout_fitting import (
-    check_fit_data, check_predict_tokens, network_state, restore_network_state)
+    check_fit_data, check_predict_tokens, network_state, restore_network_state, split_responses, train_readout)
 from cogmodels.encoders.base import BaseEncoder
 
 
@@ -150,27 +148,14 @@ class PooledMLPEncoder(BaseEncoder):
         return self._fit(pyramid_pool(tokens, self.grid_, self.pool_grids), Y)
 
     def _fit(self, pooled, Y):
-        train_idx, val_idx = validation_split(len(Y), self.validation_fraction, self.seed)
-        self.response_mean_, self.response_scale_ = response_standardizer(Y[train_idx])
-        Y = (Y - self.response_mean_) / self.response_scale_
+        train_idx, val_idx, Y = split_responses(self, Y)
         mean, scale = feature_standardizer([pooled[:, None, :]], [train_idx])
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             network = _PooledMLP(pooled.shape[1], Y.shape[1], self.hidden, self.dropout, mean, scale)
-        generator = torch.Generator().manual_seed(self.seed)
-
-        def batch_loss(idx):
-            return F.mse_loss(network(torch.from_numpy(pooled[idx])), torch.from_numpy(Y[idx]))
-
-        def validation_score():
-            return mean_defined(columnwise_r(torch.from_numpy(Y[val_idx]), network(torch.from_numpy(pooled[val_idx]))))
-
         with torch.random.fork_rng(devices=[]):  # dropout draws from the global generator: seed it
             torch.manual_seed(self.seed + 1)
-            self.history_ = train_with_early_stopping(
-                network, network.parameters(), lambda epoch: shuffled_batches(train_idx, self.batch_size, generator),
-                batch_loss, validation_score, lr=self.lr, weight_decay=self.weight_decay,
-                max_epochs=self.max_epochs, patience=self.patience, progress=self.progress, desc="pooled MLP")
+            self.history_ = train_readout(self, network, pooled, Y, train_idx, val_idx, "pooled MLP")
         network.eval()
         self.network_ = network
         return self
