@@ -37,12 +37,8 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import io
-import json
-import os
 import logging
 import math
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -50,17 +46,16 @@ from scipy.ndimage import gaussian_filter
 from tqdm.auto import tqdm
 
 from cogmodels.data import Scanpath
-from cogmodels.errors import ConfigError, DataFormatError, format_problem
+from cogmodels.errors import ConfigError, format_problem
 from cogmodels.scanpaths import SCANPATH_MODELS
 from cogmodels.scanpaths.base import ScanpathModel, as_stimulus
+from cogmodels.scanpaths.oat_checkpoint import load_checkpoint, resume_checkpoint, save_checkpoint
 from cogmodels.scanpaths.oat_data import objects_of, parse_task, prepare, target_features
 from cogmodels.scanpaths.oat_network import OATNetwork, fit_error_of
 from cogmodels.scanpaths.oat_objects import OFF_OBJECT_POLICIES, ObjectEmbedder, check_grid
 
 log = logging.getLogger(__name__)
 BUDGETS = {"tiny": 0.05, "small": 0.25, "default": 1.0, "large": 3.0}
-CHECKPOINT_FORMAT = 1
-_VOLATILE = ("progress", "checkpoint_dir", "n_threads")  # parameters that do not change the fitted model
 
 
 @SCANPATH_MODELS.register("oat", example={"budget": "tiny", "grid": (3, 4), "pe_grid": (3, 4), "d_model": 32,
@@ -348,70 +343,17 @@ class OATModel(ScanpathModel):
     def _after_epoch(self, epoch: int) -> None:
         """Hook run after each saved epoch (tests interrupt training here)."""
 
-    # -- checkpoints ----------------------------------------------------------------------------
-    def _config(self, data) -> dict:
-        params = {k: v for k, v in self.get_params().items() if k not in _VOLATILE}
-        return {"format": CHECKPOINT_FORMAT, "model": "oat", "params": params, "data": data.fingerprint()}
-
-    def _fitted_state(self) -> dict:
-        return {"feature_mean": torch.from_numpy(self.feature_mean_), "feature_std": torch.from_numpy(self.feature_std_),
-                "durations": torch.from_numpy(self.durations_), "offsets": torch.from_numpy(self.offsets_),
-                "n_off_object": torch.tensor(self.n_off_object_)}
-
+    # -- checkpoints (cogmodels/scanpaths/oat_checkpoint.py) -----------------------------------
     def _save(self, data, optimiser, schedule, epoch, history) -> None:
-        if self.checkpoint_dir is None:
-            return
-        folder = Path(self.checkpoint_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()
-        torch.save({"network": self.network_.state_dict(), "optimiser": optimiser.state_dict(),
-                    "schedule": schedule.state_dict(), "epoch": epoch, "history": torch.tensor(history),
-                    "fitted": self._fitted_state()}, buffer)
-        _atomic_write(folder / "state.pt", buffer.getvalue())
-        _atomic_write(folder / "config.json", json.dumps(self._config(data), indent=1, default=str).encode())
+        save_checkpoint(self, data, optimiser, schedule, epoch, history)
 
     def _resume(self, data, optimiser, schedule) -> tuple[int, list]:
-        if self.checkpoint_dir is None:
-            return 0, []
-        folder = Path(self.checkpoint_dir)
-        if not (folder / "state.pt").is_file() or not (folder / "config.json").is_file():
-            return 0, []
-        saved = json.loads((folder / "config.json").read_text())
-        if saved != json.loads(json.dumps(self._config(data), default=str)):
-            log.warning("OAT: the checkpoint in %s is of other parameters or data; training starts afresh", folder)
-            return 0, []
-        state = torch.load(folder / "state.pt", weights_only=True)
-        self.network_.load_state_dict(state["network"])
-        optimiser.load_state_dict(state["optimiser"])
-        schedule.load_state_dict(state["schedule"])
-        log.info("OAT: resuming from %s after epoch %d", folder, int(state["epoch"]))
-        return int(state["epoch"]) + 1, [float(v) for v in state["history"]]
+        return resume_checkpoint(self, data, optimiser, schedule)
 
     @classmethod
     def from_checkpoint(cls, checkpoint_dir) -> "OATModel":
         """A fitted model from a checkpoint folder (the state of its last saved epoch)."""
-        folder = Path(checkpoint_dir)
-        if not (folder / "config.json").is_file() or not (folder / "state.pt").is_file():
-            raise DataFormatError(format_problem(str(folder), "an OAT checkpoint folder (config.json, state.pt)",
-                                                 "missing files", "fit with checkpoint_dir=... first"))
-        config = json.loads((folder / "config.json").read_text())
-        if config.get("format") != CHECKPOINT_FORMAT or config.get("model") != "oat":
-            raise DataFormatError(format_problem(str(folder / "config.json"), f"an OAT checkpoint of format "
-                                                 f"{CHECKPOINT_FORMAT}", repr({k: config.get(k) for k in
-                                                                             ("model", "format")}), "refit"))
-        model = cls(**config["params"], checkpoint_dir=str(folder), progress=False)
-        state = torch.load(folder / "state.pt", weights_only=True)
-        fitted = state["fitted"]
-        model.feature_mean_, model.feature_std_ = fitted["feature_mean"].numpy(), fitted["feature_std"].numpy()
-        model.durations_, model.offsets_ = fitted["durations"].numpy(), fitted["offsets"].numpy()
-        model.n_off_object_ = int(fitted["n_off_object"])
-        model.network_ = model._network(len(model.feature_mean_))
-        model.network_.load_state_dict(state["network"])
-        model.network_.eval()
-        model.position_fit_error_ = fit_error_of(model.network_.position)
-        model.history_ = [float(v) for v in state["history"]]
-        model.fitted_ = True
-        return model
+        return load_checkpoint(cls, checkpoint_dir)
 
     # -- sampling -------------------------------------------------------------------------------
     def _display(self, stimulus, task, objects):
@@ -527,9 +469,3 @@ class OATModel(ScanpathModel):
             out[rows.numpy()] = ((logp * keep).sum(1) / keep.sum(1)).numpy()
         return out
 
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
