@@ -87,18 +87,29 @@ def remove_stale_temps(folder: Path) -> int:
     return removed
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
+def _write_atomically(path: Path, write, digest: bool = False) -> str | None:
+    """Call ``write(handle)`` on a temporary file beside ``path``, fsync it and move it onto ``path``.
+
+    Returns the written file's sha256 when ``digest`` (hashed before the move), else None.
+    The temporary file is removed if anything fails.
+    """
     path = Path(path)
     tmp = temp_path(path)
     try:
         with open(tmp, "wb") as handle:
-            handle.write(data)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        found = sha256_file(tmp) if digest else None
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    return found
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    _write_atomically(path, lambda handle: handle.write(data))
 
 
 def write_json(path: Path, obj) -> None:
@@ -108,18 +119,7 @@ def write_json(path: Path, obj) -> None:
 
 def save_npy(path: Path, array: np.ndarray) -> str:
     """``np.save`` ``array`` to ``path`` atomically; returns the file's sha256."""
-    path = Path(path)
-    tmp = temp_path(path)
-    try:
-        with open(tmp, "wb") as handle:
-            np.save(handle, array, allow_pickle=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        digest = sha256_file(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return digest
+    return _write_atomically(path, lambda handle: np.save(handle, array, allow_pickle=False), digest=True)
 
 
 def replace_dir(tmp_dir: Path, final: Path) -> None:
@@ -145,18 +145,7 @@ def replace_dir(tmp_dir: Path, final: Path) -> None:
 
 def save_npz(path: Path, arrays: dict) -> str:
     """``np.savez`` ``arrays`` to ``path`` atomically; returns the file's sha256."""
-    path = Path(path)
-    tmp = temp_path(path)
-    try:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        digest = sha256_file(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return digest
+    return _write_atomically(path, lambda handle: np.savez(handle, **arrays), digest=True)
 
 
 # -- content hashing -----------------------------------------------------------------------
