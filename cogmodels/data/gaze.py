@@ -252,24 +252,22 @@ def _check_trial_order(table: pd.DataFrame, where: str) -> None:
     sorted_index, onset = order["_index"].to_numpy(), order["t_onset"].to_numpy(float)
     rows = order.index.to_numpy()
     duplicate = same_trial & (sorted_index[1:] == sorted_index[:-1])
-    if duplicate.any():
-        i = int(np.argmax(duplicate))
-        trial = _trial_key(order, keys, i)
-        raise DataFormatError(format_problem(
-            f"{where}.index", "unique fixation indices within each trial (stimulus_id, subject, trial)",
-            f"{int(duplicate.sum())} repeated index value(s); first: index {sorted_index[i]:g} twice in trial "
-            f"{trial} (rows {rows[i]} and {rows[i + 1]})",
-            "drop duplicated rows, or give each trial its own `trial` value"))
     decreasing = same_trial & (onset[1:] < onset[:-1])
-    if decreasing.any():
-        i = int(np.argmax(decreasing))
-        trial = _trial_key(order, keys, i)
-        raise DataFormatError(format_problem(
-            f"{where}.t_onset", "onsets that never decrease in index order within each trial",
-            f"{int(decreasing.sum())} decrease(s); first in trial {trial}: index {sorted_index[i]:g} at "
-            f"{onset[i]:g} ms, then index {sorted_index[i + 1]:g} at {onset[i + 1]:g} ms (rows {rows[i]} and "
-            f"{rows[i + 1]})",
-            "renumber `index` in time order, or fix the onset column (units, trial boundaries)"))
+    checks = (  # (bad consecutive pairs, field, expected, found given (first pair i, its trial), fix); in this order
+        (duplicate, f"{where}.index", "unique fixation indices within each trial (stimulus_id, subject, trial)",
+         lambda i, trial: f"{int(duplicate.sum())} repeated index value(s); first: index {sorted_index[i]:g} twice "
+                          f"in trial {trial} (rows {rows[i]} and {rows[i + 1]})",
+         "drop duplicated rows, or give each trial its own `trial` value"),
+        (decreasing, f"{where}.t_onset", "onsets that never decrease in index order within each trial",
+         lambda i, trial: f"{int(decreasing.sum())} decrease(s); first in trial {trial}: index {sorted_index[i]:g} "
+                          f"at {onset[i]:g} ms, then index {sorted_index[i + 1]:g} at {onset[i + 1]:g} ms (rows "
+                          f"{rows[i]} and {rows[i + 1]})",
+         "renumber `index` in time order, or fix the onset column (units, trial boundaries)"),
+    )
+    for bad, column, expected, found, fix in checks:
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise DataFormatError(format_problem(column, expected, found(i, _trial_key(order, keys, i)), fix))
 
 
 def _trial_key(order: pd.DataFrame, keys: list, i: int) -> tuple:
