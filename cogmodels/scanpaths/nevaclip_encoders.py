@@ -89,7 +89,7 @@ class BackboneEncoder(DualEncoder):
 
     def __init__(self, name: str = "gabor", input_size: int = 64, embed_grid: int = 4, weights=None, seed: int = 0,
                  backbone_options: dict | None = None):
-        import cogmodels
+        from cogmodels.backbones import create as create_backbone
 
         options = dict(backbone_options or {})
         self.name, self.embed_grid = name, int(embed_grid)
@@ -98,7 +98,7 @@ class BackboneEncoder(DualEncoder):
             options.setdefault("n_orientations", 4)  # 4 instead of gabor's 8: ~4x faster search, see nevaclip.py
             options.setdefault("scales", tuple(s for s in (4.0, 8.0, 16.0) if s <= options["image_size"] / 2)
                                or (4.0,))
-            self.backbone = cogmodels.create_backbone("gabor", weights=weights, seed=seed, **options)
+            self.backbone = create_backbone("gabor", weights=weights, seed=seed, **options)
             self.input_size = self.backbone.image_size
             self.description = (f"gabor filter bank ({len(self.backbone.scales)} scales x "
                                 f"{self.backbone.n_orientations} orientations, {self.embed_grid}x{self.embed_grid} "
@@ -106,7 +106,7 @@ class BackboneEncoder(DualEncoder):
             return
         from cogmodels.backbones.timm_backbone import TimmBackbone
 
-        self.backbone = cogmodels.create_backbone(name, weights=weights, seed=seed, **options)
+        self.backbone = create_backbone(name, weights=weights, seed=seed, **options)
         if not isinstance(self.backbone, TimmBackbone):
             raise ConfigError(format_problem("NevaClip encoder", "'gabor', a timm backbone ('timm:<model>') or "
                                              "'open_clip:<model>'", repr(name),

@@ -216,13 +216,13 @@ def load_osie_id_split(root=None, train=(1001, 1400), test=(1401, 1500), name: s
     seeded split is replaced.  Images of neither range are left out of both splits.
     ``name`` is accepted for the runner's dataset label and must be "osie".
     """
-    import cogmodels
+    from cogmodels.datasets import load as load_dataset
 
     if name != "osie":
         raise ConfigError(format_problem("dataset.name", "'osie' (this loader splits OSIE by id range)", repr(name),
                                          "use dataset=osie_id_split with name: osie"))
 
-    dataset = cogmodels.load_dataset("osie", root=root, **options)
+    dataset = load_dataset("osie", root=root, **options)
     ranges = {"train": train, "test": test}
     splits = {}
     for name, (low, high) in ranges.items():

@@ -258,12 +258,12 @@ class ObjectEmbedder:
 
     def _backbone(self):
         if self._model is None:
-            import cogmodels
+            from cogmodels.backbones import create as create_backbone
 
             options = dict(self.backbone_options)
             if self.backbone == "gabor":
                 options = {"image_size": self.crop_size, "pool": self.pool, "scales": (4.0, 8.0), **options}
-            self._model = cogmodels.create_backbone(self.backbone, **options)
+            self._model = create_backbone(self.backbone, **options)
         return self._model
 
     def _features(self, crops: list) -> np.ndarray:

@@ -61,7 +61,7 @@ class Pyramid:
             self.blocks = None
         elif backbone in VGG_NAMES:
             from cogmodels.backbones.timm_backbone import TimmBackbone
-            from cogmodels.runner.tasks.base import weights_statement
+            from cogmodels.backbones.base import weights_statement
 
             timm_backbone = TimmBackbone(backbone, weights=weights, seed=seed)
             self.weights_statement = weights_statement(timm_backbone)
