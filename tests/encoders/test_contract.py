@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from cogmodels.data import make_channel_table
 from cogmodels.encoders import ENCODERS, FactorizedReadout, RidgeCV, RoutingTransformerEncoder
@@ -11,14 +10,6 @@ from cogmodels.encoders.base import INPUT_KINDS, REQUIREMENTS, BaseEncoder
 from cogmodels.errors import ConfigError, DataFormatError, ShapeError
 
 BUILT_IN = {"ridge": RidgeCV, "factorized": FactorizedReadout, "routing": RoutingTransformerEncoder}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _assert_names(err, *parts):

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from cogmodels.backbones.base import FeatureMap
 from cogmodels.encoders.factorized import FactorizedReadout
@@ -31,14 +30,6 @@ def make_problem(n, seed=0, noise=0.5):
 
 def abs_corr(a, b):
     return abs(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

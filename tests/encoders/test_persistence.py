@@ -14,14 +14,6 @@ from cogmodels.errors import DataFormatError
 GRID = (3, 3)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def problem(n=60, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 4, *GRID)).astype(np.float32)

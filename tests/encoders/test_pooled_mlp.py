@@ -4,21 +4,12 @@ of the routing encoder; benchmarks/routing_controls.py shows it does not route).
 
 import numpy as np
 import pytest
-import torch
 
 from cogmodels.encoders import RidgeCV
 from cogmodels.encoders.pooled_mlp import PooledMLPEncoder, pyramid_pool
 from cogmodels.errors import ConfigError
 
 FAST = dict(hidden=32, max_epochs=60, patience=8, progress=False)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _r(a, b):

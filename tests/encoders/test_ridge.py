@@ -12,17 +12,6 @@ from cogmodels.errors import ConfigError, DataFormatError, NotFittedError, Shape
 ALPHAS = np.logspace(-3, 4, 10)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny problems: thread start-up and contention on a shared machine cost more than they save."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _closed_form_cv(X, Y, alphas, folds, scoring="r2", intercept=True):
     """Per-target ridge by explicit solves: mean CV score of shape (n_alphas, n_targets)."""
     scores = np.zeros((len(alphas), Y.shape[1]))

@@ -43,15 +43,6 @@ def pearson(a, b):
     return (a * b).sum(0) / np.sqrt((a * a).sum(0) * (b * b).sum(0))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small torch ops are much slower with a thread pool on a busy 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def toy():
     return make_routing_problem(500), make_routing_problem(200, seed=7)
