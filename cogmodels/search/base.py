@@ -62,6 +62,8 @@ class SearchModel:
     """
 
     fixation_dependent = True
+    # How the model's weights were obtained, in words, for the results; models with a network override it.
+    weights_statement = "no network weights"
 
     def __init__(self, max_fixations: int = 80, ior: str = "object", ior_size: int | None = None):
         self.max_fixations = max_fixations

@@ -186,7 +186,7 @@ def search_task(ctx: RunContext) -> TaskOutput:
         example_ids.append(trial.id)
         scales.append(scale)
     items["example_ids"], items["example_scale"] = np.asarray(example_ids, dtype=str), np.asarray(scales)
-    provenance = {"weights": str(getattr(model, "weights_statement", "no network weights")),
+    provenance = {"weights": str(model.weights_statement),
                   "protocol": "one search per trial; fixations to target (the budget when not found) -> RT by "
                               "Gupta et al.'s affine map; slopes of the mean RT per set size; asymmetry index "
                               "with hard = the larger human slope (cogmodels.metrics.search)",
