@@ -14,7 +14,7 @@ of shape (n_pairs,) (MultiMatch: (n_pairs, 5)).
 
 All pairs of a call go through one batched dynamic programme on the
 anti-diagonal wavefront in :mod:`cogmodels.kernels.alignment` (MultiMatch: the
-same wavefront in numpy, in :mod:`cogmodels.metrics._multimatch`).
+same wavefront in numpy, in :mod:`cogmodels.kernels.multimatch`).
 
 ``screen_size`` is ``(width, height)`` in pixels or a
 :class:`~cogmodels.data.ScreenGeometry` (e.g. ``fixations.geometry``): the
@@ -137,8 +137,9 @@ def multimatch(a, b, screen_size, grouping=None, *, on_short=None, off_screen: s
     simplified once, however many pairs it is in. The module docstring of
     ``cogmodels.metrics._multimatch`` describes the algorithm step by step,
     and lists exactly where we differ from the peer: its NaN for scanpaths
-    with 2 fixations, its crashes, its NaN for 0 ms against 0 ms, and its
-    tie-breaking between equally short alignment paths.
+    with 2 fixations, its crashes, and its NaN for 0 ms against 0 ms (ties
+    between equally short alignment paths are resolved as the peer does; see
+    ``cogmodels.kernels.multimatch``).
 
     Parameters
     ----------
