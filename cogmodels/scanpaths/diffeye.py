@@ -273,12 +273,12 @@ class DiffEyeModel(ScanpathModel):
 
     def _backbone(self):
         if getattr(self, "_backbone_cache", None) is None:
-            import cogmodels
+            from cogmodels.backbones import create as create_backbone
 
             options = dict(self.backbone_options or {})
             if self.layer is not None:
                 options["layers"] = [self.layer]
-            self._backbone_cache = cogmodels.create_backbone(self.backbone, **options)
+            self._backbone_cache = create_backbone(self.backbone, **options)
         return self._backbone_cache
 
     def _features(self, images) -> np.ndarray:
