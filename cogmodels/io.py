@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cogmodels.errors import format_problem
+from cogmodels.errors import ConfigError, format_problem
 
 log = logging.getLogger(__name__)
 

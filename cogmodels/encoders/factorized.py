@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 from cogmodels.encoders import ENCODERS
 from cogmodels.encoders._early_stopping import feature_standardizer, score_prediction
-from cogmodels.encoders._params import check_bool, check_float, check_int, check_seed
+from cogmodels.encoders._params import check_bool, check_float, check_int
 from cogmodels.encoders._readout_fitting import (
     check_fit_data, check_predict_tokens, network_state, restore_network_state, split_responses, train_readout)
 from cogmodels.encoders.base import BaseEncoder
@@ -118,7 +118,7 @@ class FactorizedReadout(BaseEncoder):
             check_int(name, getattr(self, name))
         check_float("validation_fraction", self.validation_fraction, low=0.0, high=1.0, low_open=True,
                     high_open=True, fix="use e.g. validation_fraction=0.15")
-        check_seed("seed", self.seed)
+        check_int("seed", self.seed, low=0, fix="set seed to a non-negative integer, e.g. 0")  # torch.manual_seed takes ints
         check_bool("progress", self.progress)
         return self
 

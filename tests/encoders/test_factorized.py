@@ -107,3 +107,14 @@ def test_bad_inputs_are_typed_errors(fitted):
         FactorizedReadout(l1_mask=-1.0).fit(X, Y)
     with pytest.raises(ShapeError, match="grid"):
         model.predict(np.zeros((3, C, H - 1, W), np.float32))
+
+
+def test_a_generator_seed_is_refused_at_validation_not_in_fit():
+    # torch.manual_seed takes integers: a numpy Generator used to pass validate_params and fail in fit
+    import numpy as np
+    import pytest
+
+    from cogmodels.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"encoder\.seed.*integer.*Fix"):
+        FactorizedReadout(seed=np.random.default_rng(0)).validate_params()
