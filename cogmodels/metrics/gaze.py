@@ -55,13 +55,15 @@ from cogmodels.errors import ConfigError, DataFormatError, format_problem
 from cogmodels.kernels import alignment
 from cogmodels.metrics import _multimatch, _paths, _regions, _scanmatch
 from cogmodels.metrics._paths import collect, pair_batches
+from cogmodels.metrics.trajectory import delay_embedding, tde  # noqa: F401  (trajectory comparison, DiffEye)
 
 DEFAULT_GROUPING = {"direction_deg": 45.0, "duration_ms": 300.0, "amplitude_px": 147.0}
 DEFAULT_GRID = (8, 12)  # (n_rows, n_cols), our default: 67 x 75 px cells on OSIE's 800 x 600 px screen
 MULTIMATCH_DIMENSIONS = _multimatch.DIMENSIONS
 
 __all__ = ["multimatch", "scanmatch", "sequence_score", "edit_distance", "dtw", "frechet",
-           "scanmatch_threshold", "cluster_centres", "MULTIMATCH_DIMENSIONS", "DEFAULT_GROUPING"]
+           "scanmatch_threshold", "cluster_centres", "tde", "delay_embedding", "MULTIMATCH_DIMENSIONS",
+           "DEFAULT_GROUPING"]
 
 
 # -- shared checks -------------------------------------------------------------------------------------
