@@ -135,7 +135,7 @@ def per_pixel_windows(out_shape: tuple[int, int], centre: tuple[float, float], p
     return (rf_min + grow).to(torch.int64).clamp(min=1)
 
 
-def original_mask_bytes(input_size: int, channels, px_per_deg: float = 30.0, slopes=SLOPES, rf_min: int = RF_MIN,
+def original_mask_bytes(input_size: int, channels, px_per_deg: float, slopes=SLOPES, rf_min: int = RF_MIN,
                         fovea: float = FOVEA_DEG, rf_quant: float = RF_QUANT_DEG, stride: int = 2,
                         layers=None) -> dict[int, int]:
     """Bytes of the original's float32 per-channel ring masks, per pooling layer.

@@ -115,9 +115,9 @@ def test_faithful_rings_follow_the_original_schedule():
     assert windows[85, 85] == 2 and windows[85, 85 + 15] == 2 and windows[85, 85 + 16] == sizes[1]
     assert windows[0, 0] == sizes[-1]
     # the original's five layers keep 4.1 GiB of float32 per-channel masks at this input
-    total = sum(original_mask_bytes(1358, (64, 128, 256, 512, 512)).values())
+    total = sum(original_mask_bytes(1358, (64, 128, 256, 512, 512), px_per_deg=30.0).values())
     assert total / 2 ** 30 == pytest.approx(4.098, abs=1e-3)
-    pool5 = original_mask_bytes(1358, (64, 128, 256, 512, 512), layers=[4])[4]
+    pool5 = original_mask_bytes(1358, (64, 128, 256, 512, 512), px_per_deg=30.0, layers=[4])[4]
     assert pool5 == 19 * 43 * 43 * 512 * 4
     # per-pixel mode: true eccentricity, twice as far out per output pixel as the faithful rings
     pp = per_pixel_windows((170, 170), (85.0, 85.0), 30 / 4, 2, slope=0.07)
