@@ -48,6 +48,7 @@ from cogmodels.data import Dataset, DatasetCard, Stimuli
 from cogmodels.datasets import DATASETS, shared_data_root
 from cogmodels.errors import DataFormatError, ShapeError, format_problem
 
+SHARED_FOLDER = "rsa92"  # the rsatoolbox demo copy's folder name under the shared data
 BRAIN_FILE = "92_brainRDMs.mat"
 SUPPLEMENT_FILE = "Kriegeskorte_Neuron2008_supplementalData.mat"
 BEHAVIOUR_FILE = "92_behavRDMs.mat"
@@ -96,7 +97,7 @@ def load(root=None, behaviour: bool = True) -> Dataset:
 
     from cogmodels.metrics import rsa
 
-    root = Path(root) if root is not None else shared_data_root() / "rsa92"
+    root = Path(root) if root is not None else shared_data_root() / SHARED_FOLDER
     supplement = _read_mat(root / SUPPLEMENT_FILE, ("stimuli_92objs", "categoryLabels", "categoryVectors",
                                                     "RDMs_mIT_hIT_fig1"), loadmat)
     objects = np.atleast_1d(supplement["stimuli_92objs"])

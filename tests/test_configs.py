@@ -44,9 +44,10 @@ def output_root(tmp_path_factory):
 
 def _skip_without_real_data(name: str) -> None:
     """Real-data loaders are instantiated only where their data is (a user's clone has none)."""
-    card = importlib.import_module(f"cogmodels.datasets.{name}").CARD
-    folder = shared_data_root() / name
-    if not card.simulated and not folder.exists():
+    module = importlib.import_module(f"cogmodels.datasets.{name}")
+    # the shared copy's folder: the module's SHARED_FOLDER where it differs from the name (kriegeskorte92 -> rsa92)
+    folder = shared_data_root() / getattr(module, "SHARED_FOLDER", name)
+    if not module.CARD.simulated and not folder.exists():
         pytest.skip(f"dataset {name!r} needs real data at {folder} (set COGMODELS_SHARED_DATA)")
 
 

@@ -28,6 +28,8 @@ pixels of that screen.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from cogmodels.data import Fixations, Scanpath, Stimuli, Stimulus, check_image
@@ -50,6 +52,11 @@ class ScanpathModel:
     """
 
     requires_fit = True
+
+    def get_params(self) -> dict:
+        """Constructor parameters by name (what ``__init__`` stored)."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p not in ("self", "args", "kwargs")]
+        return {name: getattr(self, name) for name in names}
 
     def validate_params(self) -> "ScanpathModel":
         """Check the constructor parameters without data; raise ConfigError naming the parameter.

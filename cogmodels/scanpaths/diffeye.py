@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import inspect
 import logging
 import warnings
 from pathlib import Path
@@ -172,11 +171,6 @@ class DiffEyeModel(ScanpathModel):
         self.progress = progress
 
     # -- parameters -----------------------------------------------------------------------------
-    def get_params(self) -> dict:
-        """Constructor parameters (JSON-able)."""
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {name: getattr(self, name) for name in names}
-
     def budget_factor(self) -> float:
         return float(BUDGETS[self.budget]) if isinstance(self.budget, str) else float(self.budget)
 

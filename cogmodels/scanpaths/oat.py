@@ -36,7 +36,6 @@ and data resumes after the last saved epoch; the epoch order is seeded by
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import math
 
@@ -154,9 +153,8 @@ class OATModel(ScanpathModel):
 
     # -- parameters -----------------------------------------------------------------------------
     def get_params(self) -> dict:
-        """Constructor parameters (JSON-able)."""
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        params = {name: getattr(self, name) for name in names}
+        """Constructor parameters (JSON-able: grids as lists of ints)."""
+        params = super().get_params()
         for name in ("grid", "pe_grid"):
             params[name] = [int(v) for v in params[name]]
         return params

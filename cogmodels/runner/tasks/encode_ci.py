@@ -34,8 +34,8 @@ from hydra.utils import instantiate
 
 from cogmodels.errors import ConfigError, DataFormatError, format_problem
 from cogmodels.runner.tasks.base import (
-    TASKS, RunContext, TaskOutput, channel_items, fit_head, input_kind, load_brain_dataset, metric_rows,
-    predict_head, split_rows, weights_statement)
+    TASKS, RunContext, TaskOutput, channel_items, diagnostic_items, fit_head, input_kind, load_brain_dataset,
+    metric_rows, predict_head, split_rows, weights_statement)
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +181,7 @@ def encode_ci(ctx: RunContext) -> TaskOutput:
             low, high = np.nanpercentile(boot, q)
             rows += [{**labels, "layer": layer, "roi_or_condition": "all", "metric": f"{metric}_ci_{side}",
                       "value": float(v), "n_items": int(test.size)} for side, v in (("low", low), ("high", high))]
-        if hasattr(head, "best_alphas_"):
-            items[f"best_alpha@{layer}"] = np.asarray(head.best_alphas_, dtype=np.float64)
+        items.update(diagnostic_items(head, fmap, np.array([], dtype=int), layer, items))  # e.g. best_alpha@<layer>
     provenance = {"weights": weights_statement(backbone), "backbone_layers": list(backbone.layers),
                   "feature_shapes": {layer: list(f.values.shape) for layer, f in features.items()},
                   "n_train": int(train.size), "n_test": int(test.size), "dataset_card": str(dataset.card.name),
