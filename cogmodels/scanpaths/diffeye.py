@@ -33,7 +33,6 @@ GPU when one is present (``device="auto"``).  Checkpoints: see
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import warnings
@@ -46,6 +45,7 @@ from scipy.ndimage import gaussian_filter
 from cogmodels.data import Scanpath
 from cogmodels.errors import ConfigError, DataFormatError, format_problem
 from cogmodels.scanpaths import SCANPATH_MODELS
+from cogmodels.scanpaths._threads import torch_threads
 from cogmodels.scanpaths.base import ScanpathModel, as_stimulus
 from cogmodels.scanpaths.diffeye_network import DiffEyeDenoiser, Diffusion
 from cogmodels.scanpaths.diffeye_trajectories import (BLINK_POLICIES, LENGTH_POLICIES, SynthesisOptions,
@@ -250,15 +250,9 @@ class DiffEyeModel(ScanpathModel):
         return self
 
     # -- helpers --------------------------------------------------------------------------------
-    @contextlib.contextmanager
     def _threads(self):
-        before = torch.get_num_threads()
-        if self.n_threads is not None:
-            torch.set_num_threads(int(self.n_threads))
-        try:
-            yield
-        finally:
-            torch.set_num_threads(before)
+        """Torch CPU threads set to ``n_threads`` for the duration (see the parameter)."""
+        return torch_threads(self.n_threads)
 
     def _device(self) -> torch.device:
         if self.device == "auto":

@@ -35,7 +35,6 @@ and data resumes after the last saved epoch; the epoch order is seeded by
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 
@@ -47,6 +46,7 @@ from tqdm.auto import tqdm
 from cogmodels.data import Scanpath
 from cogmodels.errors import ConfigError, format_problem
 from cogmodels.scanpaths import SCANPATH_MODELS
+from cogmodels.scanpaths._threads import torch_threads
 from cogmodels.scanpaths.base import ScanpathModel, as_stimulus
 from cogmodels.scanpaths.oat_checkpoint import load_checkpoint, resume_checkpoint, save_checkpoint
 from cogmodels.scanpaths.oat_data import objects_of, parse_task, prepare, target_features
@@ -204,16 +204,9 @@ class OATModel(ScanpathModel):
             bad("weight_decay", "a number >= 0", "use weight_decay: 1e-4")
 
     # -- helpers --------------------------------------------------------------------------------
-    @contextlib.contextmanager
     def _threads(self):
         """Torch CPU threads set to ``n_threads`` for the duration (see the parameter)."""
-        before = torch.get_num_threads()
-        if self.n_threads is not None:
-            torch.set_num_threads(int(self.n_threads))
-        try:
-            yield
-        finally:
-            torch.set_num_threads(before)
+        return torch_threads(self.n_threads)
 
     def _embedder(self) -> ObjectEmbedder:
         if getattr(self, "_embedder_cache", None) is None:
