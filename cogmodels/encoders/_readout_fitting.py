@@ -20,8 +20,20 @@ from cogmodels.data.checks import FLOAT32_MAX, check_array
 from cogmodels.encoders._early_stopping import (
     TrainingHistory, columnwise_r, mean_defined, response_standardizer, shuffled_batches, train_with_early_stopping,
     validation_split)
+from cogmodels.encoders._params import check_bool, check_float, check_int
 from cogmodels.encoders._tokens import as_token_grid
 from cogmodels.errors import ShapeError, format_problem
+
+
+def check_training_params(encoder) -> None:
+    """The training parameters the readouts share: batch_size, max_epochs, patience, validation_fraction,
+    seed and progress (ConfigError naming ``encoder.<param>``)."""
+    for name in ("batch_size", "max_epochs", "patience"):
+        check_int(name, getattr(encoder, name))
+    check_float("validation_fraction", encoder.validation_fraction, low=0.0, high=1.0, low_open=True,
+                high_open=True, fix="use e.g. validation_fraction=0.15")
+    check_int("seed", encoder.seed, low=0, fix="set seed to a non-negative integer, e.g. 0")  # torch.manual_seed
+    check_bool("progress", encoder.progress)
 
 
 def check_fit_data(encoder, X, Y, channels, grid) -> tuple[np.ndarray, tuple[int, int], np.ndarray]:

@@ -24,9 +24,10 @@ from torch.nn import functional as F
 
 from cogmodels.encoders import ENCODERS
 from cogmodels.encoders._early_stopping import feature_standardizer, score_prediction
-from cogmodels.encoders._params import check_bool, check_float, check_int, param_error
+from cogmodels.encoders._params import check_float, check_int, param_error
 from cogmodels.encoders._readout_fitting import (
-    check_fit_data, check_predict_tokens, network_state, restore_network_state, split_responses, train_readout)
+    check_fit_data, check_predict_tokens, check_training_params, network_state, restore_network_state,
+    split_responses, train_readout)
 from cogmodels.encoders.base import BaseEncoder
 
 
@@ -116,15 +117,11 @@ class PooledMLPEncoder(BaseEncoder):
                 isinstance(g, bool) or not isinstance(g, (int, np.integer)) or g < 1 for g in grids):
             raise param_error("pool_grids", "a non-empty list of integers >= 1", repr(grids),
                               "use e.g. pool_grids=[1, 2] (global mean and quadrants)")
-        for name in ("hidden", "batch_size", "max_epochs", "patience"):
-            check_int(name, getattr(self, name))
+        check_int("hidden", self.hidden)
         check_float("dropout", self.dropout, low=0.0, high=1.0, high_open=True, fix="use e.g. dropout=0.1")
         check_float("lr", self.lr, low=0.0, low_open=True, fix="use e.g. lr=0.001")
         check_float("weight_decay", self.weight_decay, low=0.0, fix="use e.g. weight_decay=0.01")
-        check_float("validation_fraction", self.validation_fraction, low=0.0, high=1.0, low_open=True,
-                    high_open=True, fix="use e.g. validation_fraction=0.15")
-        check_int("seed", self.seed, low=0, fix="set seed to a non-negative integer, e.g. 0")
-        check_bool("progress", self.progress)
+        check_training_params(self)
         return self
 
     def fit(self, X, Y, *, channels=None, grid=None):
