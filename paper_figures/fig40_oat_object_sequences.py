@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from cogmodels.errors import DataFormatError, format_problem
 from cogmodels.metrics.object_scanpaths import BEHAVIOUR_STATISTICS
 from cogmodels.runner.store import load_items
 from cogmodels.scanpaths.evaluate import latest_runs
@@ -46,11 +45,7 @@ def make(results, store_root):
     """Two rows (searcher, OAT) x example displays."""
     import matplotlib.pyplot as plt
 
-    runs = latest_runs(results, EXPERIMENT, f"{store_root}/results.sqlite")
-    if MODEL not in runs:
-        raise DataFormatError(format_problem(f"{store_root}/results.sqlite", f"a {EXPERIMENT} run of {MODEL}",
-                                             f"runs of {sorted(runs)}",
-                                             f"run `cogmodels run experiment={EXPERIMENT} scanpath={MODEL}`"))
+    runs = latest_runs(results, EXPERIMENT, f"{store_root}/results.sqlite", required=(MODEL,))
     items = load_items(store_root, runs[MODEL])
     n = len(items["example_stimulus_id"])
     rows = results[results["run_id"] == runs[MODEL]].set_index("metric")["value"]

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from cogmodels.errors import DataFormatError, format_problem
 from cogmodels.runner.store import load_items, load_runs
 from cogmodels.scanpaths.evaluate import HUMAN_CEILING, latest_runs
 from cogmodels.viz.gaze import plot_density, plot_scanpaths
@@ -35,12 +34,7 @@ def make(results, store_root):
     """Humans (top), OAT samples (middle) and OAT's density (bottom) on the example test images."""
     import matplotlib.pyplot as plt
 
-    runs = latest_runs(results, EXPERIMENT, f"{store_root}/results.sqlite")
-    missing = [m for m in (HUMAN_CEILING, MODEL) if m not in runs]
-    if missing:
-        raise DataFormatError(format_problem(f"{store_root}/results.sqlite", f"{EXPERIMENT} runs of {missing}",
-                                             f"runs of {sorted(runs)}", f"run `cogmodels run -m experiment="
-                                             f"{EXPERIMENT} scanpath={MODEL},{HUMAN_CEILING}`"))
+    runs = latest_runs(results, EXPERIMENT, f"{store_root}/results.sqlite", required=(MODEL, HUMAN_CEILING))
     fig10 = _fig10()
     configs = load_runs(store_root).set_index("run_id")["config"]
     humans, model = load_items(store_root, runs[HUMAN_CEILING]), load_items(store_root, runs[MODEL])

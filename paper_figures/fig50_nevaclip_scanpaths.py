@@ -47,13 +47,7 @@ def make(results, store_root):
     """Top row: human scanpaths; bottom row: NevaClip samples on the same images."""
     import matplotlib.pyplot as plt
 
-    runs = latest_runs(results, EXPERIMENT, f"{store_root}/results.sqlite")
-    missing = [name for name in (MODEL, HUMAN_CEILING) if name not in runs]
-    if missing:
-        raise DataFormatError(format_problem(f"{store_root}/results.sqlite", f"{EXPERIMENT} runs of {MODEL} and "
-                                             f"{HUMAN_CEILING}", f"runs of {sorted(runs)}",
-                                             f"run `cogmodels run -m experiment={EXPERIMENT} "
-                                             f"scanpath={MODEL},{HUMAN_CEILING}`"))
+    runs = latest_runs(results, EXPERIMENT, f"{store_root}/results.sqlite", required=(MODEL, HUMAN_CEILING))
     configs = load_runs(store_root).set_index("run_id")["config"]
     humans, model = load_items(store_root, runs[HUMAN_CEILING]), load_items(store_root, runs[MODEL])
     n_images = min(len(humans["example_stimulus_id"]), len(model["example_stimulus_id"]))

@@ -29,11 +29,7 @@ def make(results, store_root):
     """One panel per example image: log density (= -loss up to an affine map) with the searched fixations."""
     import matplotlib.pyplot as plt
 
-    runs = latest_runs(results, EXPERIMENT, f"{store_root}/results.sqlite")
-    if MODEL not in runs:
-        raise DataFormatError(format_problem(f"{store_root}/results.sqlite", f"a {EXPERIMENT} run of {MODEL}",
-                                             f"runs of {sorted(runs)}",
-                                             f"run `cogmodels run experiment={EXPERIMENT} scanpath={MODEL}`"))
+    runs = latest_runs(results, EXPERIMENT, f"{store_root}/results.sqlite", required=(MODEL,))
     items = load_items(store_root, runs[MODEL])
     densities, sizes = items["example_density"], items["example_image_size"]
     if densities.size == 0:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from cogmodels.errors import DataFormatError, format_problem
 from cogmodels.runner.store import load_items, load_runs
 from cogmodels.scanpaths.evaluate import HUMAN_CEILING, latest_runs
 from cogmodels.viz.gaze import plot_scanpaths
@@ -32,12 +31,7 @@ def _fig10():
 
 
 def runs_of(results, store_root) -> dict:
-    runs = latest_runs(results, EXPERIMENT, f"{store_root}/results.sqlite")
-    missing = [m for m in (HUMAN_CEILING, MODEL) if m not in runs]
-    if missing:
-        raise DataFormatError(format_problem(f"{store_root}/results.sqlite", f"{EXPERIMENT} runs of {missing}",
-                                             f"runs of {sorted(runs)}", f"run `cogmodels run -m experiment="
-                                             f"{EXPERIMENT} scanpath={MODEL},{HUMAN_CEILING}`"))
+    runs = latest_runs(results, EXPERIMENT, f"{store_root}/results.sqlite", required=(MODEL, HUMAN_CEILING))
     return runs
 
 

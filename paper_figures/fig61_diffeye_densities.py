@@ -32,11 +32,7 @@ def make(results, store_root):
     import matplotlib.pyplot as plt
 
     where = f"{store_root}/results.sqlite"
-    runs = latest_runs(results, EXPERIMENT, where)
-    if HUMAN_CEILING not in runs or "diffeye" not in runs:
-        raise DataFormatError(format_problem(where, f"{EXPERIMENT} runs of {HUMAN_CEILING} and diffeye",
-                                             f"runs of {sorted(runs)}", f"run `cogmodels run -m experiment="
-                                             f"{EXPERIMENT} scanpath=diffeye,center_bias,{HUMAN_CEILING}`"))
+    runs = latest_runs(results, EXPERIMENT, where, required=(HUMAN_CEILING, "diffeye"))
     shown = [HUMAN_CEILING] + [m for m in MODELS if m in runs]
     items = {m: load_items(store_root, runs[m]) for m in shown}
     human = items[HUMAN_CEILING]

@@ -408,12 +408,19 @@ def evaluate_human_consistency(dataset, options: ProtocolOptions | None = None, 
     return _run(HUMAN_CEILING, dataset, humans, options, reference, predict, stage)
 
 
-def latest_runs(results, experiment: str = "scanpath_baselines", where: str = "results.sqlite") -> dict:
-    """Model name -> id of its latest run of ``experiment`` in ``results`` (a ``load_results`` table, at ``where``)."""
+def latest_runs(results, experiment: str = "scanpath_baselines", where: str = "results.sqlite",
+                required: tuple = ()) -> dict:
+    """Model name -> id of its latest run of ``experiment`` in ``results`` (a ``load_results`` table, at ``where``).
+
+    Raises DataFormatError, with the command that computes them, when there is no run at all or a model of
+    ``required`` has none.
+    """
     runs = results[results["experiment"] == experiment]
-    if runs.empty:
-        raise DataFormatError(format_problem(where, f"completed {experiment} runs", "none",
-                                             f"run `cogmodels run -m experiment={experiment} "
-                                             f"scanpath=uniform,center_bias,density_sampling,another_human` first"))
-    latest = runs.sort_values("finished").groupby("head")["run_id"].last()
-    return latest.to_dict()
+    latest = {} if runs.empty else runs.sort_values("finished").groupby("head")["run_id"].last().to_dict()
+    if not latest or any(model not in latest for model in required):
+        models = f" scanpath={','.join(required)}" if required else ""
+        raise DataFormatError(format_problem(
+            where, f"completed {experiment} runs" + (f" of {', '.join(required)}" if required else ""),
+            f"runs of {sorted(latest)}" if latest else "none",
+            f"run `cogmodels run -m experiment={experiment}{models}` first"))
+    return latest
