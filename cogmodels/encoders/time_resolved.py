@@ -215,21 +215,66 @@ def score_models(features: dict, Y: np.ndarray, times, *, alphas=None, n_folds: 
                       meta={"n_test": int(first.test_index_.size), "n_folds": int(n_folds)})
 
 
-def compare(scores: SEEGScores, a: str, b: str, window=(0.0, None), q: float = 0.05):
+def compare(scores: SEEGScores, a: str, b: str, window=(0.0, None), q: float = 0.05, responsive_only: bool = False):
     """Per electrode, does A beat B over the time bins in ``window`` (s)?  BH-FDR over electrodes.
+
+    ``responsive_only``: average each electrode over only the bins of the window where A or B is
+    responsive (lower CI bound above 0): the bins where there is a response to explain.  The
+    selection treats A and B alike, so it favours neither; an electrode where neither is
+    responsive in any bin gets p = 1 and diff = 0 (no evidence either way).  Default False: every
+    bin of the window (bins without a response add only noise to the difference).
 
     Returns
     -------
     rejected : bool (n_electrodes,), A beats B at FDR q
     p : (n_electrodes,) one-sided bootstrap p
-    diff : (n_electrodes,) observed mean r_A - r_B over the window
+    diff : (n_electrodes,) observed mean r_A - r_B over the window (its responsive bins)
+    """
+    boot_a, boot_b, diff = _paired_means(scores, a, b, window, responsive_only)
+    p = paired_bootstrap_p(boot_a, boot_b)  # no compared bin: A - B = 0 in every resample, p = 1
+    rejected, _ = benjamini_hochberg(p, q)
+    return rejected, p, diff
+
+
+def compare_population(scores: SEEGScores, a: str, b: str, electrodes, window=(0.0, None),
+                       responsive_only: bool = False) -> tuple[float, float]:
+    """Does A beat B on average over a group of electrodes?  One paired bootstrap over events.
+
+    Parameters
+    ----------
+    electrodes : bool or int array selecting the group (e.g. the vision-driven sites)
+    window, responsive_only : as :func:`compare` (per electrode, then averaged over the group)
+
+    Returns
+    -------
+    p : float, one-sided bootstrap p of "the group mean of r_A - r_B is above 0"
+    diff : float, the observed group mean of r_A - r_B
+    """
+    boot_a, boot_b, diff = _paired_means(scores, a, b, window, responsive_only)
+    group = np.zeros(diff.size, dtype=bool)
+    group[np.asarray(electrodes)] = True
+    if not group.any():
+        raise ConfigError(format_problem("electrodes", "at least one electrode", "an empty group",
+                                         "select the electrodes to compare over"))
+    p = paired_bootstrap_p(boot_a[:, group].mean(1), boot_b[:, group].mean(1))
+    return float(p), float(diff[group].mean())
+
+
+def _paired_means(scores: SEEGScores, a: str, b: str, window, responsive_only: bool):
+    """Per-resample (n_boot, n_electrodes) and observed (n_electrodes,) means over the compared bins.
+
+    A NaN r in a compared bin stays NaN (and counts against A in the test); bins not compared are left out.
     """
     bins = _window(scores.times, window)
-    boot_a, boot_b = scores.boot[a][:, :, bins].mean(-1), scores.boot[b][:, :, bins].mean(-1)
-    p = paired_bootstrap_p(boot_a, boot_b)
-    rejected, _ = benjamini_hochberg(p, q)
-    diff = scores.r[a][:, bins].mean(-1) - scores.r[b][:, bins].mean(-1)
-    return rejected, p, diff
+    mask = np.broadcast_to(bins, scores.r[a].shape)
+    if responsive_only:
+        mask = mask & (scores.responsive(a) | scores.responsive(b))
+    weights = mask / np.maximum(mask.sum(-1, keepdims=True), 1)
+
+    def mean(x):
+        return (np.where(mask, x, 0.0) * weights).sum(-1)
+
+    return mean(scores.boot[a]), mean(scores.boot[b]), mean(scores.r[a] - scores.r[b])
 
 
 def _window(times, window) -> np.ndarray:
@@ -273,3 +318,102 @@ def best_model(scores: SEEGScores, window=(0.0, None)) -> np.ndarray:
     names = list(scores.r)
     means = np.stack([scores.r[m][:, bins].mean(-1) for m in names])
     return np.asarray(names)[np.nanargmax(np.nan_to_num(means, nan=-np.inf), axis=0)]
+
+
+# -- the public entry point for a user's own data ----------------------------------------------
+@dataclass
+class IntegrationAnalysis:
+    """Result of :func:`integration_analysis` for one subject.
+
+    Attributes
+    ----------
+    scores : SEEGScores
+        ``scores.r[model]``, ``scores.low[model]``, ``scores.high[model]``: (n_electrodes, n_times) test r
+        and its 95% CI per feature set; ``scores.boot``/``scores.indices``: the shared bootstrap.
+    label : str array (n_electrodes,)
+        "integration", "vision", "language", "responsive" or "none" (:func:`label_sites`).
+    integration : bool array (n_electrodes,)
+        The integration sites (``label == "integration"``).
+    best_model : str array (n_electrodes,)
+        The feature set with the highest mean r over the window.
+    channels : str array (n_electrodes,)
+        Electrode (channel) ids, in the order of the rows above.
+    times : array (n_times,)
+        Bin centres (s from onset).
+    beats, p : dict "A>B" -> (n_electrodes,)
+        The paired comparisons behind the labels (BH-FDR decisions and one-sided p).
+    """
+
+    scores: SEEGScores
+    label: np.ndarray
+    integration: np.ndarray
+    best_model: np.ndarray
+    channels: np.ndarray
+    times: np.ndarray
+    beats: dict
+    p: dict
+
+
+def integration_analysis(data, features: dict, *, vision: str = "vision", language: str = "language",
+                         multimodal: str = "multimodal", concat: str = "concat", window=(0.0, 1.6), q: float = 0.05,
+                         n_folds: int = 5, n_boot: int = 1000, alphas=None, seed=0) -> IntegrationAnalysis:
+    """Score feature sets at every electrode and time bin and find the multimodal integration sites.
+
+    The analysis of Subramaniam et al. (ICML 2024) on your own recording: one ridge per (electrode,
+    time bin) with K folds in time order (:class:`TimeResolvedRidge`), 95% CIs from one set of
+    bootstrap resamples shared by every feature set, paired tests with Benjamini-Hochberg FDR over
+    electrodes, and the labels of :func:`label_sites`.  For example, with a BIDS iEEG dataset::
+
+        ds = cogmodels.load_dataset("bids_ieeg", root="/data/my_bids", subject="01")
+        result = integration_analysis(ds, {"vision": X_img, "language": X_txt, "multimodal": X_mm})
+        result.scores.r["multimodal"], result.label, result.integration
+
+    Parameters
+    ----------
+    data : Dataset (with ``.responses``) or BrainResponses
+        Responses of shape (n_events, n_electrodes, n_times) with ``times`` and a channel table.
+    features : dict name -> array of shape (n_events, n_features)
+        Features of each event, in the responses' event order; must hold ``vision``, ``language`` and
+        ``multimodal`` (names set by the keywords below).  Other entries are scored too.  Without
+        ``concat``, the concatenation baseline is built from the standardised vision and language
+        features, each block scaled by 1/sqrt(its width).
+    vision, language, multimodal, concat : str
+        Names of the unimodal, multimodal and concatenation feature sets in ``features``.
+    window : (start, stop) in s after onset
+        The bins compared (and searched for the best model).
+    q : float
+        FDR of the Benjamini-Hochberg procedure.
+    n_folds, n_boot, alphas, seed
+        Of :func:`score_models`.
+
+    Returns
+    -------
+    IntegrationAnalysis
+    """
+    inner = getattr(data, "responses", None)
+    responses = data if inner is None or isinstance(inner, np.ndarray) else inner  # a Dataset holds a BrainResponses
+    Y, times = getattr(responses, "responses", None), getattr(responses, "times", None)
+    if Y is None or times is None or np.ndim(Y) != 3:
+        raise ShapeError(format_problem("data", "a Dataset or BrainResponses with responses (n_events, "
+                                        "n_electrodes, n_times) and times", type(data).__name__,
+                                        "load it with cogmodels.load_dataset('bids_ieeg', ...)"))
+    missing = [name for name in (vision, language, multimodal) if name not in features]
+    if missing:
+        raise ConfigError(format_problem("features", f"feature sets named {vision!r}, {language!r} and "
+                                         f"{multimodal!r}", f"no {missing} in {sorted(features)}",
+                                         "pass them, or name yours with vision=/language=/multimodal="))
+    features = {name: np.asarray(x, dtype=np.float64) for name, x in features.items()}
+    for name, x in features.items():
+        if x.ndim != 2 or x.shape[0] != Y.shape[0]:
+            raise ShapeError(format_problem(f"features[{name!r}]", f"(n_events={Y.shape[0]}, n_features)",
+                                            f"{x.shape}", "one row per event, in the responses' order"))
+    if concat not in features:
+        blocks = [(x - x.mean(0)) / (x.std(0) + 1e-8) for x in (features[vision], features[language])]
+        features[concat] = np.concatenate([x / np.sqrt(x.shape[1]) for x in blocks], axis=1)
+    scores = score_models(features, Y, times, alphas=alphas, n_folds=n_folds, n_boot=n_boot, seed=seed)
+    sites = label_sites(scores, vision, language, multimodal, concat, window, q)
+    channels = getattr(responses, "channels", None)
+    ids = np.asarray(channels["id"], dtype=str) if channels is not None else np.arange(Y.shape[1]).astype(str)
+    return IntegrationAnalysis(scores=scores, label=sites["label"], integration=sites["label"] == "integration",
+                               best_model=best_model(scores, window), channels=ids, times=np.asarray(times),
+                               beats=sites["beats"], p=sites["p"])

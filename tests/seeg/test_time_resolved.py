@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from cogmodels.encoders.time_resolved import TimeResolvedRidge, label_sites, reference_fit, score_models
+from cogmodels.encoders.time_resolved import (
+    TimeResolvedRidge, compare, compare_population, integration_analysis, label_sites, reference_fit, score_models)
+from cogmodels.errors import ConfigError, ShapeError
 from cogmodels.metrics.stats import benjamini_hochberg, bootstrap_indices, bootstrap_pearson
 
 
@@ -53,3 +55,58 @@ def test_labels_find_the_interaction_site_and_not_the_linear_ones():
     features["multimodal"] = np.c_[a, b, rng.standard_normal((n, 3))]
     control = score_models(features, Y, np.array([-0.2, 0.0, 0.2, 0.4]), n_boot=300, seed=0)
     assert "integration" not in label_sites(control, "vision", "language", "multimodal", "concat")["label"]
+
+
+def _brief_response(rng, n=160, n_times=10, noise_b=1.5):
+    """Electrode 0 responds in one bin of ten to a latent that A carries cleanly and B with noise; electrode 1
+    never responds."""
+    latent = rng.standard_normal((n, 2))
+    A = latent + 0.1 * rng.standard_normal((n, 2))
+    B = latent + noise_b * rng.standard_normal((n, 2))
+    Y = rng.standard_normal((n, 2, n_times))
+    Y[:, 0, 3] += 2 * latent[:, 0]
+    return {"A": A, "B": B}, Y, np.arange(n_times) * 0.2
+
+
+def test_compare_over_responsive_bins_finds_a_brief_advantage_and_not_an_absent_one():
+    rng = np.random.default_rng(4)
+    features, Y, times = _brief_response(rng)
+    scores = score_models(features, Y, times, n_boot=300, seed=0)
+    wins, p, diff = compare(scores, "A", "B", (0.0, None), responsive_only=True)
+    assert wins.tolist() == [True, False] and diff[0] > 0.2
+    assert p[1] == 1.0 and diff[1] == 0.0  # no responsive bin: no evidence either way
+    p_group, d_group = compare_population(scores, "A", "B", [0], (0.0, None), responsive_only=True)
+    assert p_group < 0.05 and d_group == pytest.approx(diff[0])
+    # control: B carries the latent as cleanly as A, so A must not win
+    features["B"] = features["A"][:, ::-1] + 0.1 * rng.standard_normal(features["A"].shape)
+    control = score_models(features, Y, times, n_boot=300, seed=0)
+    assert not compare(control, "A", "B", (0.0, None), responsive_only=True)[0].any()
+
+
+def test_integration_analysis_takes_a_dataset_and_feature_sets():
+    import pandas as pd
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(1)
+    n = 200
+    a, b = rng.standard_normal((n, 3)), rng.standard_normal((n, 3))
+    Y = 0.5 * rng.standard_normal((n, 3, 4))
+    Y[:, 0, 2] += a[:, 0]
+    Y[:, 1, 2] += b[:, 0]
+    Y[:, 2, 2] += a[:, 1] * b[:, 1]
+    responses = SimpleNamespace(responses=Y, times=np.array([-0.2, 0.0, 0.2, 0.4]),
+                                channels=pd.DataFrame({"id": ["V1-V2", "L1-L2", "I1-I2"]}))
+    dataset = SimpleNamespace(responses=responses)
+    features = {"vision": a, "language": b, "multimodal": np.c_[a, b, a * b]}  # concat built from the two
+    result = integration_analysis(dataset, features, window=(0.0, None), n_boot=300)
+    assert result.label.tolist() == ["vision", "language", "integration"]
+    assert result.integration.tolist() == [False, False, True] and result.channels.tolist() == ["V1-V2", "L1-L2",
+                                                                                                  "I1-I2"]
+    assert set(result.scores.r) == {"vision", "language", "multimodal", "concat"}
+    assert result.scores.low["multimodal"].shape == (3, 4) and result.best_model[2] == "multimodal"
+    direct = integration_analysis(responses, features, window=(0.0, None), n_boot=300)  # a BrainResponses
+    np.testing.assert_array_equal(direct.scores.r["multimodal"], result.scores.r["multimodal"])
+    with pytest.raises(ConfigError, match="multimodal"):
+        integration_analysis(dataset, {"vision": a, "language": b})
+    with pytest.raises(ShapeError, match="n_events=200"):
+        integration_analysis(dataset, {**features, "vision": a[:10]})
