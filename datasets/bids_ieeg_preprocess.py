@@ -261,8 +261,11 @@ def epoch_bins(data: np.ndarray, sfreq: float, onsets, tmin: float = -2.0, tmax:
     sfreq : float
     onsets : array of shape (n_events,), seconds from the start of the recording
     tmin, tmax : float
-        Epoch window relative to each onset: ``floor((tmax - tmin) / bin_width)`` whole bins from ``tmin``
-        (the default -2.0 to 4.5 s in 0.2 s bins: 32 bins, -2.0 to 4.4 s; the partial last window is left out).
+        Epoch window relative to each onset, cut into bins of ``bin_width`` from ``tmin`` (so that the onset is
+        a bin edge when ``tmin`` is a multiple of ``bin_width``).  When the window is not a whole number of
+        bins, the remainder becomes a last, shorter bin that ends at ``tmax`` if it is at least half a bin wide
+        (and is left out otherwise, with a log message): the default -2.0 to 4.5 s in 0.2 s bins gives 32 bins
+        of 0.2 s (-2.0 to 4.4 s) and a 33rd of 0.1 s (4.4 to 4.5 s, centre 4.45 s), so the bins reach +4.5 s.
     bin_width : float
 
     Returns
@@ -287,22 +290,30 @@ def epoch_bins(data: np.ndarray, sfreq: float, onsets, tmin: float = -2.0, tmax:
             where, f"onsets inside the recording (0 to {duration:g} s)",
             f"{outside.size} event(s) outside it, e.g. row {int(outside[0])} at {onsets[outside[0]]:g} s",
             "check the events file belongs to this recording (same run) and its onsets are in seconds"))
-    n_bins = int(np.floor((tmax - tmin) / bin_width + 1e-9))  # whole bins; a partial last window is left out
     per_bin = int(round(bin_width * sfreq))
-    if n_bins < 1 or per_bin < 1:
+    total = int(round((tmax - tmin) * sfreq))  # samples in the epoch window
+    n_bins = total // per_bin if per_bin >= 1 else 0  # whole bins
+    if n_bins < 1:
         raise ConfigError(format_problem("epochs", "tmax - tmin of at least one bin of >= 1 sample",
                                          f"tmin={tmin}, tmax={tmax}, bin_width={bin_width}, sfreq={sfreq}",
                                          "e.g. tmin=-2.0, tmax=4.5, bin_width=0.2"))
+    offsets = per_bin * np.arange(n_bins + 1)  # bin edges in samples from the epoch start
+    remainder = total - n_bins * per_bin
+    if 2 * remainder >= per_bin:  # a last, shorter bin that ends at tmax
+        offsets = np.r_[offsets, total]
+    elif remainder:
+        log.info("epochs: the last %.3g s of the window (%g to %g s) are less than half a bin and are left out",
+                 remainder / sfreq, tmin + n_bins * per_bin / sfreq, tmax)
     starts = np.round((onsets + tmin) * sfreq).astype(np.int64)
-    inside = (starts >= 0) & (starts + n_bins * per_bin <= n_samples)
+    inside = (starts >= 0) & (starts + offsets[-1] <= n_samples)
     n_dropped = int((~inside).sum())
     if n_dropped:
         warnings.warn(f"{n_dropped} of {onsets.size} epochs overlap a recording edge ({tmin:g} to {tmax:g} s "
                       f"around onset) and were dropped", UserWarning, stacklevel=2)
     kept = np.flatnonzero(inside)
     cumulative = np.concatenate([np.zeros((data.shape[0], 1)), np.cumsum(data, axis=-1, dtype=np.float64)], -1)
-    edges = starts[kept, None] + per_bin * np.arange(n_bins + 1)[None, :]  # (n_kept, n_bins + 1)
+    edges = starts[kept, None] + offsets[None, :]  # (n_kept, n_bins + 1)
     sums = cumulative[:, edges[:, 1:]] - cumulative[:, edges[:, :-1]]  # (n_channels, n_kept, n_bins)
-    epochs = (sums / per_bin).transpose(1, 0, 2).astype(np.float32)
-    times = tmin + bin_width * (np.arange(n_bins) + 0.5)
+    epochs = (sums / np.diff(offsets)).transpose(1, 0, 2).astype(np.float32)
+    times = tmin + (offsets[:-1] + offsets[1:]) / 2 / sfreq
     return epochs, times, kept, n_dropped

@@ -72,3 +72,15 @@ def test_epochs_average_windows_and_edges_are_dropped_with_a_count():
 def test_events_outside_the_recording_are_a_typed_error():
     with pytest.raises(DataFormatError, match="outside"):
         epoch_bins(np.zeros((1, 1000)), 100.0, [2.0, 12.0])
+
+
+def test_the_bins_reach_tmax_with_a_shorter_last_bin():
+    sfreq = 100.0
+    data = np.tile(np.arange(1000, dtype=float), (1, 1))  # value = sample index
+    epochs, times, kept, _ = epoch_bins(data, sfreq, [5.0], tmin=-2.0, tmax=4.5, bin_width=0.2)
+    assert times.size == 33 and times[0] == pytest.approx(-1.9) and times[-1] == pytest.approx(4.45)
+    assert epochs[0, 0, 0] == pytest.approx(np.mean(np.arange(300, 320)))  # -2.0 to -1.8 s around 5.0 s
+    assert epochs[0, 0, -1] == pytest.approx(np.mean(np.arange(940, 950)))  # 4.4 to 4.5 s: 10 samples
+    # a remainder under half a bin is left out: -2.0 to 4.45 s is 32 whole bins + 0.05 s
+    _, times, _, _ = epoch_bins(data, sfreq, [5.0], tmin=-2.0, tmax=4.45, bin_width=0.2)
+    assert times.size == 32 and times[-1] == pytest.approx(4.3)
