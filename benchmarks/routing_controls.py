@@ -19,8 +19,9 @@ Statistics: seeds x 4 subjects (each seed is a new study: new scenes, ROI
 functions and channels).  Every comparison is a paired bootstrap over test
 images: one set of resample indices per seed (the subjects of a seed share
 their test images), shared by the two models; the statistic is the mean over
-all category channels of all subjects and seeds of r(A) - r(B); 95% percentile
-CI.  Last line: the headline.
+all category channels of all subjects and seeds of r(A) - r(B) (each cell weighted
+by its channel count; ``cogmodels.metrics.stats.pooled_paired_difference``, which
+figure 22 uses on the runner's store); 95% percentile CI.  Last line: the headline.
 
     python benchmarks/routing_controls.py                 # 3 seeds x 4 subjects, 200 train / 100 test scenes
     python benchmarks/routing_controls.py --seeds 0 --subjects subj01 --max-epochs 10   # smoke run
@@ -47,7 +48,7 @@ from cogmodels.datasets import nsd_sim
 from cogmodels.encoders import RidgeCV, RoutingTransformerEncoder
 from cogmodels.encoders.pooled_mlp import PooledMLPEncoder
 from cogmodels.metrics.brain import pearson_r
-from cogmodels.metrics.stats import bootstrap_indices, bootstrap_pearson, percentile_ci
+from cogmodels.metrics.stats import bootstrap_indices, bootstrap_pearson, pooled_paired_difference
 
 CATEGORY = ("FFA", "EBA", "PPA", "VWFA")
 MODELS = ("ridge", "factorized", "pooled_mlp", "routing", "routing_blind", "routing_per_channel",
@@ -140,21 +141,26 @@ def run_study(mode: str, seed: int, args) -> dict:
 
 def paired(results: list, a: str, b: str, n_boot: int) -> tuple[float, float, float, int]:
     """Mean r(a) - r(b) over channels, subjects and seeds, its paired-bootstrap 95% CI, and the cells used."""
-    point, boot = [], []
-    for seed_index, study in enumerate(results):
-        cells = [s for s in study[a] if s in study[b]]
-        if not cells:
-            continue
-        indices = bootstrap_indices(study[a][cells[0]][0].shape[0], n_boot, seed=[seed_index, 8])
-        for subject in cells:
-            (y, pa), (_, pb) = study[a][subject], study[b][subject]
-            point.append(pearson_r(y, pa) - pearson_r(y, pb))
-            boot.append(bootstrap_pearson(y, pa, indices) - bootstrap_pearson(y, pb, indices))
-    if not point:
+    point_a, point_b, boot_a, boot_b, weights = [], [], [], [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a constant resample gives NaN: left out of the CI
+        for seed_index, study in enumerate(results):
+            cells = [s for s in study[a] if s in study[b]]
+            if not cells:
+                continue
+            indices = bootstrap_indices(study[a][cells[0]][0].shape[0], n_boot, seed=[seed_index, 8])
+            for subject in cells:
+                (y, pa), (_, pb) = study[a][subject], study[b][subject]
+                point_a.append(np.nanmean(pearson_r(y, pa)))
+                point_b.append(np.nanmean(pearson_r(y, pb)))
+                boot_a.append(np.nanmean(bootstrap_pearson(y, pa, indices), axis=1))
+                boot_b.append(np.nanmean(bootstrap_pearson(y, pb, indices), axis=1))
+                weights.append(y.shape[1])
+    if not point_a:
         return float("nan"), float("nan"), float("nan"), 0
-    stats = np.nanmean(np.concatenate(boot, axis=1), axis=1)
-    low, high = percentile_ci(stats[:, None])
-    return float(np.nanmean(np.concatenate(point))), float(low[0]), float(high[0]), len(point)
+    diff, low, high = pooled_paired_difference(point_a, point_b, np.stack(boot_a, axis=1), np.stack(boot_b, axis=1),
+                                               weights)
+    return diff, low, high, len(point_a)
 
 
 def mean_r(study: dict, name: str) -> float:

@@ -101,7 +101,8 @@ def list_subjects() -> list[str]:
 def load(root=None, subject: str = "subj01", n_train: int = 1000, n_test: int = 200, image_size: int = 96,
          noise: float | dict = 1.0, n_repeats: int = 3, channels_per_roi: int = 16, seed: int = 0,
          backbone="gabor", layer: str = "complex", progress: bool = True, cache_dir=None, mode: str = "routing",
-         noise_model: str = "iid", noise_correlation: float = 0.5, noise_gain_sd: float = 0.5) -> Dataset:
+         noise_model: str = "iid", noise_correlation: float = 0.5, noise_gain_sd: float = 0.5,
+         rois=None) -> Dataset:
     """Simulate one subject of the NSD-like study.
 
     Parameters
@@ -143,6 +144,10 @@ def load(root=None, subject: str = "subj01", n_train: int = 1000, n_test: int = 
         Heteroscedastic model: share of the noise variance common to an ROI's channels.
     noise_gain_sd : float >= 0
         Heteroscedastic model: log-sd of the per-stimulus noise gain.
+    rois : list of str, optional
+        Keep only the channels labelled with one of these ROIs (e.g. the category ROIs
+        ``["FFA", "EBA", "PPA", "VWFA"]``).  The whole study is simulated first, so the kept
+        channels have exactly the responses, noise and ground truth they have in the full study.
 
     Returns
     -------
@@ -155,7 +160,7 @@ def load(root=None, subject: str = "subj01", n_train: int = 1000, n_test: int = 
     return load_all(root, subjects=[subject], n_train=n_train, n_test=n_test, image_size=image_size, noise=noise,
                     n_repeats=n_repeats, channels_per_roi=channels_per_roi, seed=seed, backbone=backbone,
                     layer=layer, progress=progress, cache_dir=cache_dir, mode=mode, noise_model=noise_model,
-                    noise_correlation=noise_correlation, noise_gain_sd=noise_gain_sd)[subject]
+                    noise_correlation=noise_correlation, noise_gain_sd=noise_gain_sd, rois=rois)[subject]
 
 
 def load_all(root=None, subjects=None, **options) -> dict[str, Dataset]:
@@ -186,7 +191,7 @@ def load_all(root=None, subjects=None, **options) -> dict[str, Dataset]:
 
 def _config(n_train=1000, n_test=200, image_size=96, noise=1.0, n_repeats=3, channels_per_roi=16, seed=0,
             backbone="gabor", layer="complex", progress=True, cache_dir=None, mode="routing", noise_model="iid",
-            noise_correlation=0.5, noise_gain_sd=0.5) -> dict:
+            noise_correlation=0.5, noise_gain_sd=0.5, rois=None) -> dict:
     counts = dict(n_train=(n_train, 1), n_test=(n_test, 1), image_size=(image_size, 32), n_repeats=(n_repeats, 1),
                   channels_per_roi=(channels_per_roi, 1), seed=(seed, 0))
     config = {name: _check_count(name, value, low) for name, (value, low) in counts.items()}
@@ -204,7 +209,20 @@ def _config(n_train=1000, n_test=200, image_size=96, noise=1.0, n_repeats=3, cha
                                              f"pass e.g. {name}=0.5"))
     return dict(config, noise=_noise_levels(noise), backbone=backbone, layer=layer, progress=bool(progress),
                 cache_dir=cache_dir, mode=mode, noise_model=noise_model, noise_correlation=float(noise_correlation),
-                noise_gain_sd=float(noise_gain_sd))
+                noise_gain_sd=float(noise_gain_sd), rois=_roi_selection(rois))
+
+
+def _roi_selection(rois) -> tuple | None:
+    """The ROIs whose channels are kept (None: all); names must be nsd_sim ROI labels."""
+    if rois is None:
+        return None
+    names = (rois,) if isinstance(rois, str) else tuple(rois)
+    known = set(ROI_NAMES)
+    unknown = [name for name in names if name not in known]
+    if not names or unknown:
+        raise ConfigError(format_problem("nsd_sim option rois", f"a non-empty list of ROI names among "
+                                         f"{sorted(known)}", repr(rois), "pass e.g. rois=[FFA, EBA, PPA, VWFA]"))
+    return names
 
 
 def _check_count(name: str, value, low: int) -> int:
@@ -403,10 +421,28 @@ def simulate_subject(study: Study, subject: str, config: dict) -> Dataset:
         noise_free=((clean - mean) / sd).astype(np.float32), noise_ceiling=true_noise_ceiling(ncsnr, k),
         ncsnr=ncsnr, signal_sd=signal_sd / sd, noise_sd=relative * signal_sd / sd, n_repeats=k, mode=config["mode"],
         **_study_truth(study, config), **_channel_truth(channels, params))
+    if config["rois"] is not None:
+        responses, ground_truth = _keep_rois(responses, ground_truth, config["rois"])
     ids = study.stimuli.ids
     splits = {"train": ids[: study.n_train], "test": ids[study.n_train:]}
     return Dataset(name="nsd_sim", stimuli=study.stimuli, card=CARD, responses=responses, splits=splits,
                    ground_truth=ground_truth)
+
+
+PER_CHANNEL_TRUTH = ("noise_ceiling", "ncsnr", "signal_sd", "noise_sd", "channel_roi", "feature_weights",
+                     "presence_amplitude")
+
+
+def _keep_rois(responses: BrainResponses, truth: dict, rois: tuple) -> tuple[BrainResponses, dict]:
+    """Responses and per-channel ground truth restricted to the channels of ``rois`` (order kept)."""
+    keep = np.zeros(responses.n_channels, dtype=bool)
+    for roi in rois:
+        keep |= responses.roi_mask(roi)
+    kept_ids = set(responses.channels["id"][keep])
+    truth = dict(truth, noise_free=truth["noise_free"][:, keep],
+                 rf=truth["rf"][truth["rf"]["id"].isin(kept_ids)].reset_index(drop=True),
+                 **{key: np.asarray(truth[key])[keep] for key in PER_CHANNEL_TRUTH})
+    return responses.subset(channels=keep), truth
 
 
 def true_noise_ceiling(ncsnr: np.ndarray, n_averaged: int) -> np.ndarray:

@@ -57,6 +57,52 @@ def percentile_ci(stats: np.ndarray, ci: float = 0.95) -> tuple[np.ndarray, np.n
     return low, high
 
 
+def pooled_paired_difference(point_a, point_b, boot_a, boot_b, weights=None,
+                             ci: float = 0.95) -> tuple[float, float, float]:
+    """Difference A - B of two models' scores pooled over cells, with its paired-bootstrap CI.
+
+    A cell is one scored unit, e.g. one subject of one simulated study.  Within a cell both
+    models were scored on the same resamples of its test items (indices from
+    :func:`bootstrap_indices`, shared by the two models), so the per-resample differences
+    are paired.  The pooled statistic is the weighted mean over cells of A - B; its
+    percentile interval over resamples is the CI (resamples are taken jointly across cells:
+    resample k of every cell forms pooled resample k).
+
+    Parameters
+    ----------
+    point_a, point_b : arrays of shape (n_cells,)
+        Each cell's score on its whole test set (e.g. mean test r over channels).
+    boot_a, boot_b : arrays of shape (n_boot, n_cells)
+        The same scores on each resample.
+    weights : array of shape (n_cells,), optional
+        Weight of each cell (e.g. its number of channels, which makes the statistic the mean
+        over all channels of all cells); default equal weights.
+    ci : float
+        Coverage of the percentile interval.
+
+    Returns
+    -------
+    difference, low, high : float
+        NaN resamples (a constant resample) are left out of the interval.
+    """
+    point_a, point_b = np.asarray(point_a, dtype=np.float64), np.asarray(point_b, dtype=np.float64)
+    boot_a, boot_b = np.asarray(boot_a, dtype=np.float64), np.asarray(boot_b, dtype=np.float64)
+    n_cells = point_a.shape[0] if point_a.ndim == 1 else -1
+    weights = np.ones(max(n_cells, 0)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if (point_a.ndim != 1 or point_b.shape != point_a.shape or boot_a.ndim != 2 or boot_b.shape != boot_a.shape
+            or boot_a.shape[1] != n_cells or weights.shape != point_a.shape or n_cells < 1):
+        raise ShapeError(format_problem(
+            "pooled_paired_difference", "point_a, point_b, weights (n_cells,) and boot_a, boot_b (n_boot, n_cells)",
+            f"{point_a.shape}, {point_b.shape}, {weights.shape}, {boot_a.shape}, {boot_b.shape}",
+            "pass one column per cell, both models scored on the same resamples"))
+    if np.any(weights < 0) or not weights.sum() > 0:
+        raise ConfigError(format_problem("pooled_paired_difference weights", "non-negative with a positive sum",
+                                         f"{weights}", "weight cells by e.g. their number of channels"))
+    weights = weights / weights.sum()
+    low, high = percentile_ci(((boot_a - boot_b) @ weights)[:, None], ci)
+    return float((point_a - point_b) @ weights), float(low[0]), float(high[0])
+
+
 def paired_bootstrap_p(stats_a: np.ndarray, stats_b: np.ndarray) -> np.ndarray:
     """One-sided p of "A beats B": (1 + #resamples with A - B <= 0) / (1 + n_boot), over the first axis.
 

@@ -312,3 +312,22 @@ def test_bad_mode_and_noise_options_are_config_errors():
                            (dict(noise_gain_sd=-1), "noise_gain_sd")):
         with pytest.raises(ConfigError, match=field):
             nsd_sim.load(**SMALL, **options)
+
+
+def test_rois_keeps_exactly_those_channels_of_the_full_study(small):
+    category = ["FFA", "EBA", "PPA", "VWFA"]
+    kept = nsd_sim.load(rois=category, **SMALL)
+    keep = np.isin(small.ground_truth["channel_roi"], category)
+    assert 0 < keep.sum() < keep.size and kept.responses.n_channels == keep.sum()
+    assert {rois[0] for rois in kept.responses.channels["rois"]} == set(category)
+    np.testing.assert_array_equal(kept.responses.responses, small.responses.responses[:, keep])
+    np.testing.assert_array_equal(kept.responses.repeats, small.responses.repeats[:, :, keep])
+    np.testing.assert_array_equal(kept.ground_truth["noise_free"], small.ground_truth["noise_free"][:, keep])
+    for key in nsd_sim.PER_CHANNEL_TRUTH:
+        np.testing.assert_array_equal(kept.ground_truth[key], np.asarray(small.ground_truth[key])[keep])
+    v1 = nsd_sim.load(rois=["V1"], **SMALL)
+    assert set(v1.ground_truth["rf"]["roi"]) == {"V1"} and len(v1.ground_truth["rf"]) == v1.responses.n_channels
+    with pytest.raises(ConfigError, match="rois"):
+        nsd_sim.load(rois=["FFX"], **SMALL)
+    with pytest.raises(ConfigError, match="rois"):
+        nsd_sim.load(rois=[], **SMALL)
