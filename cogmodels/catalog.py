@@ -6,7 +6,8 @@ Used by ``cogmodels list [family]`` and ``cogmodels card DATASET``::
     catalog.entries("backbones")   # [("convnext_tiny", "ConvNeXt-T (Liu et al. 2022) through timm; ..."), ...]
     print(catalog.card("osie"))    # source, licence, citation, terms, expected files, how to get them
 
-Plugins (entry points) are listed beside the built-ins.  Listing a family imports that family's modules
+Plugins (entry points) are listed beside the built-ins.  Listing a family reads its modules' source
+(see :mod:`cogmodels.registry`): it imports only the modules whose registrations the scan cannot read
 (and a plugin's, to read its description), nothing else.
 """
 

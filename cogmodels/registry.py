@@ -10,10 +10,16 @@ A name is registered next to its definition, with the family's decorator::
 
 Three ways into a registry:
 
-- **Discovery.**  A registry made with ``package=`` imports every module of that
-  package's folder (names starting with ``_`` are skipped) on the first
+- **Discovery.**  A registry made with ``package=`` reads the source of every module
+  of that package's folder (names starting with ``_`` are skipped) on the first
   ``list`` / ``get`` / ``create`` / ``in``, so a decorator in a new file is found
-  with no other edit.  ``import cogmodels`` itself imports no model code.
+  with no other edit.  The read is static (:mod:`cogmodels._registry_scan`: a
+  top-level ``@REG.register("name", ...)`` decorator or ``REG.register("name", f, ...)``
+  call); a module is imported only when one of its names is created, so checking one
+  encoder's parameters does not import the others (nor torch, for those that need it).
+  A module that registers in a way the scan cannot read (a loop, a computed name) is
+  imported at discovery, and a name not found is looked up again after importing the
+  whole folder.  ``import cogmodels`` itself imports no model code.
 - **Entry points.**  A registry made with ``entry_point_group=`` lists the
   entry points of that group (``importlib.metadata``) next to the built-ins.  An
   entry point's value is a factory (a class or a function) called with the same
@@ -32,10 +38,13 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.metadata
+import importlib.util
 import pkgutil
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from cogmodels._registry_scan import scan_module
 from cogmodels.errors import RegistryError, format_problem
 
 #: Entry-point groups of the public API, one per family.
@@ -52,8 +61,9 @@ class Entry:
     Attributes
     ----------
     name : str
-    target : callable, str or importlib.metadata.EntryPoint
-        The factory; a ``"module:attr"`` string or an entry point until first use.
+    target : callable, str, importlib.metadata.EntryPoint or Pending
+        The factory; a ``"module:attr"`` string, an entry point, or (found by the
+        source scan) a :class:`Pending` module until first use.
     example : dict, callable or None
         The small configuration of the conformance tests (see the module docstring).
     description : str or None
@@ -67,7 +77,16 @@ class Entry:
     example: Any = None
     description: str | None = None
     origin: str = "builtin"
+    module: str | None = None  # the module whose code registered it (None: unknown)
     _loaded: bool = field(default=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A name the source scan found in ``module`` (bound to ``attr`` there), not imported yet."""
+
+    module: str
+    attr: str | None = None
 
 
 def first_line(text) -> str:
@@ -84,7 +103,14 @@ def _qualified(target) -> str:
         return target
     if isinstance(target, importlib.metadata.EntryPoint):
         return target.value
+    if isinstance(target, Pending):
+        return f"{target.module}:{target.attr or '?'}"
     return f"{getattr(target, '__module__', '?')}:{getattr(target, '__qualname__', repr(target))}"
+
+
+def _home_module(entry: Entry) -> str | None:
+    """The module that registers ``entry``: the scanned module, or the one whose code called ``register``."""
+    return entry.target.module if isinstance(entry.target, Pending) else entry.module
 
 
 class Registry:
@@ -107,6 +133,8 @@ class Registry:
         self._entries: dict[str, Entry] = {}
         self._discovered = package is None
         self._discovering = False
+        self._complete = package is None  # every module of the folder imported
+        self._home = sys._getframe(1).f_globals.get("__name__")  # the module that made this registry
         self._plugins_loaded = entry_point_group is None
         _REGISTRIES.append(self)
 
@@ -126,14 +154,23 @@ class Registry:
         """
         if target is None:
             def decorator(obj):
-                self._add(Entry(name, obj, example, first_line(description) or None))
+                self._add(Entry(name, obj, example, first_line(description) or None,
+                                module=sys._getframe(1).f_globals.get("__name__")))
                 return obj
             return decorator
-        self._add(Entry(name, target, example, first_line(description) or None))
+        self._add(Entry(name, target, example, first_line(description) or None,
+                        module=sys._getframe(1).f_globals.get("__name__")))
         return target
 
     def _add(self, entry: Entry) -> None:
         existing = self._entries.get(entry.name)
+        if existing is not None and entry.origin == existing.origin == "builtin" and \
+                (isinstance(entry.target, Pending) or isinstance(existing.target, Pending)) and \
+                _home_module(entry) == _home_module(existing):
+            # a scanned module ran its registration: the real entry replaces the scan's (never the reverse)
+            if isinstance(existing.target, Pending) and not isinstance(entry.target, Pending):
+                self._entries[entry.name] = entry
+            return
         if existing is not None and existing.target is not entry.target:
             if existing.origin != "builtin" or entry.origin != "builtin" or \
                     _qualified(existing.target) != _qualified(entry.target):
@@ -156,24 +193,65 @@ class Registry:
             self._load_plugins()
 
     def _discover(self) -> None:
-        """Import every module of ``self.package`` (skipping ``_private`` ones) so their decorators run."""
+        """Scan the source of every module of ``self.package`` (skipping ``_private`` ones) for registrations;
+        import the modules the scan cannot read (see :mod:`cogmodels._registry_scan`)."""
         self._discovering = True
         try:
             package = importlib.import_module(self.package)
-            for info in pkgutil.iter_modules(package.__path__):
-                if info.name.startswith("_"):
+            names = self._bound_names(package)
+            import_cache: dict = {}
+            for module, origin in self._folder_modules(package):
+                if module in sys.modules or not names or origin is None:
+                    self._import(module)  # already run (a no-op), or no source to read
                     continue
-                module = f"{self.package}.{info.name}"
-                try:
-                    importlib.import_module(module)
-                except Exception as err:
-                    raise RegistryError(format_problem(
-                        f"{self.kind} module {module}", "a module that imports cleanly (it is imported to find the "
-                        f"registered {self.kind}s)", f"{type(err).__name__}: {err}",
-                        f"fix the module, or rename it with a leading '_' to keep it out of discovery")) from err
+                found, opaque = scan_module(origin, module, names, import_cache)
+                for item in found:
+                    self._add(Entry(item.name, Pending(module, item.attr), description=item.description,
+                                    module=module))
+                if opaque:
+                    self._import(module)
             self._discovered = True
         finally:
             self._discovering = False
+
+    def _bound_names(self, package) -> set:
+        """The names this registry is bound to in the module that made it and in its package."""
+        homes = [package, sys.modules.get(self._home)]
+        return {key for home in homes if home is not None for key, value in vars(home).items() if value is self}
+
+    def _folder_modules(self, package) -> list:
+        """``(dotted name, source file or None)`` of each non-private module of the package's folder."""
+        out = []
+        for info in pkgutil.iter_modules(package.__path__):
+            if info.name.startswith("_"):
+                continue
+            module = f"{self.package}.{info.name}"
+            try:
+                spec = info.module_finder.find_spec(module)
+            except (ImportError, AttributeError, TypeError, ValueError):
+                spec = None
+            origin = getattr(spec, "origin", None)
+            out.append((module, origin if origin and str(origin).endswith(".py") else None))
+        return out
+
+    def _import(self, module: str) -> None:
+        """Import one module of the folder (its registrations run); a failure names the module."""
+        try:
+            importlib.import_module(module)
+        except Exception as err:
+            raise RegistryError(format_problem(
+                f"{self.kind} module {module}", "a module that imports cleanly (it is imported to find the "
+                f"registered {self.kind}s)", f"{type(err).__name__}: {err}",
+                "fix the module, or rename it with a leading '_' to keep it out of discovery")) from err
+
+    def _import_rest(self) -> None:
+        """Import every module of the folder the scan left alone (a name may be registered in a way it cannot see)."""
+        if self._complete or self._discovering:
+            return
+        package = importlib.import_module(self.package)
+        for module, _ in self._folder_modules(package):
+            self._import(module)
+        self._complete = True
 
     def _load_plugins(self) -> None:
         """Add the entry points of ``self.entry_point_group`` (not imported yet)."""
@@ -198,18 +276,27 @@ class Registry:
 
     def __contains__(self, name: str) -> bool:
         self._ensure()
+        if name not in self._entries:
+            self._import_rest()
         return name in self._entries
 
     def entry(self, name: str) -> Entry:
         """The :class:`Entry` of ``name`` with its factory imported and its description filled in."""
-        self._ensure()
-        if name not in self._entries:
+        if name not in self:
             close = difflib.get_close_matches(name, self._entries, n=3)
             hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
             raise RegistryError(
                 f"unknown {self.kind} {name!r}.{hint} Registered {self.kind}s: {', '.join(self.list())}."
             )
         entry = self._entries[name]
+        if isinstance(entry.target, Pending):
+            self._import(entry.target.module)
+            entry = self._entries[name]
+            if isinstance(entry.target, Pending):
+                raise RegistryError(format_problem(
+                    f"{self.kind} {name!r}", f"registered by {entry.target.module} when imported (its source "
+                    f"has @...register({name!r}, ...))", "no registration ran",
+                    "register the name at the top level of the module, not behind a condition"))
         if not entry._loaded:
             entry.target = self._load(entry)
             entry._loaded = True
@@ -240,7 +327,11 @@ class Registry:
         return self.entry(name).example
 
     def describe(self, name: str) -> str:
-        """One-line description of ``name``."""
+        """One-line description of ``name`` (read from the source where the scan found it, else imported)."""
+        if name in self:
+            entry = self._entries[name]
+            if isinstance(entry.target, Pending) and entry.description:
+                return entry.description
         return self.entry(name).description
 
     def create(self, name: str, **params) -> Any:

@@ -125,13 +125,62 @@ def test_import_cogmodels_imports_no_model_code():
 
 
 def test_listing_one_family_imports_only_that_family():
-    code = ("import sys, cogmodels; names = cogmodels.list_models('scanpath');"
-            "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('cogmodels.') and m.count('.') > 1}),"
-            " 'timm' in sys.modules, len(names))")
+    families = ("sorted({m.split('.')[1] for m in sys.modules if m.startswith('cogmodels.') and m.count('.') > 1})")
+    code = (f"import sys, cogmodels; names = cogmodels.list_models('scanpath'); print({families}, len(names));"
+            f"cogmodels.create_model('scanpath', 'uniform'); print({families}, 'timm' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    families, timm_loaded, n_names = out.strip().rsplit(" ", 2)
+    listed, created = out.strip().splitlines()
+    families, n_names = listed.rsplit(" ", 1)
+    assert families == "[]" and int(n_names) >= 4, out  # listing reads the sources: no model module imported
+    families, timm_loaded = created.rsplit(" ", 1)
     assert "scanpaths" in families and "encoders" not in families and "backbones" not in families, out
-    assert timm_loaded == "False" and int(n_names) >= 4
+    assert timm_loaded == "False"
+
+
+def test_discovery_reads_the_source_and_imports_a_module_only_when_its_name_is_used(family):
+    package = family("fam_scan", {
+        "alpha": '''
+            """Module docstring: the description of the table registration."""
+            from fam_scan import THINGS as T
+
+            @T.register("alpha")
+            class Alpha:
+                """Alpha: read from the source."""
+
+            def beta(**params):
+                return params
+
+            T.register("beta", beta, description=__doc__)
+            ''',
+        "gamma": '''
+            from fam_scan import THINGS
+
+            for _name in ("gamma", "delta"):  # a loop: the scan cannot read it, so discovery imports the module
+                THINGS.register(_name, dict, description=f"made in a loop: {_name}")
+            ''',
+        "helper": '''
+            import fam_scan
+
+            def register_late():
+                fam_scan.THINGS.register("late", dict, description="registered by a call")
+            ''',
+        "user": '''
+            from fam_scan import THINGS, helper
+
+            helper.register_late()  # registers through another module: invisible to the scan
+            THINGS.get  # the registry used, not registered with: no reason to import this module
+            ''',
+    })
+    assert package.THINGS.list() == ["alpha", "beta", "delta", "gamma"]
+    assert "fam_scan.gamma" in sys.modules and "fam_scan.alpha" not in sys.modules
+    assert package.THINGS.describe("alpha") == "Alpha: read from the source."
+    assert package.THINGS.describe("beta") == "Module docstring: the description of the table registration."
+    assert "fam_scan.alpha" not in sys.modules  # descriptions come from the source too
+    assert isinstance(package.THINGS.create("alpha"), package.alpha.Alpha)  # imported now
+    assert package.THINGS.create("beta", n=1) == {"n": 1}
+    assert "fam_scan.user" not in sys.modules
+    assert package.THINGS.describe("late") == "registered by a call"  # a miss imports the rest of the folder
+    assert "late" in package.THINGS.list()
 
 
 def test_builtins_are_registered_where_defined():
