@@ -21,6 +21,13 @@ predicts objects only).  ``density(stimulus)`` is the Gaussian-smoothed
 histogram of ``density_samples`` sampled scanpaths' fixations (seeded by
 ``seed``), mixed with 1 % uniform.
 
+Training (:mod:`cogmodels.scanpaths.oat_training`).  Batches are made of whole
+displays, so the encoder runs once per display and target, not once per
+scanpath; ``validation_fraction`` of the training images are held out, and
+the weights of the epoch with the best held-out log-likelihood are kept
+(early stopping after ``patience`` epochs without improvement; our addition:
+the paper does not describe its stopping rule).
+
 Budget.  ``budget`` ("tiny" 0.05, "small" 0.25, "default" 1, "large" 3, or a
 positive number) multiplies the training epochs and the number of scanpaths
 behind ``density``: it scales fit and density time together.
@@ -36,12 +43,10 @@ and data resumes after the last saved epoch; the epoch order is seeded by
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter
-from tqdm.auto import tqdm
 
 from cogmodels.data import Scanpath
 from cogmodels.errors import ConfigError, format_problem
@@ -52,6 +57,7 @@ from cogmodels.scanpaths.oat_checkpoint import load_checkpoint, resume_checkpoin
 from cogmodels.scanpaths.oat_data import objects_of, parse_task, prepare, target_features
 from cogmodels.scanpaths.oat_network import OATNetwork, fit_error_of
 from cogmodels.scanpaths.oat_objects import OFF_OBJECT_POLICIES, ObjectEmbedder, check_grid
+from cogmodels.scanpaths.oat_training import batch_logits, n_epochs, train, training_tensors
 
 log = logging.getLogger(__name__)
 BUDGETS = {"tiny": 0.05, "small": 0.25, "default": 1.0, "large": 3.0}
@@ -83,13 +89,18 @@ class OATModel(ScanpathModel):
     d_model, d_position, n_heads, n_encoder_layers, n_decoder_layers, dim_feedforward, dropout
         Network size (:class:`~cogmodels.scanpaths.oat_network.OATNetwork`).
     epochs, min_steps, batch_size, lr, weight_decay : int, int, int, float, float
-        AdamW training with a cosine learning-rate decay for ``epochs`` passes over the scanpaths, or more
-        when that gives fewer than ``min_steps`` optimiser steps (small data sets); both are multiplied by
-        the budget.
+        AdamW training with a cosine learning-rate decay for at most ``epochs`` passes over the scanpaths, or
+        more when that gives fewer than ``min_steps`` optimiser steps (small data sets); both are multiplied
+        by the budget.  Batches hold ``batch_size`` scanpaths, grouped by display.
+    validation_fraction, patience : float, int
+        Fraction of the training images held out for early stopping (0: none, every epoch runs), and the
+        epochs without a better held-out log-likelihood after which training stops; the best epoch's
+        weights are kept (``best_epoch_``, ``validation_history_``).
     budget : str or float
         "tiny", "small", "default", "large" or a positive factor (see the module docstring).
     target_similarity : bool
-        Add each object's cosine similarity to the target embedding to its token (our addition to the
+        Add each object's cosine similarity to the target embedding to its token and (times a learned gain)
+        to its score, and the last fixated object's similarity to the "stop" score (our addition to the
         paper; no effect on free viewing).
     max_length : int
         Longest scanpath (fixations) learned and sampled; longer training scanpaths are truncated.
@@ -113,7 +124,8 @@ class OATModel(ScanpathModel):
                  crop_size: int = 32, position_encoding: str = "learned", pe_grid=(8, 12), pe_sigma: float = 1.0,
                  d_model: int = 64, d_position: int = 16, n_heads: int = 4, n_encoder_layers: int = 2,
                  n_decoder_layers: int = 2, dim_feedforward: int = 128, dropout: float = 0.1, epochs: int = 20,
-                 min_steps: int = 1500, batch_size: int = 64, lr: float = 2e-3, weight_decay: float = 0.01, budget="default",
+                 min_steps: int = 1500, batch_size: int = 64, lr: float = 2e-3, weight_decay: float = 0.01,
+                 validation_fraction: float = 0.1, patience: int = 3, budget="default",
                  target_similarity: bool = True, max_length: int = 32, temperature: float = 1.0,
                  density_samples: int = 100,
                  density_sigma: float = 0.5, checkpoint_dir: str | None = None, n_threads: int | None = 1,
@@ -140,6 +152,8 @@ class OATModel(ScanpathModel):
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.patience = patience
         self.budget = budget
         self.target_similarity = target_similarity
         self.max_length = max_length
@@ -184,7 +198,7 @@ class OATModel(ScanpathModel):
                 and self.budget > 0):
             bad("budget", f"one of {sorted(BUDGETS)} or a positive number", "use budget: default")
         for name, low in (("d_model", 8), ("d_position", 4), ("n_heads", 1), ("n_encoder_layers", 1),
-                          ("n_decoder_layers", 1), ("dim_feedforward", 1), ("epochs", 1), ("min_steps", 0), ("batch_size", 1),
+                          ("n_decoder_layers", 1), ("dim_feedforward", 1), ("epochs", 1), ("min_steps", 0), ("batch_size", 1), ("patience", 0),
                           ("max_length", 2), ("density_samples", 1), ("crop_size", 8), ("seed", 0), ("n_threads", 1)):
             if name == "n_threads" and self.n_threads is None:
                 continue
@@ -194,7 +208,7 @@ class OATModel(ScanpathModel):
             bad("d_position", f"a multiple of 4 below d_model={self.d_model}", "use e.g. d_position: 16")
         if self.d_model % self.n_heads:
             bad("n_heads", f"a divisor of d_model={self.d_model}", "use e.g. n_heads: 4")
-        for name in ("min_target_iou", "dropout"):
+        for name in ("min_target_iou", "dropout", "validation_fraction"):
             if not 0 <= float(getattr(self, name)) < 1:
                 bad(name, "a number in [0, 1)", f"set {name} in [0, 1)")
         for name in ("pe_sigma", "lr", "temperature", "density_sigma"):
@@ -261,84 +275,21 @@ class OATModel(ScanpathModel):
                         int((lengths > self.max_length).sum()), len(lengths), self.max_length)
         self.network_ = self._network(pooled.shape[1])
         self.position_fit_error_ = fit_error_of(self.network_.position)
-        self.history_ = self._train(data)
+        self.history_, self.validation_history_ = train(self, data)
         self.network_.eval()
 
-    def _tensors(self, data):
-        n_images, n_max = len(data.features), max(len(f) for f in data.features)
-        n_features = data.features[0].shape[1]
-        feats, pos = np.zeros((n_images, n_max, n_features), np.float32), np.zeros((n_images, n_max, 2), np.float32)
-        valid = np.zeros((n_images, n_max + (self.off_object == "background")), bool)
-        for i, (f, p) in enumerate(zip(data.features, data.positions)):
-            feats[i, :len(f)], pos[i, :len(p)], valid[i, :len(f)] = self._standardise(f), p, True
-        valid[:, n_max:] = True  # the background object
-        stop = valid.shape[1]
-        length = np.minimum([len(s) for s in data.sequences], self.max_length)
-        previous = np.zeros((len(data.sequences), self.max_length), np.int64)
-        labels = np.full((len(data.sequences), self.max_length + 1), -100, np.int64)
-        for k, seq in enumerate(data.sequences):
-            seq = np.where(seq >= len(data.features[data.image_index[k]]), n_max, seq)[: self.max_length]
-            previous[k, :len(seq)], labels[k, :len(seq)], labels[k, len(seq)] = seq, seq, stop
-        target = self._standardise(data.target_features)
-        return (torch.from_numpy(feats), torch.from_numpy(pos), torch.from_numpy(valid), torch.from_numpy(target),
-                torch.from_numpy(data.target >= 0), torch.from_numpy(previous), torch.from_numpy(labels),
-                torch.from_numpy(data.image_index.astype(np.int64)), length)
-
-    def _train(self, data) -> list:
-        feats, pos, valid, target, has_target, previous, labels, image, length = self._tensors(data)
-        n_epochs = self.n_epochs(len(image))
-        optimiser = torch.optim.AdamW(self.network_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimiser, lambda e: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(e, n_epochs) / n_epochs)))
-        start, history = self._resume(data, optimiser, schedule)
-        bar = tqdm(range(start, n_epochs), desc="OAT epochs", unit="epoch", disable=not self.progress)
-        for epoch in bar:
-            with torch.random.fork_rng():  # dropout draws seeded by (seed, epoch): a resumed fit repeats them
-                torch.manual_seed(int(np.random.SeedSequence([int(self.seed), epoch]).generate_state(1)[0]))
-                history.append(self._epoch(epoch, feats, pos, valid, target, has_target, previous, labels, image,
-                                           length, optimiser))
-            schedule.step()
-            bar.set_postfix(nll=f"{history[-1]:.3f}")
-            self._save(data, optimiser, schedule, epoch, history)
-            self._after_epoch(epoch)
-        return history
-
-    def _epoch(self, epoch, feats, pos, valid, target, has_target, previous, labels, image, length, optimiser):
-        """One pass over the scanpaths in a (seed, epoch)-seeded order; returns the mean NLL per decision."""
-        self.network_.train()
-        n = len(image)
-        order = np.random.default_rng([int(self.seed), epoch]).permutation(n)
-        total, count = 0.0, 0
-        for b in range(0, n, self.batch_size):
-            rows = torch.from_numpy(order[b: b + self.batch_size])
-            steps = int(length[rows.numpy()].max())
-            img = image[rows]
-            logits = self.network_(feats[img], pos[img], valid[img], target[rows], has_target[rows],
-                                   previous[rows, :steps])
-            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels[rows, : steps + 1].flatten(),
-                                                     ignore_index=-100, reduction="sum")
-            decisions = int((labels[rows, : steps + 1] >= 0).sum())
-            optimiser.zero_grad()
-            (loss / decisions).backward()
-            torch.nn.utils.clip_grad_norm_(self.network_.parameters(), 1.0)
-            optimiser.step()
-            total, count = total + float(loss.detach()), count + decisions
-        return total / count
-
     def n_epochs(self, n_scanpaths: int) -> int:
-        """Epochs of a fit on ``n_scanpaths``: ``epochs``, or enough for ``min_steps`` steps (times the budget)."""
-        factor = self.budget_factor()
-        batches = math.ceil(n_scanpaths / self.batch_size)
-        return max(1, int(round(self.epochs * factor)), math.ceil(self.min_steps * factor / batches))
+        """Most epochs of a fit on ``n_scanpaths``: ``epochs``, or enough for ``min_steps`` steps (times the budget)."""
+        return n_epochs(self, n_scanpaths)
 
     def _after_epoch(self, epoch: int) -> None:
         """Hook run after each saved epoch (tests interrupt training here)."""
 
     # -- checkpoints (cogmodels/scanpaths/oat_checkpoint.py) -----------------------------------
-    def _save(self, data, optimiser, schedule, epoch, history) -> None:
-        save_checkpoint(self, data, optimiser, schedule, epoch, history)
+    def _save(self, data, optimiser, schedule, epoch, history, validation, best) -> None:
+        save_checkpoint(self, data, optimiser, schedule, epoch, history, validation, best)
 
-    def _resume(self, data, optimiser, schedule) -> tuple[int, list]:
+    def _resume(self, data, optimiser, schedule) -> tuple[int, list, list, dict | None]:
         return resume_checkpoint(self, data, optimiser, schedule)
 
     @classmethod
@@ -446,17 +397,13 @@ class OATModel(ScanpathModel):
 
     def _log_likelihood(self, fixations, stimuli, objects):
         data = prepare(self, fixations, stimuli, objects)
-        feats, pos, valid, target, has_target, previous, labels, image, length = self._tensors(data)
-        out = np.zeros(len(image))
-        for b in range(0, len(image), 256):
-            rows = torch.arange(b, min(b + 256, len(image)))
-            steps = int(length[rows.numpy()].max())
-            img = image[rows]
-            logits = self.network_(feats[img], pos[img], valid[img], target[rows], has_target[rows],
-                                   previous[rows, :steps])
-            lab = labels[rows, : steps + 1]
-            logp = torch.log_softmax(logits, -1).gather(-1, lab.clamp(min=0)[..., None])[..., 0]
-            keep = lab >= 0
-            out[rows.numpy()] = ((logp * keep).sum(1) / keep.sum(1)).numpy()
+        t = training_tensors(self, data)
+        out = np.zeros(len(t.image))
+        order = np.argsort(t.display, kind="stable")
+        for b in range(0, len(order), 256):
+            rows = order[b: b + 256]
+            logits, labels = batch_logits(self.network_, t, rows)
+            logp = torch.log_softmax(logits, -1).gather(-1, labels.clamp(min=0)[..., None])[..., 0]
+            keep = labels >= 0
+            out[rows] = ((logp * keep).sum(1) / keep.sum(1)).numpy()
         return out
-

@@ -159,10 +159,12 @@ class OATNetwork(nn.Module):
     background : bool
         Append a learned background object to every image (fixations on no object).
     target_similarity : bool
-        Give each object token one more input, the cosine similarity of its embedding to the target's, and
-        add that similarity, times a learned gain, to the object scores (our addition to the paper; the
-        target token's input is 1).  With few training displays the
-        transformer alone did not discover the object-target comparison (see the issue-10 note).
+        Give each object token one more input, the cosine similarity of its embedding to the target's, add
+        that similarity, times a learned gain, to the object scores, and add the similarity of the object
+        fixated last, times another learned gain, to the "stop" score (our additions to the paper; the
+        target token's input is 1).  With few training displays the transformer alone did not discover the
+        object-target comparison, and its stop decision did not depend on whether the fixated object was
+        the target (see the issue-10 notes).
     """
 
     def __init__(self, n_features: int, d_model: int = 64, d_position: int = 16, n_heads: int = 4,
@@ -190,6 +192,7 @@ class OATNetwork(nn.Module):
         self.register_buffer("order", sinusoid_table(max_length + 1, d_model), persistent=False)
         self.stop_key = nn.Parameter(torch.randn(d_model) * 0.1)
         self.similarity_gain = nn.Parameter(torch.zeros(1))  # weight of the target similarity in the scores
+        self.stop_gain = nn.Parameter(torch.zeros(1))        # weight of the last fixation's similarity in "stop"
         self.query = nn.Linear(d_model, d_model)
         self.key = nn.Linear(d_model, d_model)
 
@@ -252,7 +255,8 @@ class OATNetwork(nn.Module):
             through the causal mask, and padded targets are ignored in the loss).
         similarity : (B, N', 1), optional
             Target similarity of each object (:meth:`similarity_channel`), added to the object scores
-            with a learned gain.
+            with a learned gain; the similarity of the object fixated last (0 before the first fixation)
+            is added to the stop score with another learned gain.
 
         Returns
         -------
@@ -273,14 +277,25 @@ class OATNetwork(nn.Module):
         if similarity is not None:
             bias = torch.cat([similarity[..., 0], similarity.new_zeros(batch, 1)], dim=1)  # stop: no bias
             scores = scores + self.similarity_gain * bias[:, None, :]
+            last = torch.cat([similarity.new_zeros(batch, 1), torch.gather(similarity[..., 0], 1, previous)], 1)
+            stop_bias = torch.cat([torch.zeros_like(scores[..., :-1]), (self.stop_gain * last)[..., None]], -1)
+            scores = scores + stop_bias
         choices = torch.cat([valid, torch.ones(batch, 1, dtype=torch.bool, device=valid.device)], dim=1)
         return scores.masked_fill(~choices[:, None, :], float("-inf"))
 
-    def forward(self, features, positions, valid, target, has_target, previous):
-        """Logits (B, L + 1, N' + 1) for teacher forcing (see :meth:`decode`)."""
+    def forward(self, features, positions, valid, target, has_target, previous, index=None):
+        """Logits (B, L + 1, N' + 1) for teacher forcing (see :meth:`decode`).
+
+        ``index`` (B,) int, optional: the encoder inputs (``features`` ... ``has_target``) are given once per
+        distinct display and target (U of them), and row ``b`` of ``previous`` belongs to display ``index[b]``;
+        the encoder then runs U times instead of B times (scanpaths of several subjects share one encoding).
+        """
         tokens = self.object_tokens(features, positions, target, has_target)
         memory = self.encode(tokens, valid, target, has_target)
-        return self.decode(memory, tokens, valid, previous, self.object_similarity(features, target, has_target))
+        similarity = self.object_similarity(features, target, has_target)
+        if index is not None:
+            memory, tokens, valid, similarity = memory[index], tokens[index], valid[index], similarity[index]
+        return self.decode(memory, tokens, valid, previous, similarity)
 
 
 def fit_error_of(position: nn.Module) -> float | None:

@@ -12,7 +12,9 @@ import cogmodels
 from cogmodels.data import Fixations, Scanpath
 from cogmodels.errors import ConfigError, DataFormatError
 from cogmodels.scanpaths.oat import OATModel
+from cogmodels.scanpaths.oat_data import prepare
 from cogmodels.scanpaths.oat_network import LearnedGridPosition, SinusoidalPosition2D
+from cogmodels.scanpaths.oat_training import nll, training_tensors, validation_split
 
 SMALL = dict(d_model=32, d_position=8, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, dim_feedforward=64,
              density_samples=10, min_steps=0, progress=False)
@@ -69,7 +71,25 @@ def test_planted_rule_beats_shuffled_target_control(sim, fitted):
     real = fitted.log_likelihood(test, sim.stimuli).mean()
     shuffled = control.log_likelihood(_shuffled(test, seed=1), sim.stimuli).mean()
     assert real > shuffled + 0.1
-    assert float(fitted.network_.similarity_gain) > float(control.network_.similarity_gain)
+    assert float(fitted.network_.similarity_gain.detach()) > float(control.network_.similarity_gain.detach())
+    # the searcher stops after detecting the target: stopping follows the last fixation's target similarity
+    assert float(fitted.network_.stop_gain.detach()) > float(control.network_.stop_gain.detach())
+
+
+def test_early_stopping_keeps_the_best_held_out_epoch(sim):
+    train = sim.fixations.subset(stimulus_ids=sim.splits["train"][:12])
+    model = _model(sim, epochs=8, validation_fraction=0.25, patience=1, lr=0.02).fit(train, sim.stimuli)
+    assert len(model.validation_history_) == len(model.history_) <= model.best_epoch_ + model.patience + 1
+    assert model.best_epoch_ == int(np.argmin(model.validation_history_))
+    # the network left after fit is the best epoch's: its held-out NLL is the minimum of the history
+    t = training_tensors(model, prepare(model, train, sim.stimuli))
+    fit_rows, held = validation_split(t.image.numpy(), model.validation_fraction, model.seed)
+    assert len(held) and not np.isin(t.image.numpy()[held], t.image.numpy()[fit_rows]).any()
+    assert nll(model.network_, t, held) == pytest.approx(min(model.validation_history_), rel=1e-5)
+    # control: without a validation split every epoch runs and no held-out history is kept
+    every = _model(sim, epochs=3, validation_fraction=0.0).fit(train, sim.stimuli)
+    assert len(every.history_) == 3  # SMALL has min_steps=0: epochs=3 is the number of epochs
+    assert every.validation_history_ == [] and every.best_epoch_ == len(every.history_) - 1
 
 
 def test_learned_position_encoding_fits_gaussian():
