@@ -102,6 +102,10 @@ class OATModel(ScanpathModel):
         Add each object's cosine similarity to the target embedding to its token and (times a learned gain)
         to its score, and the last fixated object's similarity to the "stop" score (our addition to the
         paper; no effect on free viewing).
+    history_bias : bool
+        Learned score biases for the object fixated last (refixation) and objects fixated before it
+        (revisit; inhibition of return when negative): our addition to the paper
+        (:class:`~cogmodels.scanpaths.oat_network.OATNetwork`).
     max_length : int
         Longest scanpath (fixations) learned and sampled; longer training scanpaths are truncated.
     temperature : float
@@ -126,8 +130,8 @@ class OATModel(ScanpathModel):
                  n_decoder_layers: int = 2, dim_feedforward: int = 128, dropout: float = 0.1, epochs: int = 20,
                  min_steps: int = 1500, batch_size: int = 64, lr: float = 2e-3, weight_decay: float = 0.01,
                  validation_fraction: float = 0.1, patience: int = 3, budget="default",
-                 target_similarity: bool = True, max_length: int = 32, temperature: float = 1.0,
-                 density_samples: int = 100,
+                 target_similarity: bool = True, history_bias: bool = True, max_length: int = 32,
+                 temperature: float = 1.0, density_samples: int = 100,
                  density_sigma: float = 0.5, checkpoint_dir: str | None = None, n_threads: int | None = 1,
                  seed: int = 0, progress: bool = True):
         self.proposals = proposals
@@ -156,6 +160,7 @@ class OATModel(ScanpathModel):
         self.patience = patience
         self.budget = budget
         self.target_similarity = target_similarity
+        self.history_bias = history_bias
         self.max_length = max_length
         self.temperature = temperature
         self.density_samples = density_samples
@@ -232,7 +237,7 @@ class OATModel(ScanpathModel):
         network = OATNetwork(n_features, self.d_model, self.d_position, self.n_heads, self.n_encoder_layers,
                              self.n_decoder_layers, self.dim_feedforward, self.dropout, self.position_encoding,
                              tuple(self.pe_grid), self.pe_sigma, self.max_length, self.off_object == "background",
-                             bool(self.target_similarity))
+                             bool(self.target_similarity), bool(self.history_bias))
         if self.position_encoding == "learned":
             network.position.fit(seed=int(self.seed))
         return network

@@ -165,13 +165,20 @@ class OATNetwork(nn.Module):
         target token's input is 1).  With few training displays the transformer alone did not discover the
         object-target comparison, and its stop decision did not depend on whether the fixated object was
         the target (see the issue-10 notes).
+    history_bias : bool
+        Add two learned gains to the object scores: one for the object fixated last (refixation) and one
+        for objects fixated earlier (revisits; a negative gain is inhibition of return).  Our addition to the
+        paper: its decoder sees the fixation history only through self-attention, from which it learned
+        inhibition of return poorly (revisits +75 % over the simulated searcher's; see the issue-10 notes).
     """
 
     def __init__(self, n_features: int, d_model: int = 64, d_position: int = 16, n_heads: int = 4,
                  n_encoder_layers: int = 2, n_decoder_layers: int = 2, dim_feedforward: int = 128,
                  dropout: float = 0.0, position_encoding: str = "learned", pe_grid=(8, 12), pe_sigma: float = 1.0,
-                 max_length: int = 64, background: bool = False, target_similarity: bool = True):
+                 max_length: int = 64, background: bool = False, target_similarity: bool = True,
+                 history_bias: bool = True):
         super().__init__()
+        self.history_bias = history_bias
         self.n_heads = n_heads
         self.background = background
         self.target_similarity = target_similarity
@@ -193,6 +200,8 @@ class OATNetwork(nn.Module):
         self.stop_key = nn.Parameter(torch.randn(d_model) * 0.1)
         self.similarity_gain = nn.Parameter(torch.zeros(1))  # weight of the target similarity in the scores
         self.stop_gain = nn.Parameter(torch.zeros(1))        # weight of the last fixation's similarity in "stop"
+        self.refixation_gain = nn.Parameter(torch.zeros(1))  # score bias of the object fixated last
+        self.revisit_gain = nn.Parameter(torch.zeros(1))     # score bias of objects fixated before that
         self.query = nn.Linear(d_model, d_model)
         self.key = nn.Linear(d_model, d_model)
 
@@ -258,6 +267,9 @@ class OATNetwork(nn.Module):
             with a learned gain; the similarity of the object fixated last (0 before the first fixation)
             is added to the stop score with another learned gain.
 
+        With ``history_bias``, the object fixated last and the objects fixated before it get learned score
+        biases (refixation and revisit gains).
+
         Returns
         -------
         logits : (B, L + 1, N' + 1)
@@ -280,8 +292,21 @@ class OATNetwork(nn.Module):
             last = torch.cat([similarity.new_zeros(batch, 1), torch.gather(similarity[..., 0], 1, previous)], 1)
             stop_bias = torch.cat([torch.zeros_like(scores[..., :-1]), (self.stop_gain * last)[..., None]], -1)
             scores = scores + stop_bias
+        if self.history_bias:
+            scores = scores + self.fixation_history(previous, scores.shape[-1])
         choices = torch.cat([valid, torch.ones(batch, 1, dtype=torch.bool, device=valid.device)], dim=1)
         return scores.masked_fill(~choices[:, None, :], float("-inf"))
+
+    def fixation_history(self, previous: torch.Tensor, n_choices: int) -> torch.Tensor:
+        """Score biases (B, L + 1, n_choices) from the fixations ``previous`` (B, L): at step ``i`` the object
+        fixated last gets ``refixation_gain``, the objects fixated before it ``revisit_gain`` (none: 0)."""
+        batch, length = previous.shape
+        onehot = nn.functional.one_hot(previous, n_choices).to(self.refixation_gain.dtype)   # (B, L, C)
+        zero = onehot.new_zeros(batch, 1, n_choices)
+        last = torch.cat([zero, onehot], dim=1)                                               # (B, L+1, C)
+        earlier = torch.cat([zero, zero, onehot[:, :-1].cumsum(1).clamp(max=1)], dim=1)[:, : length + 1]
+        earlier = earlier * (1 - last)
+        return self.refixation_gain * last + self.revisit_gain * earlier
 
     def forward(self, features, positions, valid, target, has_target, previous, index=None):
         """Logits (B, L + 1, N' + 1) for teacher forcing (see :meth:`decode`).

@@ -11,9 +11,10 @@
   epoch are kept, and training stops after ``patience`` epochs without improvement.  With fewer than two
   images or ``validation_fraction=0`` every epoch runs and the last weights are kept.
 - **Epochs**: at most ``epochs`` (times the budget), or more when that gives fewer than ``min_steps``
-  optimiser steps; AdamW with a cosine learning-rate decay over that maximum.  The two scalar gains of the
-  target similarity (object scores and stop score) learn ``GAIN_LR_FACTOR`` times faster: Adam moves a
-  weight by about ``lr`` per step, and a gain has to reach a few units, not a few hundredths.
+  optimiser steps; AdamW with a cosine learning-rate decay over that maximum.  The scalar score gains
+  (target similarity in the object and stop scores, refixation, revisit) learn ``GAIN_LR_FACTOR`` times
+  faster: Adam moves a weight by about ``lr`` per step, and a gain has to reach a few units, not a few
+  hundredths.
 
 Every draw is seeded by (seed, epoch): a fit resumed from a checkpoint repeats an uninterrupted one.
 """
@@ -136,7 +137,7 @@ def train(model, data) -> tuple[list, list]:
     t = training_tensors(model, data)
     fit_rows, held_rows = validation_split(t.image.numpy(), float(model.validation_fraction), int(model.seed))
     most = n_epochs(model, len(fit_rows))
-    gains = [network.similarity_gain, network.stop_gain]
+    gains = [network.similarity_gain, network.stop_gain, network.refixation_gain, network.revisit_gain]
     rest = [p for p in network.parameters() if all(p is not g for g in gains)]
     optimiser = torch.optim.AdamW([{"params": rest}, {"params": gains, "lr": model.lr * GAIN_LR_FACTOR}],
                                   lr=model.lr, weight_decay=model.weight_decay)

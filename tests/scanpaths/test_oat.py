@@ -74,6 +74,8 @@ def test_planted_rule_beats_shuffled_target_control(sim, fitted):
     assert float(fitted.network_.similarity_gain.detach()) > float(control.network_.similarity_gain.detach())
     # the searcher stops after detecting the target: stopping follows the last fixation's target similarity
     assert float(fitted.network_.stop_gain.detach()) > float(control.network_.stop_gain.detach())
+    # the searcher inhibits returns to visited objects (ior 0.25): the revisit gain is learned negative
+    assert float(fitted.network_.revisit_gain.detach()) < 0
 
 
 def test_early_stopping_keeps_the_best_held_out_epoch(sim):
