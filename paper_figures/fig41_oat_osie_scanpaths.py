@@ -8,11 +8,11 @@ Build it with ``cogmodels figures --only oat_osie_scanpaths``.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 
+from cogmodels.runner.figures import _load_module as load_figure_module
 from cogmodels.runner.store import load_items, load_runs
 from cogmodels.scanpaths.evaluate import HUMAN_CEILING, latest_runs
 from cogmodels.viz.gaze import plot_density, plot_scanpaths
@@ -23,11 +23,8 @@ N_SHOWN = 4
 
 
 def _fig10():
-    """The example-unpacking helpers of figure 10 (same items layout)."""
-    spec = importlib.util.spec_from_file_location("fig10", Path(__file__).with_name("fig10_scanpath_examples.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """Figure 10's module (its helpers are reused here), loaded as the figure runner loads scripts."""
+    return load_figure_module(Path(__file__).with_name("fig10_scanpath_examples.py"))
 
 
 def make(results, store_root):

@@ -8,11 +8,11 @@ Besides the rendered table it writes ``scanpath_osie_table.csv`` and ``.md`` int
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import tempfile
 from pathlib import Path
 
+from cogmodels.runner.figures import _load_module as load_figure_module
 from cogmodels.scanpaths.evaluate import HIGHER_IS_BETTER, latest_runs
 from cogmodels.viz.gaze import metric_table
 
@@ -21,10 +21,8 @@ EXPERIMENT = "scanpath_osie"
 
 
 def _fig11():
-    spec = importlib.util.spec_from_file_location("fig11", Path(__file__).with_name("fig11_scanpath_table.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """Figure 11's module (its helpers are reused here), loaded as the figure runner loads scripts."""
+    return load_figure_module(Path(__file__).with_name("fig11_scanpath_table.py"))
 
 
 def make(results, store_root):

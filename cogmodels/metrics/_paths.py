@@ -276,22 +276,34 @@ def is_single(obj) -> bool:
     return isinstance(obj, Scanpath) or (isinstance(obj, np.ndarray) and obj.ndim == 2)
 
 
-def _pair_sequences(a, b) -> tuple[Sequence, Sequence, bool]:
-    """Both sides as equally long sequences, and whether the input was a single pair."""
-    single = is_single(a)
-    if single != is_single(b):
-        raise ShapeError(format_problem("a, b", "two scanpaths or two sequences of scanpaths",
+def pair_up(a, b, single_test, what: str = "scanpaths") -> tuple[Sequence, Sequence, bool]:
+    """``a`` and ``b`` as equally long lists of items, and whether the input was a single pair.
+
+    ``single_test(x)`` says whether ``x`` is one item (not a list of them); ``what`` names the items in
+    the error messages (ShapeError for one item against a list, or lists of unequal length).
+    """
+    single = single_test(a)
+    if single != single_test(b):
+        raise ShapeError(format_problem("a, b", f"two {what} or two sequences of {what}",
                                         f"{type(a).__name__} and {type(b).__name__}",
-                                        "wrap single scanpaths in lists to compare them pairwise"))
+                                        f"wrap single {what} in lists to compare them pairwise"))
     if single:
         a, b = [a], [b]
     if not isinstance(a, Sequence) or not isinstance(b, Sequence):
-        raise ShapeError(format_problem("a, b", "Scanpath objects or lists of them",
-                                        f"{type(a).__name__} and {type(b).__name__}", "pass lists of Scanpath"))
+        a, b = list(a), list(b)
     if len(a) != len(b):
         raise ShapeError(format_problem("a, b", "sequences of equal length (a[i] is compared with b[i])",
-                                        f"lengths {len(a)} and {len(b)}", "pair the scanpaths one to one"))
+                                        f"lengths {len(a)} and {len(b)}", f"pair the {what} one to one"))
     return a, b, single
+
+
+def _pair_sequences(a, b) -> tuple[Sequence, Sequence, bool]:
+    """Both sides as equally long sequences of scanpaths, and whether the input was a single pair."""
+    single = is_single(a)
+    if single == is_single(b) and not single and (not isinstance(a, Sequence) or not isinstance(b, Sequence)):
+        raise ShapeError(format_problem("a, b", "Scanpath objects or lists of them",
+                                        f"{type(a).__name__} and {type(b).__name__}", "pass lists of Scanpath"))
+    return pair_up(a, b, is_single)
 
 
 def _check_durations(batch: FlatPaths, side: str, single: bool) -> None:

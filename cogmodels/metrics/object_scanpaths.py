@@ -34,7 +34,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cogmodels.errors import DataFormatError, ShapeError, format_problem
+from cogmodels.errors import DataFormatError, format_problem
 
 BEHAVIOUR_STATISTICS = ("target_found", "length", "search_proportion", "refixation_proportion",
                         "revisit_proportion")
@@ -61,16 +61,9 @@ def _is_single(x) -> bool:
 
 
 def _pairs(a, b):
-    single = _is_single(a)
-    if single != _is_single(b):
-        raise ShapeError(format_problem("a, b", "two object sequences or two lists of them",
-                                        f"{type(a).__name__} and {type(b).__name__}",
-                                        "wrap single sequences in lists to compare them pairwise"))
-    if single:
-        a, b = [a], [b]
-    if len(a) != len(b):
-        raise ShapeError(format_problem("a, b", "equally many object sequences (a[i] is compared with b[i])",
-                                        f"{len(a)} and {len(b)}", "pair the sequences one to one"))
+    from cogmodels.metrics._paths import pair_up
+
+    a, b, single = pair_up(a, b, _is_single, "object sequences")
     a = [_ids(s, f"a[{i}]") for i, s in enumerate(a)]
     b = [_ids(s, f"b[{i}]") for i, s in enumerate(b)]
     n_objects = max([int(s.max()) + 1 for s in a + b if s.size] + [1])

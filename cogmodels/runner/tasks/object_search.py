@@ -29,18 +29,14 @@ from hydra.utils import instantiate
 from cogmodels.errors import ConfigError, format_problem
 from cogmodels.metrics import object_scanpaths as osp
 from cogmodels.runner.tasks.base import TASKS, RunContext, TaskOutput
+from cogmodels.runner.tasks.search import evaluation_options, require_model
 
 HUMAN_CEILING = "another_human"
-KNOWN_OPTIONS = {"n_samples", "n_images", "n_examples", "seed"}
 
 
 def _options(cfg) -> dict:
-    node = dict(cfg.get("evaluation") or {})
-    unknown = sorted(set(node) - KNOWN_OPTIONS)
-    if unknown:
-        raise ConfigError(format_problem("evaluation", f"keys among {sorted(KNOWN_OPTIONS)}", f"unknown {unknown}",
-                                         "see experiment/scanpath_object_search.yaml"))
-    return {"n_samples": None, "n_images": None, "n_examples": 4, "seed": int(cfg.get("seed", 0)), **node}
+    defaults = {"n_samples": None, "n_images": None, "n_examples": 4, "seed": int(cfg.get("seed", 0))}
+    return evaluation_options(cfg, defaults, "experiments/conf/experiment/scanpath_object_search.yaml")
 
 
 def _human_sequences(dataset, test):
@@ -133,9 +129,7 @@ def _example_arrays(dataset, examples, human_means) -> dict:
 def object_search_task(ctx: RunContext) -> TaskOutput:
     """Runner task ``object_search``: object-level sequence and behavioural metrics on search displays."""
     cfg = ctx.cfg
-    if cfg.get("scanpath") is None:
-        raise ConfigError(format_problem("config", "a `scanpath` model (task=object_search)", "no scanpath node",
-                                         "add scanpath=<name>, e.g. experiment=scanpath_object_search scanpath=oat"))
+    require_model(cfg, "scanpath", "object_search", "experiment=scanpath_object_search scanpath=oat")
     options = _options(cfg)
     with ctx.stage("dataset"):
         dataset = instantiate(cfg.dataset)

@@ -45,18 +45,31 @@ from cogmodels.runner.tasks.base import TASKS, RunContext, TaskOutput
 
 log = logging.getLogger(__name__)
 
-KNOWN_OPTIONS = {"paradigms", "max_fixations", "n_examples_per_condition", "example_side"}
+DEFAULT_OPTIONS = {"paradigms": None, "max_fixations": None, "n_examples_per_condition": 1, "example_side": 256}
 #: Registered name -> key of the published indices in the reference (Gupta et al. 2021).
 PUBLISHED_NAMES = {"eccnet": "eccNET", "ivsn": "IVSN", "chance": "chance", "pixel_match": "pixel_match"}
 
 
-def _options(cfg) -> dict:
+def evaluation_options(cfg, defaults: dict, example: str) -> dict:
+    """The ``evaluation`` node of a search task's config over ``defaults``; unknown keys raise ConfigError
+    that points to the experiment file ``example`` (shared by the ``search`` and ``object_search`` tasks)."""
     node = dict(cfg.get("evaluation") or {})
-    unknown = sorted(set(node) - KNOWN_OPTIONS)
+    unknown = sorted(set(node) - set(defaults))
     if unknown:
-        raise ConfigError(format_problem("evaluation", f"keys among {sorted(KNOWN_OPTIONS)}", f"unknown {unknown}",
-                                         "see experiments/conf/experiment/search_asymmetry.yaml"))
-    options = {"paradigms": None, "max_fixations": None, "n_examples_per_condition": 1, "example_side": 256, **node}
+        raise ConfigError(format_problem("evaluation", f"keys among {sorted(defaults)}", f"unknown {unknown}",
+                                         f"see {example}"))
+    return {**defaults, **node}
+
+
+def require_model(cfg, node: str, task: str, example: str) -> None:
+    """ConfigError unless the config has the model node ``node`` (e.g. ``search``) that ``task`` runs."""
+    if cfg.get(node) is None:
+        raise ConfigError(format_problem("config", f"a `{node}` model (task={task})", f"no {node} node",
+                                         f"add {node}=<name>, e.g. {example}"))
+
+
+def _options(cfg) -> dict:
+    options = evaluation_options(cfg, DEFAULT_OPTIONS, "experiments/conf/experiment/search_asymmetry.yaml")
     if options["paradigms"] is not None:
         options["paradigms"] = [str(p) for p in options["paradigms"]]
     return options
@@ -93,9 +106,7 @@ def search_task(ctx: RunContext) -> TaskOutput:
     from tqdm.auto import tqdm
 
     cfg = ctx.cfg
-    if cfg.get("search") is None:
-        raise ConfigError(format_problem("config", "a `search` model (task=search)", "no search node",
-                                         "add search=<name>, e.g. experiment=search_asymmetry search=eccnet"))
+    require_model(cfg, "search", "search", "experiment=search_asymmetry search=eccnet")
     options = _options(cfg)
     name = str(cfg.search.name)
     model = instantiate(cfg.search)
