@@ -2,10 +2,17 @@
 
 For each test image both samplers draw ``--n-samples`` trajectories (same seeds); each set is scored against the
 image's human scanpaths with the scanpath metrics (sequence score, DTW, TDE on the I-VT fixations) and its
-dwell-time density with NSS and CC against the human fixations.  Prints wall and CPU seconds per sampler, the
-speed ratio, and the relative difference of every metric's mean; the last line is the headline.
+dwell-time density with NSS and CC against the human fixations.
 
-    python benchmarks/diffeye_samplers.py --checkpoint /tmp/diffeye_osie/ckpt --images 5
+Timing.  The image's backbone features are extracted once per image (the model keeps them for the last image,
+as ``sample`` and ``density`` do) and timed apart; each sampler is timed on its loop alone (wall and CPU
+seconds, one torch thread by default).  The ideal ratio is the ratio of network evaluations (1000 / 50 = 20).
+
+Metrics.  For every metric the per-image difference DDIM - DDPM is bootstrapped over images (paired, 2,000
+resamples, seeded): the script prints the relative difference of the means with its 95 % CI.  With few images
+the CI is wide: a difference "within 5 %" is shown only when the whole CI lies within +-5 %.
+
+    python benchmarks/diffeye_samplers.py --checkpoint /tmp/h12/ckpt --images 30
 
 Without ``--checkpoint`` a small model is trained first on ``--train-images`` OSIE images (``--budget``).
 The machine these numbers come from may be shared: CPU seconds are printed beside wall seconds.
@@ -17,6 +24,8 @@ import argparse
 import time
 
 import numpy as np
+
+METRICS = ("sequence_score", "dtw", "tde_k2", "nss", "cc", "n_fixations")
 
 
 def _score(model, trajectories, humans, stimulus, geometry):
@@ -33,9 +42,19 @@ def _score(model, trajectories, humans, stimulus, geometry):
     return {"sequence_score": float(np.nanmean(gaze.sequence_score(a, b, geometry.size_px))),
             "dtw": float(np.nanmean(gaze.dtw(a, b))),
             "tde_k2": float(np.nanmean(tde(a, b, 2))),
-            "n_fixations": float(np.mean([len(p) for p in paths])),
             "nss": float(saliency.nss(density, fix)),
-            "cc": float(saliency.cc(density, human_map))}
+            "cc": float(saliency.cc(density, human_map)),
+            "n_fixations": float(np.mean([len(p) for p in paths]))}
+
+
+def paired_relative_ci(a: np.ndarray, b: np.ndarray, n_boot: int = 2000, seed: int = 0) -> tuple:
+    """Relative difference of the means (mean(a) - mean(b)) / |mean(b)| and its 95 % bootstrap CI over the
+    paired rows (images)."""
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, len(a), size=(n_boot, len(a)))
+    ma, mb = a[rows].mean(axis=1), b[rows].mean(axis=1)
+    rel = (ma - mb) / np.maximum(np.abs(mb), 1e-12)
+    return (a.mean() - b.mean()) / max(abs(b.mean()), 1e-12), *np.percentile(rel, [2.5, 97.5])
 
 
 def main(argv=None):
@@ -69,10 +88,14 @@ def main(argv=None):
     humans = {}
     for path in dataset.fixations.subset(stimulus_ids=test_ids).to_scanpaths():
         humans.setdefault(path.stimulus_id, []).append(path)
-    timing = {"ddim": [0.0, 0.0], "ddpm": [0.0, 0.0]}
+    timing = {"features": [0.0, 0.0], "ddim": [0.0, 0.0], "ddpm": [0.0, 0.0]}
     scores = {"ddim": [], "ddpm": []}
     for position, sid in enumerate(test_ids):
         stimulus = dataset.stimuli[sid]
+        wall, cpu = time.perf_counter(), time.process_time()
+        model._stimulus_features(stimulus)  # once per image, shared by both samplers (as sample/density share it)
+        timing["features"][0] += time.perf_counter() - wall
+        timing["features"][1] += time.process_time() - cpu
         for sampler in ("ddim", "ddpm"):
             wall, cpu = time.perf_counter(), time.process_time()
             traj = model.sample_trajectories(stimulus, args.n_samples, seed=position, sampler=sampler,
@@ -83,21 +106,25 @@ def main(argv=None):
         print(f"image {sid}: ddim {scores['ddim'][-1]}\n{'':>11} ddpm {scores['ddpm'][-1]}", flush=True)
     print(f"{len(test_ids)} images x {args.n_samples} trajectories of {model.n_steps} steps, "
           f"guidance {model.guidance_scale}, DDIM eta {model.ddim_eta}, {args.threads} thread(s)")
-    labels = {"ddim": f"DDIM {args.ddim_steps} steps", "ddpm": f"DDPM {model.n_diffusion_steps} steps"}
-    for sampler, label in labels.items():
-        print(f"{label:>18}: wall {timing[sampler][0]:8.1f} s, CPU {timing[sampler][1]:8.1f} s")
-    worst = 0.0
-    for metric in scores["ddim"][0]:
-        a = np.mean([s[metric] for s in scores["ddim"]])
-        b = np.mean([s[metric] for s in scores["ddpm"]])
-        rel = abs(a - b) / max(abs(b), 1e-12)
+    labels = {"features": "features (once/image)", "ddim": f"DDIM {args.ddim_steps} steps",
+              "ddpm": f"DDPM {model.n_diffusion_steps} steps"}
+    for key, label in labels.items():
+        print(f"{label:>22}: wall {timing[key][0]:8.1f} s, CPU {timing[key][1]:8.1f} s")
+    worst, worst_ci = 0.0, 0.0
+    for metric in METRICS:
+        a = np.array([s[metric] for s in scores["ddim"]])
+        b = np.array([s[metric] for s in scores["ddpm"]])
+        rel, low, high = paired_relative_ci(a, b)
         if metric != "n_fixations":
-            worst = max(worst, rel)
-        print(f"{metric:>15}: ddim {a:10.4f}  ddpm {b:10.4f}  relative difference {100 * rel:5.1f} %")
-    speed_wall = timing["ddpm"][0] / timing["ddim"][0]
+            worst, worst_ci = max(worst, abs(rel)), max(worst_ci, abs(low), abs(high))
+        print(f"{metric:>15}: ddim {a.mean():10.4f}  ddpm {b.mean():10.4f}  relative difference "
+              f"{100 * rel:+6.1f} % (95 % CI over images [{100 * low:+.1f}, {100 * high:+.1f}] %)")
+    speed_wall = timing["ddpm"][0] / max(timing["ddim"][0], 1e-9)
     speed_cpu = timing["ddpm"][1] / max(timing["ddim"][1], 1e-9)
-    print(f"DDIM-{args.ddim_steps} vs DDPM-{model.n_diffusion_steps}: {speed_wall:.1f}x faster (wall; CPU "
-          f"{speed_cpu:.1f}x), metrics within {100 * worst:.1f} % (largest relative difference of the metric means)")
+    with_features = (timing["ddpm"][1] + timing["features"][1]) / max(timing["ddim"][1] + timing["features"][1], 1e-9)
+    print(f"DDIM-{args.ddim_steps} vs DDPM-{model.n_diffusion_steps}: {speed_cpu:.1f}x faster in CPU time (wall "
+          f"{speed_wall:.1f}x; {with_features:.1f}x with the features), metric means within {100 * worst:.1f} % "
+          f"(all 95 % CIs within {100 * worst_ci:.1f} %), {len(test_ids)} images x {args.n_samples} samples")
 
 
 if __name__ == "__main__":

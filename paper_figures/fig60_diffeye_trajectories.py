@@ -1,9 +1,11 @@
 """Figure 60 (DiffEye trajectories): DiffEye's generated gaze next to human scanpaths on OSIE test images.
 
 Reads the store only: the example items kept in items.npz by the latest ``scanpath_osie`` runs of
-``another_human`` (human scanpaths) and ``diffeye``.  Rows: humans; DiffEye's samples as fixations (I-VT on
-the generated trajectories).  When the run's items also hold raw generated trajectories
-(``example_model_trajectory``, shape (n_images, n_samples, n_steps, 2), pixels), a third row draws them.
+``another_human`` (human scanpaths) and ``diffeye``.  Rows: humans; DiffEye's raw generated trajectories
+(``example_model_trajectory``, shape (n_images, n_samples, n_steps, 2), pixels: the very draws that were
+scored, stored through the evaluation's ``example_arrays`` hook, see :mod:`cogmodels.scanpaths.evaluate`);
+the same samples as fixations (I-VT).  Runs from before the hook hold no trajectories: their figure has
+the first and last rows only.
 Build it with ``cogmodels figures --only diffeye_trajectories``.
 """
 
@@ -36,7 +38,7 @@ def runs_of(results, store_root) -> dict:
 
 
 def make(results, store_root):
-    """Humans (top), DiffEye fixations (middle) and, where stored, raw DiffEye trajectories (bottom)."""
+    """Humans (top), raw DiffEye trajectories (middle, where stored) and their I-VT fixations (bottom)."""
     import matplotlib.pyplot as plt
 
     runs = runs_of(results, store_root)
@@ -50,14 +52,15 @@ def make(results, store_root):
         image = fig10.example_image(humans, i, configs[runs[HUMAN_CEILING]])
         sid = humans["example_stimulus_id"][i]
         plot_scanpaths(image, fig10.unpack_scanpaths(humans, i, N_SHOWN), ax=axes[0, i], title=f"humans, {sid}")
-        plot_scanpaths(image, fig10.unpack_scanpaths(model, i, N_SHOWN), ax=axes[1, i],
+        plot_scanpaths(image, fig10.unpack_scanpaths(model, i, N_SHOWN), ax=axes[rows - 1, i],
                        title=f"DiffEye (I-VT fixations), {sid}")
         if rows == 3:
-            ax = axes[2, i]
+            ax = axes[1, i]
             if image is not None:
                 ax.imshow(image)
             for k, traj in enumerate(model[TRAJECTORY_KEY][i][:N_SHOWN]):
                 ax.plot(traj[:, 0], traj[:, 1], lw=0.8, color=f"C{k}")
+                ax.plot(traj[0, 0], traj[0, 1], "o", ms=3, color=f"C{k}")
             ax.set_title(f"DiffEye raw trajectories, {sid}", fontsize=8)
             ax.set_axis_off()
     config = configs[runs[MODEL]]

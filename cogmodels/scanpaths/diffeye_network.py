@@ -116,26 +116,38 @@ class DiffEyeDenoiser(nn.Module):
         null = self.null_features[None, :, None, None].expand_as(features)
         return torch.where(uncond[:, None, None, None], null, features)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, features: torch.Tensor,
-                uncond: torch.Tensor | None = None) -> torch.Tensor:
-        """Predicted noise of shape (B, L, 2).
+    def image_context(self, features: torch.Tensor, uncond: torch.Tensor | None = None) -> tuple:
+        """What the denoiser needs of the images, independent of ``x`` and ``t``: computed once per sampling call.
 
-        Parameters
-        ----------
-        x : (B, L, 2) noisy trajectories; t : (B,) integer diffusion steps;
-        features : (B, C, h, w) patch features; uncond : (B,) bool, rows that get the null condition.
+        Returns (features with the ``uncond`` rows replaced by the null condition, shape (B, C, h, w);
+        cross-attention memory tokens, shape (B, m, d_model)).
         """
-        b, length, _ = x.shape
         features = self.condition(features, uncond)
-        step = self.step_in(x) + self.cpe(corresponding_features(features, x))        # (B, L, d)
-        tokens = self.patch_in(step.reshape(b, length // self.patch, self.patch * self.d_model))
-        tokens = tokens + self.time_code[None] + self.time_mlp(sinusoidal(t, self.d_model))[:, None]
         pooled = features
         if max(features.shape[2:]) > self.memory_grid:
             pooled = nn.functional.adaptive_avg_pool2d(
                 features, (min(features.shape[2], self.memory_grid), min(features.shape[3], self.memory_grid)))
         _, c, h, w = pooled.shape
-        memory = self.tokens_in(pooled.flatten(2).transpose(1, 2)) + grid_encoding(h, w, self.d_model).to(x.device)
+        memory = self.tokens_in(pooled.flatten(2).transpose(1, 2)) + grid_encoding(h, w, self.d_model).to(
+            features.device)
+        return features, memory
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, features: torch.Tensor | None,
+                uncond: torch.Tensor | None = None, context: tuple | None = None) -> torch.Tensor:
+        """Predicted noise of shape (B, L, 2).
+
+        Parameters
+        ----------
+        x : (B, L, 2) noisy trajectories; t : (B,) integer diffusion steps;
+        features : (B, C, h, w) patch features; uncond : (B,) bool, rows that get the null condition;
+        context : the :meth:`image_context` of (features, uncond), when the caller computed it already
+        (the samplers do, once per call); ``features`` and ``uncond`` are then ignored.
+        """
+        b, length, _ = x.shape
+        features, memory = context if context is not None else self.image_context(features, uncond)
+        step = self.step_in(x) + self.cpe(corresponding_features(features, x))        # (B, L, d)
+        tokens = self.patch_in(step.reshape(b, length // self.patch, self.patch * self.d_model))
+        tokens = tokens + self.time_code[None] + self.time_mlp(sinusoidal(t, self.d_model))[:, None]
         hidden = self.layers(tokens, memory)
         return self.out(self.norm(hidden)).reshape(b, length, 2)
 
@@ -172,34 +184,69 @@ class Diffusion:
         return nn.functional.mse_loss(network(self.add_noise(x0, t, noise), t, features, uncond), noise)
 
     @staticmethod
-    def guided(network, x, t, features, guidance: float) -> torch.Tensor:
-        """Classifier-free guided noise prediction: (1 + w) eps_cond - w eps_uncond (w = 0: one pass)."""
-        steps = torch.full((x.shape[0],), int(t), dtype=torch.long, device=x.device)
-        if guidance == 0:
-            return network(x, steps, features)
-        both = network(torch.cat([x, x]), torch.cat([steps, steps]), torch.cat([features, features]),
-                       torch.cat([torch.zeros(len(x), dtype=torch.bool), torch.ones(len(x), dtype=torch.bool)])
-                       .to(x.device))
-        cond, uncond = both.chunk(2)
-        return (1 + guidance) * cond - guidance * uncond
+    def prepared(network, features: torch.Tensor, guidance: float):
+        """``eps(x, t)``: the classifier-free guided noise prediction for a fixed batch of images.
 
-    def _x0(self, x, eps, ab):
-        return ((x - (1 - ab).sqrt() * eps) / ab.sqrt()).clamp(-1, 1)
+        ``(1 + w) eps(x, image) - w eps(x, null)`` with both passes in one batch (``w = 0``: one pass).  The
+        image context (null-conditioned features, memory tokens) is computed here once, not at every step,
+        when the network offers ``image_context``; any callable ``network(x, t, features[, uncond])`` works.
+        """
+        n = features.shape[0]
+        if guidance == 0:
+            feats, uncond = features, None
+        else:
+            feats = torch.cat([features, features])
+            uncond = torch.cat([torch.zeros(n, dtype=torch.bool), torch.ones(n, dtype=torch.bool)]).to(
+                features.device)
+        context = network.image_context(feats, uncond) if hasattr(network, "image_context") else None
+
+        def eps(x, t):
+            rows = len(feats)
+            steps = torch.full((rows,), int(t), dtype=torch.long, device=x.device)
+            xx = x if guidance == 0 else torch.cat([x, x])
+            if context is not None:
+                out = network(xx, steps, None, context=context)
+            else:
+                out = network(xx, steps, feats) if uncond is None else network(xx, steps, feats, uncond)
+            if guidance == 0:
+                return out
+            cond, free = out.chunk(2)
+            return (1 + guidance) * cond - guidance * free
+
+        return eps
+
+    @staticmethod
+    def guided(network, x, t, features, guidance: float) -> torch.Tensor:
+        """Classifier-free guided noise prediction at one step (see :meth:`prepared`)."""
+        return Diffusion.prepared(network, features, guidance)(x, t)
+
+    def _ddpm_coefficients(self) -> list:
+        """Per step t: (alpha_bar_t, x0 and x_t weights of the posterior mean, posterior sd) as Python floats."""
+        ab = self.alpha_bar.numpy()
+        out = []
+        for t in range(self.T):
+            ab_prev, beta = (ab[t - 1] if t > 0 else 1.0), float(self.betas[t])
+            out.append((float(ab[t]), math.sqrt(ab_prev) * beta / (1 - ab[t]),
+                        math.sqrt(1 - beta) * (1 - ab_prev) / (1 - ab[t]),
+                        math.sqrt(max(beta * (1 - ab_prev) / (1 - ab[t]), 0.0))))
+        return out
+
+    @staticmethod
+    def _x0(x, eps, ab: float):
+        return ((x - math.sqrt(1 - ab) * eps) / math.sqrt(ab)).clamp(-1, 1)
 
     @torch.no_grad()
     def sample_ddpm(self, network, features, shape, generator: torch.Generator, guidance: float = 0.0):
         """Ancestral DDPM over all T steps; returns (B, L, 2) in [-1, 1]."""
         x = torch.randn(shape, generator=generator).to(features.device)
+        eps_of = self.prepared(network, features, guidance)
+        coefficients = self._ddpm_coefficients()
         for t in range(self.T - 1, -1, -1):
-            eps = self.guided(network, x, t, features, guidance)
-            ab = self.alpha_bar[t].float()
-            ab_prev = self.alpha_bar[t - 1].float() if t > 0 else torch.tensor(1.0)
-            beta = self.betas[t].float()
-            x0 = self._x0(x, eps, ab)
-            mean = (ab_prev.sqrt() * beta / (1 - ab)) * x0 + ((1 - beta).sqrt() * (1 - ab_prev) / (1 - ab)) * x
+            ab, c0, ct, sd = coefficients[t]
+            x0 = self._x0(x, eps_of(x, t), ab)
+            mean = c0 * x0 + ct * x
             if t > 0:
-                var = beta * (1 - ab_prev) / (1 - ab)
-                x = mean + var.sqrt() * torch.randn(shape, generator=generator).to(x.device)
+                x = mean + sd * torch.randn(shape, generator=generator).to(x.device)
             else:
                 x = mean
         return x.clamp(-1, 1)
@@ -219,15 +266,15 @@ class Diffusion:
         """
         x = torch.randn(shape, generator=generator).to(features.device)
         steps = self.ddim_schedule(n_steps)
+        eps_of = self.prepared(network, features, guidance)
         for i, t in enumerate(steps):
-            eps = self.guided(network, x, t, features, guidance)
-            ab = self.alpha_bar[t].float()
-            x0 = self._x0(x, eps, ab)
-            eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()
+            ab = float(self.alpha_bar[t])
+            x0 = self._x0(x, eps_of(x, t), ab)
+            eps = (x - math.sqrt(ab) * x0) / math.sqrt(1 - ab)
             if i + 1 < len(steps):
-                ab_prev = self.alpha_bar[steps[i + 1]].float()
-                sigma = eta * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)).clamp(min=0).sqrt()
-                x = ab_prev.sqrt() * x0 + (1 - ab_prev - sigma ** 2).clamp(min=0).sqrt() * eps
+                ab_prev = float(self.alpha_bar[steps[i + 1]])
+                sigma = eta * math.sqrt(max((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev), 0.0))
+                x = math.sqrt(ab_prev) * x0 + math.sqrt(max(1 - ab_prev - sigma ** 2, 0.0)) * eps
                 if eta > 0:
                     x = x + sigma * torch.randn(shape, generator=generator).to(x.device)
             else:

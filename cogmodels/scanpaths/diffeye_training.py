@@ -2,7 +2,8 @@
 
 Checkpoints.  With ``checkpoint_dir``, every epoch atomically writes
 
-- ``state.safetensors``: the network's state dict, the optimiser's per-parameter
+- ``state.safetensors``: the network's state dict (``network.``), its exponential
+  moving average (``ema.``, when ``ema_decay > 0``), the optimiser's per-parameter
   tensors (``optimiser.<i>.<name>``) and the fitted arrays (feature statistics);
 - ``config.json``: checkpoint format, the model parameters that change the
   fitted model, a fingerprint of the training data, the last finished epoch,
@@ -12,6 +13,11 @@ A later ``fit`` with the same parameters and data resumes after the last saved
 epoch.  Batches, diffusion steps, noise and condition drops are drawn from
 generators seeded by (seed, epoch), so a resumed fit ends with the same weights
 as an uninterrupted one (on the same device).
+
+EMA.  With ``ema_decay > 0`` an exponential moving average of the weights is
+kept, with the usual warm-up ``decay_k = min(ema_decay, (1 + k) / (10 + k))`` at
+optimiser step k, and the fitted network (and :meth:`DiffEyeModel.from_checkpoint`)
+samples with the averaged weights; the raw weights stay in the checkpoint for resuming.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import json
 import logging
 import math
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +65,8 @@ def restore_optimiser(optimiser: torch.optim.Optimizer, tensors: dict, plain: di
     optimiser.load_state_dict({"state": state, "param_groups": plain["param_groups"]})
 
 
-def save_checkpoint(folder, network, optimiser, fitted: dict, config: dict, epoch: int, history: list) -> None:
+def save_checkpoint(folder, network, optimiser, fitted: dict, config: dict, epoch: int, history: list,
+                    ema: dict | None = None) -> None:
     """Write state.safetensors and config.json of one finished epoch (see the module docstring)."""
     from safetensors.torch import save
 
@@ -67,6 +75,8 @@ def save_checkpoint(folder, network, optimiser, fitted: dict, config: dict, epoc
     tensors, plain = optimiser_tensors(optimiser)
     tensors.update({f"network.{k}": v.detach().cpu().contiguous() for k, v in network.state_dict().items()})
     tensors.update({f"fitted.{k}": torch.as_tensor(v).contiguous() for k, v in fitted.items()})
+    if ema is not None:
+        tensors.update({f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.items()})
     atomic_write(folder / STATE_FILE, save(tensors))
     record = dict(config, epoch=int(epoch), history=[float(h) for h in history], optimiser=plain)
     atomic_write(folder / CONFIG_FILE, json.dumps(record, indent=1, default=str).encode())
@@ -94,6 +104,35 @@ def read_checkpoint(folder) -> tuple[dict, dict] | None:
 
 def prefixed(tensors: dict, prefix: str) -> dict:
     return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def sampling_weights(tensors: dict) -> dict:
+    """The network weights a checkpoint samples with: the moving average when it has one, else the raw weights."""
+    return prefixed(tensors, "ema.") or prefixed(tensors, "network.")
+
+
+class WeightAverage:
+    """Exponential moving average of a network's floating-point state (see the module docstring)."""
+
+    def __init__(self, network, decay: float, saved: dict | None = None):
+        self.decay = float(decay)
+        state = network.state_dict()
+        self.names = [k for k, v in state.items() if v.dtype.is_floating_point]
+        self.live = [state[k] for k in self.names]
+        source = saved if saved else {k: state[k] for k in self.names}
+        self.shadow = [source[k].detach().clone().to(state[k].device) for k in self.names]
+
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        decay = min(self.decay, (1.0 + step) / (10.0 + step))
+        torch._foreach_mul_(self.shadow, decay)
+        torch._foreach_add_(self.shadow, self.live, alpha=1.0 - decay)
+
+    def state(self) -> dict:
+        return dict(zip(self.names, self.shadow))
+
+    def copy_to(self, network) -> None:
+        network.load_state_dict(self.state(), strict=False)
 
 
 def train(model, network, diffusion, trajectories: torch.Tensor, image_index: torch.Tensor, features: torch.Tensor,
@@ -128,7 +167,7 @@ def train(model, network, diffusion, trajectories: torch.Tensor, image_index: to
             return (step + 1) / warmup
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(step - warmup, total) / max(total - warmup, 1)))
 
-    start, history = 0, []
+    start, history, saved_ema = 0, [], None
     if model.checkpoint_dir is not None:
         saved = read_checkpoint(model.checkpoint_dir)
         if saved is not None:
@@ -140,10 +179,16 @@ def train(model, network, diffusion, trajectories: torch.Tensor, image_index: to
             else:
                 network.load_state_dict(prefixed(tensors, "network."))
                 restore_optimiser(optimiser, tensors, record["optimiser"])
+                saved_ema = prefixed(tensors, "ema.")
                 start, history = int(record["epoch"]) + 1, list(record["history"])
                 log.info("DiffEye: resuming from %s after epoch %d", model.checkpoint_dir, start - 1)
+    decay = float(getattr(model, "ema_decay", 0.0) or 0.0)
+    ema = WeightAverage(network, decay, saved_ema) if decay > 0 else None
     if start >= n_epochs:
+        if ema is not None:
+            ema.copy_to(network)
         return history
+    cpu, wall = time.process_time(), time.perf_counter()
     bar = tqdm(range(start, n_epochs), desc="DiffEye epochs", unit="epoch", disable=not model.progress)
     for epoch in bar:
         network.train()
@@ -162,11 +207,19 @@ def train(model, network, diffusion, trajectories: torch.Tensor, image_index: to
             loss.backward()
             torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
             optimiser.step()
+            if ema is not None:
+                ema.update(step)
             running += float(loss.detach()) * len(rows)
         history.append(running / n)
         bar.set_postfix(loss=f"{history[-1]:.4f}")
         if model.checkpoint_dir is not None:
-            save_checkpoint(model.checkpoint_dir, network, optimiser, fitted, config, epoch, history)
+            save_checkpoint(model.checkpoint_dir, network, optimiser, fitted, config, epoch, history,
+                            None if ema is None else ema.state())
         model._after_epoch(epoch)
+    if ema is not None:
+        ema.copy_to(network)
+    log.info("DiffEye: trained epochs %d-%d (%d optimiser steps of %d) in %.1f s CPU (process), %.1f s wall",
+             start, n_epochs - 1, (n_epochs - start) * per_epoch, batch, time.process_time() - cpu,
+             time.perf_counter() - wall)
     network.eval()
     return history

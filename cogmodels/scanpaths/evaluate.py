@@ -50,6 +50,13 @@ OSIE records no geometry: its loader states an assumed 800 x 600 px screen
 at 24 px/deg (sigma 1 deg = 24 px); :func:`protocol_geometry` gives the
 geometry a run used, and its provenance states it.
 
+Model-specific example arrays.  A model may define ``example_arrays(stimulus, n,
+seed) -> dict[str, ndarray]``: the arrays behind ``sample(stimulus, n, seed=seed)``
+(e.g. DiffEye's raw trajectories).  On the ``n_examples`` example images it is
+called with a copy of the generator that ``sample`` gets, so it describes the very
+draws that were scored; each key is stored in items.npz as ``example_model_<key>``,
+stacked over the example images.  Models without it store nothing more.
+
 Undefined values (e.g. MultiMatch of a one-fixation scanpath) are left out of
 an item's mean with a warning giving the count; an item with no defined value
 is NaN and is left out of the run's mean, again with a warning.
@@ -58,6 +65,7 @@ is NaN and is left out of the run's mean, again with a warning.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import warnings
 from collections.abc import Mapping
@@ -245,9 +253,26 @@ def _negative_pool(dataset) -> tuple[np.ndarray, np.ndarray]:
     return table[["x", "y"]].to_numpy(float) / scale, table["stimulus_id"].to_numpy(str)
 
 
-def _example_arrays(stimuli, ids, densities, scanpaths, downsample) -> dict:
+def _model_example_arrays(model_arrays: list[dict]) -> dict:
+    """``example_model_<key>``: each key of the models' per-image example arrays stacked over the images."""
+    keys = sorted({key for arrays in model_arrays for key in arrays})
+    out = {}
+    for key in keys:
+        values = [np.asarray(arrays.get(key)) if key in arrays else None for arrays in model_arrays]
+        shapes = {None if v is None else v.shape for v in values}
+        if len(shapes) != 1 or None in shapes:
+            found = f"shapes {[getattr(v, 'shape', None) for v in values]}"
+            raise DataFormatError(format_problem(f"example_arrays()[{key!r}]", "an array of one shape on every "
+                                                 "example image", found,
+                                                 "return arrays of a fixed shape from example_arrays"))
+        out[f"example_model_{key}"] = np.stack(values)
+    return out
+
+
+def _example_arrays(stimuli, ids, densities, scanpaths, downsample, model_arrays=()) -> dict:
     """Arrays for the figures: image ids, paths and sizes; densities (k, h, w) summed over ``downsample``
-    pixel blocks; scanpaths zero-padded: xy (k, n, L, 2), duration (k, n, L), length (k, n), subject (k, n)."""
+    pixel blocks; scanpaths zero-padded: xy (k, n, L, 2), duration (k, n, L), length (k, n), subject (k, n);
+    ``example_model_<key>`` (k, ...) from the model's ``example_arrays`` (see the module docstring)."""
     n, longest = max(map(len, scanpaths), default=0), max((len(p) for g in scanpaths for p in g), default=0)
     xy, duration = np.zeros((len(ids), n, longest, 2)), np.zeros((len(ids), n, longest))
     length, subject = np.zeros((len(ids), n), dtype=np.int64), np.full((len(ids), n), "", dtype="<U32")
@@ -262,7 +287,8 @@ def _example_arrays(stimuli, ids, densities, scanpaths, downsample) -> dict:
             "example_density": (block_sum(np.stack(densities), downsample).astype(np.float32) if densities
                                 else np.zeros((0, 0, 0), np.float32)),
             "example_scanpath_xy": xy, "example_scanpath_duration": duration,
-            "example_scanpath_length": length, "example_scanpath_subject": subject}
+            "example_scanpath_length": length, "example_scanpath_subject": subject,
+            **_model_example_arrays(list(model_arrays))}
 
 
 # -- the protocol ----------------------------------------------------------------------------------
@@ -290,20 +316,21 @@ def _run(name: str, dataset, humans: dict, options: ProtocolOptions, reference: 
          stage) -> Evaluation:
     """Loop over test images: predictions, saliency metrics per image, scanpath pairs scored at the end.
 
-    ``predict(stimulus, humans_of_image, rng, example) -> (predicted, densities, example_density, example_paths)``
-    with ``predicted[j]`` the scanpaths compared with subject j and ``densities`` of shape (n_subjects, H, W)
-    (or (H, W): one density for every subject).
+    ``predict(stimulus, humans_of_image, rng, example) -> (predicted, densities, example_density, example_paths,
+    model_arrays)`` with ``predicted[j]`` the scanpaths compared with subject j, ``densities`` of shape
+    (n_subjects, H, W) (or (H, W): one density for every subject) and ``model_arrays`` the model's example
+    arrays of the image (a dict; empty when there are none).
     """
     pool_xy, pool_owner = _negative_pool(dataset)
     pairs, item_sid, item_subject = PairBatch(), [], []
     saliency_values = {metric: [] for metric in SALIENCY_METRICS}
-    example_ids, example_densities, example_paths, baselines = [], [], [], {}
+    example_ids, example_densities, example_paths, example_model, baselines = [], [], [], [], {}
     for position, (sid, paths) in enumerate(tqdm(humans.items(), desc=f"{name}: test images", unit="image")):
         stimulus = dataset.stimuli[sid]
         rng = _image_seed(options, position)
         example = position < options.n_examples
         with stage("predict"):
-            predicted, densities, example_density, sampled = predict(stimulus, paths, rng, example)
+            predicted, densities, example_density, sampled, model_arrays = predict(stimulus, paths, rng, example)
         for j, human in enumerate(paths):
             pairs.add(predicted[j], human, len(item_sid), reference.geometry.size_px)
             item_sid.append(sid)
@@ -320,11 +347,12 @@ def _run(name: str, dataset, humans: dict, options: ProtocolOptions, reference: 
             example_ids.append(sid)
             example_densities.append(example_density)
             example_paths.append(sampled)
+            example_model.append(model_arrays)
     with stage("scanpath_metrics"):
         values = pairs.score(options, len(item_sid), reference.scanmatch_threshold)
     values.update({metric: np.concatenate(v) for metric, v in saliency_values.items()})
     examples = _example_arrays(dataset.stimuli, example_ids, example_densities, example_paths,
-                               options.example_downsample)
+                               options.example_downsample, example_model)
     return Evaluation(name, np.asarray(item_sid, dtype=str), np.asarray(item_subject, dtype=str), values, examples)
 
 
@@ -357,10 +385,14 @@ def evaluate_model(model, dataset, options: ProtocolOptions | None = None, name:
         model.fit(reference.fixations, dataset.stimuli.subset(reference.fixations.stimulus_ids))
     humans = _human_scanpaths(dataset.fixations, test_ids)
 
+    extra = getattr(model, "example_arrays", None)
+
     def predict(stimulus, paths, rng, example):
+        # the model's example arrays get a copy of the generator that sample() gets: the same draws
+        model_arrays = dict(extra(stimulus, options.n_samples, copy.deepcopy(rng))) if example and extra else {}
         samples = model.sample(stimulus, n=options.n_samples, seed=rng)
         density = model.density(stimulus)
-        return [samples] * len(paths), density, density, samples
+        return [samples] * len(paths), density, density, samples, model_arrays
 
     log.info("evaluating %s on %d test images x %d subjects, %d samples per image", name, len(humans),
              len(next(iter(humans.values()))), options.n_samples)
@@ -402,7 +434,7 @@ def evaluate_human_consistency(dataset, options: ProtocolOptions | None = None, 
     def predict(stimulus, paths, rng, example):
         others = [model.sample(stimulus, n=len(paths) - 1, seed=rng, exclude_subject=p.subject) for p in paths]
         densities = np.stack([model.density(stimulus, exclude_subject=p.subject) for p in paths])
-        return others, densities, model.density(stimulus) if example else None, paths
+        return others, densities, model.density(stimulus) if example else None, paths, {}
 
     log.info("human consistency (leave one subject out) on %d test images", len(humans))
     return _run(HUMAN_CEILING, dataset, humans, options, reference, predict, stage)

@@ -5,6 +5,7 @@ at it; a model conditioned on the image must put its generated gaze nearer the s
 given the null condition (the control, which can only learn the positions' marginal).
 """
 
+import copy
 import json
 
 import numpy as np
@@ -15,7 +16,8 @@ import torch
 from cogmodels.data import Fixations, GazeSamples, Scanpath, ScreenGeometry, Stimuli
 from cogmodels.errors import ConfigError, DataFormatError, ShapeError
 from cogmodels.scanpaths.diffeye import DiffEyeModel
-from cogmodels.scanpaths.diffeye_network import Diffusion, corresponding_features
+from cogmodels.scanpaths.diffeye_network import DiffEyeDenoiser, Diffusion, corresponding_features
+from cogmodels.scanpaths.diffeye_training import WeightAverage, read_checkpoint
 from cogmodels.scanpaths.diffeye_trajectories import (SynthesisOptions, check_trajectories, recovery,
                                                       saccade_duration, synthesize_trajectory,
                                                       trajectories_from_samples)
@@ -57,6 +59,37 @@ def test_diffusion_schedule_and_samplers():
         x = sample(torch.Generator().manual_seed(0))
         np.testing.assert_allclose(x.numpy(), 0.3, atol=1e-4)  # both samplers land on the data point
         np.testing.assert_array_equal(x.numpy(), sample(torch.Generator().manual_seed(0)).numpy())
+
+
+def test_prepared_guidance_equals_two_plain_passes():
+    torch.manual_seed(0)
+    net = DiffEyeDenoiser(3, 8, d_model=16, n_heads=2, n_layers=1, dim_feedforward=16, patch=4, memory_grid=2).eval()
+    torch.nn.init.normal_(net.out.weight)  # the output layer starts at zero
+    torch.nn.init.normal_(net.null_features)
+    x, feats = torch.randn(2, 8, 2), torch.randn(2, 3, 4, 4)
+    steps = torch.full((2,), 7)
+    with torch.no_grad():
+        plain = 2.5 * net(x, steps, feats) - 1.5 * net(x, steps, feats, torch.ones(2, dtype=torch.bool))
+        once = Diffusion.prepared(net, feats, 1.5)  # the image context computed once, reused at every step
+        torch.testing.assert_close(once(x, 7), plain)
+        torch.testing.assert_close(Diffusion.prepared(net, feats, 0.0)(x, 7), net(x, steps, feats))
+
+
+def test_weight_average_follows_the_warm_up_formula():
+    net = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        net.weight.fill_(0.0)
+    ema = WeightAverage(net, 0.5)
+    expected = 0.0
+    for step, value in enumerate([1.0, 2.0, 4.0]):
+        with torch.no_grad():
+            net.weight.fill_(value)
+        ema.update(step)
+        decay = min(0.5, (1 + step) / (10 + step))
+        expected = decay * expected + (1 - decay) * value
+    assert ema.state()["weight"].item() == pytest.approx(expected)
+    ema.copy_to(net)
+    assert net.weight.item() == pytest.approx(expected)
 
 
 # -- synthesis recovered by I-VT --------------------------------------------------------------------------
@@ -105,7 +138,7 @@ def test_guidance_below_zero_is_a_config_error():
     with pytest.raises(ConfigError, match="guidance_scale"):
         DiffEyeModel(guidance_scale=-0.5).validate_params()
     with pytest.raises(ConfigError, match="multiple of patch"):
-        DiffEyeModel(duration_ms=1000.0, sampling_rate=30.0).validate_params()
+        DiffEyeModel(duration_ms=1000.0, sampling_rate=31.0).validate_params()  # 31 steps
     with pytest.raises(ConfigError, match="sampler"):
         DiffEyeModel(sampler="euler").validate_params()
 
@@ -207,9 +240,20 @@ def test_checkpoint_is_safetensors_and_json_and_reloads(square_model):
     assert (folder / "state.safetensors").read_bytes()[8:9] == b"{"  # a safetensors JSON header, not a pickle
     config = json.loads((folder / "config.json").read_text())
     assert config["epoch"] == model.n_epochs() - 1 and "synthesised" in config["training_data"]
+    assert model.ema_decay > 0 and any(k.startswith("ema.") for k in read_checkpoint(folder)[1])
     again = DiffEyeModel.from_checkpoint(folder, ddim_steps=5)
     np.testing.assert_array_equal(again.sample_trajectories(stimuli[1], 3, seed=2),
                                   model.sample_trajectories(stimuli[1], 3, seed=2))
+
+
+def test_example_arrays_are_the_trajectories_behind_sample(square_model):
+    model, _, stimuli, _ = square_model
+    rng = np.random.default_rng(3)
+    trajectories = model.example_arrays(stimuli[0], 3, copy.deepcopy(rng))["trajectory"]
+    assert trajectories.shape == (3, model.n_steps, 2)
+    for a, b in zip(model.sample(stimuli[0], n=3, seed=rng), model.to_scanpaths(trajectories, stimuli[0].id)):
+        np.testing.assert_array_equal(a.xy, b.xy)
+        np.testing.assert_array_equal(a.duration, b.duration)
 
 
 class _Interrupted(RuntimeError):
