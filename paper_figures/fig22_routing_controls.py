@@ -181,10 +181,12 @@ def make(results, store_root):
         excludes = (rows["ci_low"].to_numpy(float) > 0) | (rows["ci_high"].to_numpy(float) < 0)
         ax.errorbar(diff, y, xerr=err, fmt="none", ecolor="0.4", capsize=3)
         ax.scatter(diff, y, c=np.where(excludes, "tab:red", "tab:gray"), zorder=3)
+        for yk, n_cells in zip(y, rows["n_cells"].fillna(0).astype(int)):
+            ax.annotate(f"n={n_cells}", (1.0, yk), xycoords=("axes fraction", "data"), xytext=(-2, 0),
+                        textcoords="offset points", ha="right", va="center", fontsize=7, color="0.4")
         ax.axvline(0, color="k", linewidth=0.8)
         ax.set_yticks(y, labels, fontsize=8)
         ax.set_xlabel("difference in mean test r (category channels)")
-        n = int(rows["n_cells"].max()) if rows["n_cells"].notna().any() else 0
-        ax.set_title(f"{mode} study ({n} cells = study seeds x subjects)", fontsize=9)
+        ax.set_title(f"{mode} study (n = study seed x subject cells)", fontsize=9)
     figure.suptitle("nsd_sim controls: paired-bootstrap 95% CIs over test images (red: CI excludes 0)", fontsize=10)
     return figure

@@ -59,6 +59,11 @@ def test_a_run_stores_transfer_and_scratch_rows_and_names_its_models(trained):
         assert r.shape == items["channel_id"].shape and np.all(np.abs(r) <= 1)
         stored = scores.query("head == @head and roi_or_condition == 'all'")["value"].item()
         np.testing.assert_allclose(stored, np.nanmean(r))  # the row is the mean of the stored items
+        boot = items[f"boot_pearson_r@{head}"]
+        ci = table[table["head"] == head].set_index("metric")["value"]
+        low, high = ci["pearson_r_ci_low"], ci["pearson_r_ci_high"]
+        assert boot.shape == (1000,) and low < stored < high and low == pytest.approx(np.nanpercentile(boot, 2.5))
+    assert items["test_ids"].shape == (20,)
     meta = json.loads((root / "runs" / "fmri_new_subject" / run_id / "meta.json").read_text())
     source = meta["source_model"]
     assert source["subjects"] == ["subj01", "subj02", "subj03"] and (root / source["file"]).is_file()

@@ -24,9 +24,11 @@ One run:
    encoder (the ``encoder`` config, fitted on the same images) and, with
    ``transfer.ridge``, a RidgeCV on the flattened features of every layer (same
    images) are scored on the test split: per-channel Pearson r and, with
-   repeats, noise-normalised accuracy.  Rows: head ``transfer``
+   repeats, noise-normalised accuracy, with a bootstrap CI of each head's mean r
+   over resamples of the test images (the same resamples for every head, so
+   differences between heads are paired).  Rows: head ``transfer``
    (``transfer+queries``), ``scratch`` and ``ridge``; a sweep over
-   ``transfer.n_train`` gives the three learning curves.
+   ``transfer.n_train`` gives the three learning curves (figure 5).
 
 Images the subjects share: when the source model is trained here, every image
 of the new subject's test split (matched by content hash, so the same picture
@@ -57,6 +59,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from cogmodels.errors import ConfigError, DataFormatError, format_problem
+from cogmodels.metrics.stats import bootstrap_indices, bootstrap_pearson, percentile_ci
 from cogmodels.runner.cache import feature_key, implementation_hash
 from cogmodels.runner.tasks.base import (
     TASKS, RunContext, TaskOutput, accuracy_items, ceiling_outputs, channel_items, load_brain_dataset, metric_rows,
@@ -65,6 +68,7 @@ from cogmodels.runner.tasks.base import (
 log = logging.getLogger(__name__)
 
 MODELS_DIR = "models"
+DEFAULT_N_BOOT = 1000  # resamples of the new subject's test images (bootstrap CIs of each head's mean r)
 MODEL_SUFFIX = ".safetensors"
 _PICKLE_MAGIC = (b"PK\x03\x04", b"\x80")  # torch.save (zip) and plain pickle files
 
@@ -388,6 +392,23 @@ def _model_record(path: Path, spec: dict, root: Path) -> dict:
             "sha256": spec.get("sha256"), "subjects": spec.get("subjects"), "test_r": spec.get("test_r")}
 
 
+def bootstrap_rows(y_true, prediction, indices: np.ndarray, labels: dict, ci: float = 0.95):
+    """Mean test r over channels on each resample of the test images, and its percentile CI as two rows.
+
+    ``indices`` (n_boot, n_test) are shared by every head of a run (and by every run with the same seed and
+    test split), so the heads' resample means are paired.  Returns the (n_boot,) means and the rows
+    ``pearson_r_ci_low`` / ``pearson_r_ci_high`` (ROI "all")."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a constant resample is NaN, left out
+        boot = np.nanmean(bootstrap_pearson(y_true, prediction, indices), axis=1)
+    low, high = percentile_ci(boot[:, None], ci)
+    rows = [{**labels, "roi_or_condition": "all", "metric": f"pearson_r_ci_{side}", "value": float(value[0]),
+             "n_items": int(indices.shape[1])} for side, value in (("low", low), ("high", high))]
+    return boot, rows
+
+
 @TASKS.register("fit_subject")
 def fit_subject(ctx: RunContext) -> TaskOutput:
     """Transfer a multi-subject encoder to ``dataset.subject`` and compare it with a from-scratch fit.
@@ -395,11 +416,14 @@ def fit_subject(ctx: RunContext) -> TaskOutput:
     Config keys: ``dataset`` (the new subject's data), ``backbone``, ``encoder``
     (the from-scratch encoder, and the source's when it is trained here),
     ``transfer`` (source, source_subjects, n_train, subset_seed, train_queries,
-    scratch, ridge, save_model).  See the module docstring.
+    scratch, ridge, save_model, n_boot).  See the module docstring.
 
     Per-item arrays: ``pearson_r@<head>`` and ``normalized_accuracy@<head>`` per
     channel (heads ``transfer`` / ``transfer+queries``, ``scratch`` and ``ridge``),
-    ``noise_ceiling`` and true ceilings, channel labels, ``train_ids``.
+    ``boot_pearson_r@<head>`` (n_boot,): the mean r over channels on each resample
+    of the test images (the same resamples for every head: paired), ``noise_ceiling``
+    and true ceilings, channel labels, ``train_ids``, ``test_ids``.  Rows per head
+    add ``pearson_r_ci_low`` / ``pearson_r_ci_high`` (ROI "all", 95% percentile CI).
     """
     cfg, transfer = ctx.cfg, ctx.cfg.transfer
     root = Path(str(cfg.output_root))
@@ -431,12 +455,19 @@ def fit_subject(ctx: RunContext) -> TaskOutput:
             heads["ridge"] = FlatRidge().fit(X_train, Y[train])
     with ctx.stage("score"):
         items, rows, nc = ceiling_outputs(target, {**labels, "head": "", "layer": ""})
+        indices = bootstrap_indices(test.size, int(transfer.get("n_boot", DEFAULT_N_BOOT)),
+                                    seed=[int(cfg.get("seed") or 0), 3])
         for head, encoder in heads.items():
-            for metric, values in accuracy_items(Y[test], encoder.predict(X_test), nc).items():
+            prediction = encoder.predict(X_test)
+            for metric, values in accuracy_items(Y[test], prediction, nc).items():
                 items[f"{metric}@{head}"] = values
                 rows += metric_rows(values, responses, {**labels, "head": head}, metric, labels["layer"])
+            items[f"boot_pearson_r@{head}"], ci_rows = bootstrap_rows(Y[test], prediction, indices,
+                                                                      {**labels, "head": head})
+            rows += ci_rows
     items.update(channel_items(responses))
     items["train_ids"] = np.asarray([target.stimuli.ids[i] for i in train], dtype=str)
+    items["test_ids"] = np.asarray([target.stimuli.ids[i] for i in test], dtype=str)
     provenance = {"weights": weights_statement(backbone), "backbone_layers": layers, "n_train": int(train.size),
                   "n_test": int(test.size), "dataset_card": str(target.card.name),
                   "simulated": bool(target.card.simulated),
