@@ -103,8 +103,11 @@ class ContrastivePair(VisionLanguagePair):
         False: the seeded random-init twin (the control), never trained: random projections and, with
         ``random_backbone``, random filters in place of the gabor bank (same architecture).
     random_backbone : bool
-        Whether the twin's image filters are random too (default True); the trained pair always uses
-        the fixed gabor bank (standing in for pretrained filters).
+        Whether the twin's image filters are random too (default True: the whole image pathway is
+        random-init, as the paper's random networks); the trained pair always uses the fixed gabor bank
+        (standing in for pretrained filters).  False makes the twin a random projection of the same
+        frozen gabor features, which keeps much of what a linear readout needs: a weaker control
+        (``benchmarks/seeg_recovery.py --twin-filters gabor``: trained beat it in 1 of 3 subjects).
     text : str
         Text encoder of :data:`cogmodels.backbones.text.TEXT_ENCODERS` (frozen).
     text_dim : int
