@@ -107,7 +107,8 @@ class ContrastivePair(VisionLanguagePair):
         random-init, as the paper's random networks); the trained pair always uses the fixed gabor bank
         (standing in for pretrained filters).  False makes the twin a random projection of the same
         frozen gabor features, which keeps much of what a linear readout needs: a weaker control
-        (``benchmarks/seeg_recovery.py --twin-filters gabor``: trained beat it in 1 of 3 subjects).
+        (``benchmarks/seeg_recovery.py --twin-filters gabor``: at vision sites trained - random r is
+        +0.06, significant in 2 of 3 subjects, against +0.26 and 3 of 3 for the random-filter twin).
     text : str
         Text encoder of :data:`cogmodels.backbones.text.TEXT_ENCODERS` (frozen).
     text_dim : int
