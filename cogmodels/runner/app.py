@@ -34,8 +34,9 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from cogmodels import io as atomic
@@ -43,8 +44,11 @@ from cogmodels.errors import CogModelsError, ConfigError, format_problem
 from cogmodels.runner.cache import FeatureCache
 from cogmodels.runner import slurm
 from cogmodels.runner.checks import check_config, preflight
-from cogmodels.runner.store import ResultsStore, RunRecord, load_results, run_id_of
 from cogmodels.runner.tasks import TASKS, RunContext
+
+if TYPE_CHECKING:  # pandas and the store (which reads tables with pandas) are imported where a run needs them,
+    import pandas as pd  # so that `cogmodels run` checks its config before importing them
+
 
 log = logging.getLogger("cogmodels.runner")
 
@@ -117,6 +121,8 @@ def _write_run_files(folder: Path, cfg: DictConfig, meta: dict, items: dict, row
 def summary_table(rows: list) -> pd.DataFrame:
     """The rows of one run as a compact table: one row per (subject, ROI or condition), one column per metric
     (``metric@layer`` for a metric of one backbone layer, ``head:metric`` when the run scores several heads)."""
+    import pandas as pd
+
     table = pd.DataFrame(rows)
     if table.empty:
         return table
@@ -139,6 +145,8 @@ def execute(cfg: DictConfig) -> str:
         A composed config (``hydra`` node optional): task, experiment_name, seed,
         output_root, cache_dir, force and the task's groups (dataset, backbone, ...).
     """
+    from cogmodels.runner.store import ResultsStore, RunRecord, load_results, run_id_of
+
     check_config(cfg)
     container = OmegaConf.to_container(cfg, resolve=True)
     container.pop("hydra", None)

@@ -25,12 +25,14 @@ import logging
 import os
 import sys
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from cogmodels.errors import CogModelsError, ConfigError, format_problem
 
 OUTPUT_ROOT_ENV = "COGMODELS_OUTPUT_ROOT"
+if TYPE_CHECKING:  # pandas is imported where a table is made, so that `cogmodels run` starts light
+    import pandas as pd
+
 LABEL_COLUMNS = ["experiment", "dataset", "backbone", "layer", "head", "subject", "roi_or_condition", "metric"]
 
 
@@ -116,6 +118,8 @@ def _results(args) -> int:
         for folder, why in report.skipped.items():
             print(f"left out {folder}: {why}")
         return 0
+    import pandas as pd
+
     _print_failed_runs(args.root, args.experiment)
     table = results_table(args.root, args.experiment, args.metric, args.backbone, args.where, args.over_runs)
     if table.empty:
