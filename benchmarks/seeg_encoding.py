@@ -50,13 +50,14 @@ def sklearn_loop(X, Y, alphas, n_folds):
     return (y * p).sum(0) / np.sqrt((y * y).sum(0) * (p * p).sum(0))
 
 
+#: Problem size (events, features, electrodes, time bins) and CV folds: the command-line options' defaults.
+SIZES = {"events": 240, "features": 64, "electrodes": 25, "times": 32, "folds": 5}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=240)
-    parser.add_argument("--features", type=int, default=64)
-    parser.add_argument("--electrodes", type=int, default=25)
-    parser.add_argument("--times", type=int, default=32)
-    parser.add_argument("--folds", type=int, default=5)
+    for name, default in SIZES.items():
+        parser.add_argument(f"--{name}", type=int, default=default)
     args = parser.parse_args()
     from cogmodels.encoders.time_resolved import TimeResolvedRidge
 

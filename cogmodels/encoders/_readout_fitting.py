@@ -1,5 +1,10 @@
 """Input checks and persistence shared by the gradient-trained spatial readouts (factorized, pooled MLP).
 
+- :class:`SpatialReadout` is their common base: ``fit`` validates the parameters, checks X against Y
+  and the channel table, turns the tokens into the readout's inputs (``_readout_inputs``) and calls
+  ``_fit``.
+- :func:`check_training_params` checks the optimiser and training parameters they share, with each
+  encoder's own fix hints for ``lr`` and ``weight_decay``.
 - :func:`check_fit_data` checks X (a layer of spatial features) against Y and the channel table.
 - :func:`check_predict_tokens` checks X at prediction time against the fitted grid and feature count.
 - :func:`split_responses` draws the seeded validation split and standardises Y on the training rows.
@@ -22,12 +27,47 @@ from cogmodels.encoders._early_stopping import (
     validation_split)
 from cogmodels.encoders._params import check_bool, check_float, check_int
 from cogmodels.encoders._tokens import as_token_grid
+from cogmodels.encoders.base import BaseEncoder
 from cogmodels.errors import ShapeError, format_problem
 
 
-def check_training_params(encoder) -> None:
-    """The training parameters the readouts share: batch_size, max_epochs, patience, validation_fraction,
-    seed and progress (ConfigError naming ``encoder.<param>``)."""
+class SpatialReadout(BaseEncoder):
+    """Base of the gradient-trained readouts of a spatial feature map (factorized, pooled MLP).
+
+    A subclass defines ``_readout_inputs(tokens, grid)`` (what its network reads: the tokens
+    themselves, or a pooling of them; it may refuse a grid with a ConfigError) and ``_fit(inputs, Y)``.
+    """
+
+    input_kind = "spatial"  # reads (n_stimuli, C, H, W) feature maps
+    requires = frozenset()
+
+    def fit(self, X, Y, *, channels=None, grid=None):
+        """Fit the readout.
+
+        Parameters
+        ----------
+        X : array of shape (n_stimuli, C, H, W), or (n_stimuli, H*W, C) with ``grid``, or a FeatureMap
+        Y : array of shape (n_stimuli, n_channels)
+        channels : DataFrame, optional
+            The channel table of Y (checked against Y; the readout does not use labels).
+        grid : (H, W), optional
+        """
+        self.validate_params()
+        tokens, grid, Y = check_fit_data(self, X, Y, channels, grid)
+        inputs = self._readout_inputs(tokens, tuple(grid))
+        self.grid_ = tuple(grid)
+        self.n_features_ = tokens.shape[2]
+        return self._fit(inputs, Y)
+
+
+def check_training_params(encoder, lr_fix: str, weight_decay_fix: str) -> None:
+    """The optimiser and training parameters the readouts share (ConfigError naming ``encoder.<param>``).
+
+    ``lr`` > 0 and ``weight_decay`` >= 0 (their fixes, e.g. ``"use e.g. lr=0.01"``, are the encoder's own
+    defaults), batch_size, max_epochs, patience, validation_fraction, seed and progress.
+    """
+    check_float("lr", encoder.lr, low=0.0, low_open=True, fix=lr_fix)
+    check_float("weight_decay", encoder.weight_decay, low=0.0, fix=weight_decay_fix)
     for name in ("batch_size", "max_epochs", "patience"):
         check_int(name, getattr(encoder, name))
     check_float("validation_fraction", encoder.validation_fraction, low=0.0, high=1.0, low_open=True,

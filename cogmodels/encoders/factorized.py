@@ -26,9 +26,8 @@ from cogmodels.encoders import ENCODERS
 from cogmodels.encoders._early_stopping import feature_standardizer, score_prediction
 from cogmodels.encoders._params import check_float
 from cogmodels.encoders._readout_fitting import (
-    check_fit_data, check_predict_tokens, check_training_params, network_state, restore_network_state,
+    SpatialReadout, check_predict_tokens, check_training_params, network_state, restore_network_state,
     split_responses, train_readout)
-from cogmodels.encoders.base import BaseEncoder
 
 # Discrete 2D Laplacian; applied without padding so the mask border is not pulled towards zero.
 LAPLACIAN_KERNEL = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
@@ -62,7 +61,7 @@ class _FactorizedNetwork(nn.Module):
 
 
 @ENCODERS.register("factorized", example={"max_epochs": 3, "patience": 2, "batch_size": 16, "progress": False})
-class FactorizedReadout(BaseEncoder):
+class FactorizedReadout(SpatialReadout):
     """Spatial x feature factorized readout (Klindt et al. 2017).
 
     Parameters
@@ -113,27 +112,12 @@ class FactorizedReadout(BaseEncoder):
         """Check every parameter (no data needed); ConfigError naming ``encoder.<param>`` otherwise."""
         for name in ("l1_mask", "l1_features", "smoothness"):
             check_float(name, getattr(self, name), low=0.0, fix=f"use {name}=0 to switch the penalty off")
-        check_float("lr", self.lr, low=0.0, low_open=True, fix="use e.g. lr=0.01")
-        check_float("weight_decay", self.weight_decay, low=0.0, fix="use e.g. weight_decay=0")
-        check_training_params(self)
+        check_training_params(self, lr_fix="use e.g. lr=0.01", weight_decay_fix="use e.g. weight_decay=0")
         return self
 
-    def fit(self, X, Y, *, channels=None, grid=None):
-        """Fit the masks and feature weights.
-
-        Parameters
-        ----------
-        X : array of shape (n_stimuli, C, H, W), or (n_stimuli, H*W, C) with ``grid``, or a FeatureMap
-        Y : array of shape (n_stimuli, n_channels)
-        channels : DataFrame, optional
-            The channel table of Y (checked against Y; the readout does not use labels).
-        grid : (H, W), optional
-        """
-        self.validate_params()
-        tokens, grid, Y = check_fit_data(self, X, Y, channels, grid)
-        self.grid_ = grid
-        self.n_features_ = tokens.shape[2]
-        return self._fit(tokens, Y)
+    def _readout_inputs(self, tokens, grid):
+        """The tokens themselves (n_stimuli, H*W, C): the masks read every position."""
+        return tokens
 
     def _fit(self, tokens, Y):
         train_idx, val_idx, Y = split_responses(self, Y)

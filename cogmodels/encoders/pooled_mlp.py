@@ -26,9 +26,8 @@ from cogmodels.encoders import ENCODERS
 from cogmodels.encoders._early_stopping import feature_standardizer, score_prediction
 from cogmodels.encoders._params import check_float, check_int, param_error
 from cogmodels.encoders._readout_fitting import (
-    check_fit_data, check_predict_tokens, check_training_params, network_state, restore_network_state,
+    SpatialReadout, check_predict_tokens, check_training_params, network_state, restore_network_state,
     split_responses, train_readout)
-from cogmodels.encoders.base import BaseEncoder
 
 
 def pyramid_pool(tokens: np.ndarray, grid: tuple[int, int], pool_grids) -> np.ndarray:
@@ -65,7 +64,7 @@ class _PooledMLP(nn.Module):
 
 @ENCODERS.register("pooled_mlp", example={"hidden": 16, "max_epochs": 3, "patience": 2, "batch_size": 16,
                                            "progress": False})
-class PooledMLPEncoder(BaseEncoder):
+class PooledMLPEncoder(SpatialReadout):
     """MLP on spatially pooled features: a nonlinear readout that does not route (routing-encoder control).
 
     Parameters
@@ -119,30 +118,15 @@ class PooledMLPEncoder(BaseEncoder):
                               "use e.g. pool_grids=[1, 2] (global mean and quadrants)")
         check_int("hidden", self.hidden)
         check_float("dropout", self.dropout, low=0.0, high=1.0, high_open=True, fix="use e.g. dropout=0.1")
-        check_float("lr", self.lr, low=0.0, low_open=True, fix="use e.g. lr=0.001")
-        check_float("weight_decay", self.weight_decay, low=0.0, fix="use e.g. weight_decay=0.01")
-        check_training_params(self)
+        check_training_params(self, lr_fix="use e.g. lr=0.001", weight_decay_fix="use e.g. weight_decay=0.01")
         return self
 
-    def fit(self, X, Y, *, channels=None, grid=None):
-        """Fit the MLP.
-
-        Parameters
-        ----------
-        X : array of shape (n_stimuli, C, H, W), or (n_stimuli, H*W, C) with ``grid``, or a FeatureMap
-        Y : array of shape (n_stimuli, n_channels)
-        channels : DataFrame, optional
-            The channel table of Y (checked against Y; the readout does not use labels).
-        grid : (H, W), optional
-        """
-        self.validate_params()
-        tokens, grid, Y = check_fit_data(self, X, Y, channels, grid)
+    def _readout_inputs(self, tokens, grid):
+        """The spatial pyramid of the tokens (n_stimuli, n_pooled * C); ConfigError for a grid finer than the map."""
         if max(self.pool_grids) > min(grid):
             raise param_error("pool_grids", f"grids no finer than the feature grid {tuple(grid)}",
                               repr(list(self.pool_grids)), f"use values <= {min(grid)}")
-        self.grid_ = tuple(grid)
-        self.n_features_ = tokens.shape[2]
-        return self._fit(pyramid_pool(tokens, self.grid_, self.pool_grids), Y)
+        return pyramid_pool(tokens, grid, self.pool_grids)
 
     def _fit(self, pooled, Y):
         train_idx, val_idx, Y = split_responses(self, Y)

@@ -179,3 +179,55 @@ def metric_table(values, row_names: Sequence[str], column_names: Sequence[str],
         cell.get_text().set_fontweight("bold")
     ax.set_title(title, fontsize=9)
     return figure
+
+
+def example_densities(items: Mapping[str, Mapping], reference: str, title, row_height: float = 2.1,
+                      runs: Mapping[str, str] | None = None):
+    """A grid of the example densities kept by scanpath runs: one row per model, one column per example image.
+
+    Parameters
+    ----------
+    items : dict {model: items}
+        The ``items.npz`` arrays of one run per model, in row order.  Each holds ``example_stimulus_id``
+        (n_examples,) and ``example_density`` (n_examples, h, w); the ``reference`` run (the humans) also
+        ``example_image_size`` (n_examples, 2) and its fixations ``example_scanpath_xy``
+        (n_examples, n_scanpaths, max_len, 2) with ``example_scanpath_length`` (n_examples, n_scanpaths),
+        which are dotted on its row.
+    reference : str
+        The model whose example images every other run must share (a DataFormatError otherwise).
+    title : callable ``title(model, sid) -> str``
+        Each panel's title.
+    row_height : float
+        Inches per row (2.6 inches per column).
+    runs : dict {model: run id}, optional
+        Named in the error when the example images differ.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    import matplotlib.pyplot as plt
+
+    from cogmodels.errors import DataFormatError
+
+    human = items[reference]
+    ids = human["example_stimulus_id"]
+    for model, arrays in items.items():
+        if not np.array_equal(arrays["example_stimulus_id"], ids):
+            run = f"run {runs[model]}" if runs and model in runs else f"the {model} run's"
+            raise DataFormatError(format_problem(f"{run} items.npz example_stimulus_id",
+                                                 f"the example images of the {reference} run {list(ids)}",
+                                                 f"{list(arrays['example_stimulus_id'])}",
+                                                 "re-run both with the same dataset split and evaluation.n_examples"))
+    scale = human["example_image_size"][0][0] / human["example_density"].shape[2]
+    figure, axes = plt.subplots(len(items), len(ids), figsize=(2.6 * len(ids), row_height * len(items)),
+                                constrained_layout=True, squeeze=False)
+    for row, (model, arrays) in enumerate(items.items()):
+        for col, sid in enumerate(ids):
+            fixations = None
+            if model == reference:
+                lengths, xy = human["example_scanpath_length"][col], human["example_scanpath_xy"][col]
+                fixations = np.concatenate([xy[j, :n] for j, n in enumerate(lengths)]) / scale
+            plot_density(arrays["example_density"][col], fixations=fixations, ax=axes[row, col],
+                         title=title(model, sid))
+    return figure

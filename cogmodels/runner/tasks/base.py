@@ -283,3 +283,57 @@ def diagnostic_items(head, fmap, rows: np.ndarray, layer: str, items: dict) -> d
         else:
             out[f"{name}@{layer}"] = array
     return out
+
+
+# -- the steps the brain-encoding tasks share (encode, encode_ci) -----------------------------
+@dataclass
+class EncodingInputs:
+    """What a brain-encoding task has before it fits: the backbone, its features of every stimulus
+    ({layer: FeatureMap}), the train and test rows, and the labels of its result rows (dataset,
+    backbone, head = the encoder config's name, subject)."""
+
+    backbone: object
+    features: dict
+    train: np.ndarray
+    test: np.ndarray
+    labels: dict
+
+
+def encoding_inputs(ctx: RunContext, dataset) -> EncodingInputs:
+    """Create the backbone (stage ``backbone``) and get its features of ``dataset``'s stimuli through the
+    feature cache (stage ``features``); the split rows and row labels come from the dataset and the config."""
+    cfg = ctx.cfg
+    with ctx.stage("backbone"):
+        backbone = instantiate(cfg.backbone)
+    with ctx.stage("features"):
+        features = ctx.cache.features(backbone, dataset.stimuli, list(backbone.layers))
+    labels = {"dataset": cfg.dataset.name, "backbone": cfg.backbone.name, "head": cfg.encoder.name,
+              "subject": dataset.responses.subject}
+    return EncodingInputs(backbone, features, split_rows(dataset, "train"), split_rows(dataset, "test"), labels)
+
+
+def fit_and_predict(ctx: RunContext, task: str, inputs: EncodingInputs, layer: str, responses):
+    """Fit a new encoder of ``cfg.encoder`` on the train rows of one layer (stage ``fit/<layer>``) and
+    predict the test rows (stage ``predict/<layer>``).
+
+    Returns
+    -------
+    head : the fitted encoder
+    prediction : array of shape (n_test, n_channels)
+    """
+    fmap, Y = inputs.features[layer], responses.responses
+    log.info("%s %s/%s -> %s: %d train / %d test stimuli, %d channels, features %s", task, inputs.backbone.name,
+             layer, ctx.cfg.encoder.name, inputs.train.size, inputs.test.size, Y.shape[1], fmap.values.shape[1:])
+    with ctx.stage(f"fit/{layer}"):
+        head = fit_head(instantiate(ctx.cfg.encoder), fmap, inputs.train, Y, responses.channels, layer)
+    with ctx.stage(f"predict/{layer}"):
+        prediction = predict_head(head, fmap, inputs.test, layer)
+    return head, prediction
+
+
+def encoding_provenance(inputs: EncodingInputs, dataset) -> dict:
+    """The provenance every brain-encoding run records: weights, layers, feature shapes, split sizes, card."""
+    return {"weights": weights_statement(inputs.backbone), "backbone_layers": list(inputs.backbone.layers),
+            "feature_shapes": {layer: list(f.values.shape) for layer, f in inputs.features.items()},
+            "n_train": int(inputs.train.size), "n_test": int(inputs.test.size),
+            "dataset_card": str(dataset.card.name)}

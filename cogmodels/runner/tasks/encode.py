@@ -15,8 +15,8 @@ from hydra.utils import instantiate
 
 from cogmodels.runner.tasks.base import (
     TASKS, RunContext, TaskOutput, accuracy_items, ceiling_outputs, channel_items, check_requirements,
-    diagnostic_items, fit_head, input_kind, load_brain_dataset, metric_rows, predict_head, split_rows,
-    weights_statement)
+    diagnostic_items, encoding_inputs, encoding_provenance, fit_and_predict, input_kind, load_brain_dataset,
+    metric_rows)
 
 log = logging.getLogger(__name__)
 
@@ -81,29 +81,18 @@ def encode(ctx: RunContext) -> TaskOutput:
     with ctx.stage("dataset"):
         dataset = load_brain_dataset(cfg.dataset, "encode")
         check_requirements(instantiate(cfg.encoder), dataset)  # before any feature is computed
-    with ctx.stage("backbone"):
-        backbone = instantiate(cfg.backbone)
-    with ctx.stage("features"):
-        features = ctx.cache.features(backbone, dataset.stimuli, list(backbone.layers))
-    train, test = split_rows(dataset, "train"), split_rows(dataset, "test")
-    responses = dataset.responses
+    inputs = encoding_inputs(ctx, dataset)
+    test, labels, responses = inputs.test, inputs.labels, dataset.responses
     Y = responses.responses
-    labels = {"dataset": cfg.dataset.name, "backbone": cfg.backbone.name, "head": cfg.encoder.name,
-              "subject": responses.subject}
     with ctx.stage("noise_ceiling"):
         items, rows, nc = ceiling_outputs(dataset, {**labels, "head": ""})
     items.update(channel_items(responses))
     n_examples = int((cfg.get("encode") or {}).get("n_examples", DEFAULT_N_EXAMPLES))
     examples = test[:max(0, n_examples)]
     kinds = {}
-    for layer, fmap in features.items():
-        log.info("encode %s/%s -> %s: %d train / %d test stimuli, %d channels, features %s", backbone.name, layer,
-                 cfg.encoder.name, train.size, test.size, Y.shape[1], fmap.values.shape[1:])
-        with ctx.stage(f"fit/{layer}"):
-            head = fit_head(instantiate(cfg.encoder), fmap, train, Y, responses.channels, layer)
+    for layer, fmap in inputs.features.items():
+        head, prediction = fit_and_predict(ctx, "encode", inputs, layer, responses)
         kinds[layer] = input_kind(head)
-        with ctx.stage(f"predict/{layer}"):
-            prediction = predict_head(head, fmap, test, layer)
         with ctx.stage(f"score/{layer}"):
             scores = accuracy_items(Y[test], prediction, nc)
         for metric, values in scores.items():
@@ -114,10 +103,8 @@ def encode(ctx: RunContext) -> TaskOutput:
             items.update(diagnostic_items(head, fmap, examples if per_stimulus else examples[:0], layer, items))
             if per_stimulus:
                 items.update(example_items(dataset, examples))
-    provenance = {"weights": weights_statement(backbone), "backbone_layers": list(backbone.layers),
-                  "feature_shapes": {layer: list(f.values.shape) for layer, f in features.items()},
-                  "n_train": int(train.size), "n_test": int(test.size), "dataset_card": str(dataset.card.name),
-                  "simulated": bool(dataset.card.simulated), "encoder_input": kinds}
+    provenance = {**encoding_provenance(inputs, dataset), "simulated": bool(dataset.card.simulated),
+                  "encoder_input": kinds}
     return TaskOutput(rows=rows, items=items, provenance=provenance)
 
 

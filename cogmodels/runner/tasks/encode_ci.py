@@ -30,12 +30,11 @@ import logging
 import warnings
 
 import numpy as np
-from hydra.utils import instantiate
 
 from cogmodels.errors import ConfigError, DataFormatError, format_problem
 from cogmodels.runner.tasks.base import (
-    TASKS, RunContext, TaskOutput, channel_items, diagnostic_items, fit_head, input_kind, load_brain_dataset,
-    metric_rows, predict_head, split_rows, weights_statement)
+    TASKS, RunContext, TaskOutput, channel_items, diagnostic_items, encoding_inputs, encoding_provenance,
+    fit_and_predict, input_kind, load_brain_dataset, metric_rows)
 
 log = logging.getLogger(__name__)
 
@@ -141,14 +140,8 @@ def encode_ci(ctx: RunContext) -> TaskOutput:
     if responses.repeats is None:
         raise ConfigError(format_problem(f"dataset {dataset.name!r}", "single-trial repeats (task encode_ci)",
                                          "no repeats", "use task=encode, or a session with a raw-responses file"))
-    with ctx.stage("backbone"):
-        backbone = instantiate(cfg.backbone)
-    with ctx.stage("features"):
-        features = ctx.cache.features(backbone, dataset.stimuli, list(backbone.layers))
-    train, test = split_rows(dataset, "train"), split_rows(dataset, "test")
-    Y = responses.responses
-    labels = {"dataset": cfg.dataset.name, "backbone": cfg.backbone.name, "head": cfg.encoder.name,
-              "subject": responses.subject}
+    inputs = encoding_inputs(ctx, dataset)
+    test, labels, Y = inputs.test, inputs.labels, responses.responses
     with ctx.stage("reliability"):
         a, b = half_means(responses.repeats[test].astype(np.float64), int(opts["n_splits"]),
                           np.random.default_rng([seed, 1]))
@@ -161,14 +154,10 @@ def encode_ci(ctx: RunContext) -> TaskOutput:
         rows += metric_rows(values, responses, {**labels, "head": ""}, metric)
     q = [100 * (1 - float(opts["ci"])) / 2, 100 * (1 + float(opts["ci"])) / 2]
     kinds = {}
-    for layer, fmap in features.items():
-        log.info("encode_ci %s/%s -> %s: %d train / %d test stimuli, %d channels, features %s", backbone.name,
-                 layer, cfg.encoder.name, train.size, test.size, Y.shape[1], fmap.values.shape[1:])
-        with ctx.stage(f"fit/{layer}"):
-            head = fit_head(instantiate(cfg.encoder), fmap, train, Y, responses.channels, layer)
+    for layer, fmap in inputs.features.items():
+        head, prediction = fit_and_predict(ctx, "encode_ci", inputs, layer, responses)
+        prediction = np.asarray(prediction, dtype=np.float64)
         kinds[layer] = input_kind(head)
-        with ctx.stage(f"predict/{layer}"):
-            prediction = np.asarray(predict_head(head, fmap, test, layer), dtype=np.float64)
         with ctx.stage(f"score/{layer}"):
             r = _columns_r(Y[test].astype(np.float64), prediction)
             _, norm = normalized_r(r, sb)
@@ -182,9 +171,6 @@ def encode_ci(ctx: RunContext) -> TaskOutput:
             rows += [{**labels, "layer": layer, "roi_or_condition": "all", "metric": f"{metric}_ci_{side}",
                       "value": float(v), "n_items": int(test.size)} for side, v in (("low", low), ("high", high))]
         items.update(diagnostic_items(head, fmap, np.array([], dtype=int), layer, items))  # e.g. best_alpha@<layer>
-    provenance = {"weights": weights_statement(backbone), "backbone_layers": list(backbone.layers),
-                  "feature_shapes": {layer: list(f.values.shape) for layer, f in features.items()},
-                  "n_train": int(train.size), "n_test": int(test.size), "dataset_card": str(dataset.card.name),
-                  "encoder_input": kinds, "encode_ci": opts,
+    provenance = {**encoding_provenance(inputs, dataset), "encoder_input": kinds, "encode_ci": opts,
                   "split": str((dataset.meta or {}).get("split", responses.meta.get("split", "")))}
     return TaskOutput(rows=rows, items=items, provenance=provenance)
