@@ -18,6 +18,11 @@ def test_hashing_is_fixed_normalised_and_word_sensitive():
     assert not np.allclose(a[0], TEXT_ENCODERS.create("hashing", dim=64, seed=1).encode(["a bright ladder"])[0])
 
 
+def test_sentence_transformer_without_a_model_names_the_fix():
+    with pytest.raises(WeightsUnavailableError, match="hashing"):  # neither a folder nor an installed package
+        TEXT_ENCODERS.create("sentence_transformer", model="no_such_weights_package_xyz")
+
+
 def test_sentence_transformer_without_the_extra_names_the_fix():
     import importlib.util
 
