@@ -128,11 +128,11 @@ class SentenceTransformerEncoder(TextEncoder):
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as error:
-            shadows = [str(Path(entry or ".", name)) for entry in sys.path if "site-packages" not in entry
+            shadows = [str(Path(entry or ".").resolve() / name) for entry in sys.path if "site-packages" not in entry
                        for name in ("kernels", "datasets") if Path(entry or ".", name, "__init__.py").is_file()]
             raise WeightsUnavailableError(format_problem(
                 "text.model (sentence_transformer)", "sentence-transformers importable",
-                f"ImportError: {error}" + (f"; {shadows[0]} on sys.path shadows the PyPI package" if shadows else ""),
+                f"ImportError: {error}" + (f"; the folder {shadows[0]} shadows the PyPI package" if shadows else ""),
                 "keep the repo root off sys.path: python -P or PYTHONSAFEPATH=1 (pytest: the importlib mode, "
                 "run as `pytest`, not `python -m pytest`)")) from error
 
