@@ -23,8 +23,8 @@ from torch.nn import functional as F
 
 from cogmodels.data.checks import FLOAT32_MAX, check_array
 from cogmodels.encoders._early_stopping import (
-    TrainingHistory, columnwise_r, mean_defined, response_standardizer, shuffled_batches, train_with_early_stopping,
-    validation_split)
+    TrainingHistory, columnwise_r, mean_defined, response_standardizer, score_prediction, shuffled_batches,
+    train_with_early_stopping, validation_split)
 from cogmodels.encoders._params import check_bool, check_float, check_int
 from cogmodels.encoders._tokens import as_token_grid
 from cogmodels.encoders.base import BaseEncoder
@@ -34,12 +34,40 @@ from cogmodels.errors import ShapeError, format_problem
 class SpatialReadout(BaseEncoder):
     """Base of the gradient-trained readouts of a spatial feature map (factorized, pooled MLP).
 
-    A subclass defines ``_readout_inputs(tokens, grid)`` (what its network reads: the tokens
-    themselves, or a pooling of them; it may refuse a grid with a ConfigError) and ``_fit(inputs, Y)``.
+    The training parameters they share (AdamW ``lr`` and ``weight_decay``, ``batch_size``,
+    ``max_epochs``, ``patience``, ``validation_fraction``, ``seed``, ``progress``) are stored by
+    this ``__init__``, which a subclass's ``__init__`` calls with its own defaults.  A subclass
+    defines ``_readout_inputs(tokens, grid)`` (what its network reads: the tokens themselves, or a
+    pooling of them; it may refuse a grid with a ConfigError), ``_fit(inputs, Y)`` and ``predict``.
+
+    Parameters
+    ----------
+    lr, weight_decay : float
+        AdamW settings.
+    batch_size, max_epochs, patience : int
+        Mini-batch size, epoch limit, and epochs without a better validation score before stopping
+        (the best weights are restored).
+    validation_fraction : float
+        Share of the stimuli held out (seeded) for early stopping.
+    seed : int
+        Seed of the validation split, the initialisation and the batch order.
+    progress : bool
+        Show a progress bar over epochs.
     """
 
     input_kind = "spatial"  # reads (n_stimuli, C, H, W) feature maps
     requires = frozenset()
+
+    def __init__(self, lr: float, weight_decay: float, batch_size: int, max_epochs: int, patience: int,
+                 validation_fraction: float, seed: int, progress: bool):
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.seed = seed
+        self.progress = progress
 
     def fit(self, X, Y, *, channels=None, grid=None):
         """Fit the readout.
@@ -58,6 +86,13 @@ class SpatialReadout(BaseEncoder):
         self.grid_ = tuple(grid)
         self.n_features_ = tokens.shape[2]
         return self._fit(inputs, Y)
+
+    def score(self, X, Y, grid=None) -> np.ndarray:
+        """Per-channel Pearson r of shape (n_channels,); NaN (with a warning) where Y has no variance."""
+        return score_prediction(Y, self.predict(X, grid=grid))
+
+    def _fitted_state(self) -> tuple[dict, dict]:
+        return network_state(self)
 
 
 def check_training_params(encoder, lr_fix: str, weight_decay_fix: str) -> None:

@@ -23,10 +23,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from cogmodels.encoders import ENCODERS
-from cogmodels.encoders._early_stopping import feature_standardizer, score_prediction
+from cogmodels.encoders._early_stopping import feature_standardizer
 from cogmodels.encoders._params import check_float
 from cogmodels.encoders._readout_fitting import (
-    SpatialReadout, check_predict_tokens, check_training_params, network_state, restore_network_state,
+    SpatialReadout, check_predict_tokens, check_training_params, restore_network_state,
     split_responses, train_readout)
 
 # Discrete 2D Laplacian; applied without padding so the mask border is not pulled towards zero.
@@ -70,13 +70,10 @@ class FactorizedReadout(SpatialReadout):
         L1 sparsity penalties on the spatial masks and on the feature weights.
     smoothness : float
         Penalty on the squared discrete Laplacian of each mask.
-    lr, weight_decay : float
-        AdamW settings (weight decay 0 by default: the penalties above regularise).
-    batch_size, max_epochs, patience : int
-    validation_fraction : float
-        Share of the stimuli held out (seeded) for early stopping.
-    seed : int
-    progress : bool
+    lr, weight_decay, batch_size, max_epochs, patience, validation_fraction, seed, progress
+        Training settings (AdamW, mini-batches, early stopping on a seeded validation split), as in
+        every spatial readout: see :class:`~cogmodels.encoders._readout_fitting.SpatialReadout`.
+        Weight decay is 0 by default here: the penalties above regularise.
 
     Attributes
     ----------
@@ -99,14 +96,7 @@ class FactorizedReadout(SpatialReadout):
         self.l1_mask = l1_mask
         self.l1_features = l1_features
         self.smoothness = smoothness
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.seed = seed
-        self.progress = progress
+        super().__init__(lr, weight_decay, batch_size, max_epochs, patience, validation_fraction, seed, progress)
 
     def validate_params(self) -> "FactorizedReadout":
         """Check every parameter (no data needed); ConfigError naming ``encoder.<param>`` otherwise."""
@@ -142,18 +132,11 @@ class FactorizedReadout(SpatialReadout):
                                       for i in range(0, len(tokens), batch)]).numpy()
         return standardized * self.response_scale_ + self.response_mean_
 
-    def score(self, X, Y, grid=None) -> np.ndarray:
-        """Per-channel Pearson r of shape (n_channels,); NaN (with a warning) where Y has no variance."""
-        return score_prediction(Y, self.predict(X, grid=grid))
-
     # -- diagnostics and persistence ----------------------------------------------
     def diagnostics(self, X=None, *, grid=None) -> dict[str, np.ndarray]:
         """``spatial_mask``: float32 array of shape (n_channels, H, W), each channel's mask (X is not used)."""
         self._check_fitted("network_")
         return {"spatial_mask": np.asarray(self.mask_, dtype=np.float32)}
-
-    def _fitted_state(self) -> tuple[dict, dict]:
-        return network_state(self)
 
     def _restore_fitted_state(self, arrays: dict, facts: dict) -> None:
         state = restore_network_state(self, arrays, facts)

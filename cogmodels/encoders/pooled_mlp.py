@@ -23,10 +23,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from cogmodels.encoders import ENCODERS
-from cogmodels.encoders._early_stopping import feature_standardizer, score_prediction
+from cogmodels.encoders._early_stopping import feature_standardizer
 from cogmodels.encoders._params import check_float, check_int, param_error
 from cogmodels.encoders._readout_fitting import (
-    SpatialReadout, check_predict_tokens, check_training_params, network_state, restore_network_state,
+    SpatialReadout, check_predict_tokens, check_training_params, restore_network_state,
     split_responses, train_readout)
 
 
@@ -75,13 +75,9 @@ class PooledMLPEncoder(SpatialReadout):
         Width of the shared hidden layer.
     dropout : float
         Dropout on the hidden layer during training.
-    lr, weight_decay : float
-        AdamW settings.
-    batch_size, max_epochs, patience : int
-    validation_fraction : float
-        Share of the stimuli held out (seeded) for early stopping.
-    seed : int
-    progress : bool
+    lr, weight_decay, batch_size, max_epochs, patience, validation_fraction, seed, progress
+        Training settings (AdamW, mini-batches, early stopping on a seeded validation split), as in
+        every spatial readout: see :class:`~cogmodels.encoders._readout_fitting.SpatialReadout`.
 
     Attributes
     ----------
@@ -100,14 +96,7 @@ class PooledMLPEncoder(SpatialReadout):
         self.pool_grids = pool_grids
         self.hidden = hidden
         self.dropout = dropout
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.seed = seed
-        self.progress = progress
+        super().__init__(lr, weight_decay, batch_size, max_epochs, patience, validation_fraction, seed, progress)
 
     def validate_params(self) -> "PooledMLPEncoder":
         """Check every parameter (no data needed); ConfigError naming ``encoder.<param>`` otherwise."""
@@ -151,19 +140,12 @@ class PooledMLPEncoder(SpatialReadout):
             standardized = self.network_(torch.from_numpy(pooled)).numpy()
         return standardized * self.response_scale_ + self.response_mean_
 
-    def score(self, X, Y, grid=None) -> np.ndarray:
-        """Per-channel Pearson r of shape (n_channels,); NaN (with a warning) where Y has no variance."""
-        return score_prediction(Y, self.predict(X, grid=grid))
-
     # -- diagnostics and persistence ----------------------------------------------------
     def diagnostics(self, X=None, *, grid=None) -> dict[str, np.ndarray]:
         """``pool_grids`` (n_levels,) int and ``best_epoch`` (1,) int (X is not used)."""
         self._check_fitted("network_")
         return {"pool_grids": np.asarray(list(self.pool_grids), dtype=np.int64),
                 "best_epoch": np.asarray([self.history_.best_epoch], dtype=np.int64)}
-
-    def _fitted_state(self) -> tuple[dict, dict]:
-        return network_state(self)
 
     def _restore_fitted_state(self, arrays: dict, facts: dict) -> None:
         state = restore_network_state(self, arrays, facts)
