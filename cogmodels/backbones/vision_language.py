@@ -145,9 +145,13 @@ class ContrastivePair(VisionLanguagePair):
         return image_features(images, self.image_size, self.pool, seed)
 
     def _text_encoder(self):
-        from cogmodels.backbones.text import TEXT_ENCODERS
+        """The frozen text encoder, created once per pair (a sentence-transformers model loads in seconds)."""
+        if getattr(self, "_text_model", None) is None:
+            from cogmodels.backbones.text import TEXT_ENCODERS
 
-        return TEXT_ENCODERS.create(self.text, **({"dim": self.text_dim} if self.text == "hashing" else {}))
+            self._text_model = TEXT_ENCODERS.create(self.text, **({"dim": self.text_dim} if self.text == "hashing"
+                                                                  else {}))
+        return self._text_model
 
     def fit(self, images, captions) -> "ContrastivePair":
         """Standardise the frozen features and (``train``) learn the projections on the (image, caption) pairs."""
