@@ -5,7 +5,8 @@ session 210325, seeded image split): per backbone, encoder and layer (the latest
 each backbone x encoder), the mean over neurons of the test Pearson r and of the
 noise-normalised r (r / sqrt of the Spearman-Brown split-half reliability), with 95 %
 bootstrap CIs over test images.  The dashed line in panel A is the mean ceiling r.
-Also writes ``tables/v4_encoding.csv`` and ``.md`` (the must-show table).
+Also writes ``tables/v4_encoding.csv`` and ``.md`` (the must-show table); the ``.md`` names the git
+commit(s) the runs were made at (from each run's ``meta.json``) and says so when they differ.
 Build it with ``cogmodels figures --only v4_encoding``.
 """
 
@@ -34,7 +35,8 @@ def v4_table(results) -> tuple[pd.DataFrame, dict]:
     scored = runs[runs["metric"] == "pearson_r"]
     last = scored.sort_values("finished").groupby(["backbone", "head"])["run_id"].last()
     runs = runs[runs["run_id"].isin(last.values) & (runs["roi_or_condition"] == "all")]
-    facts = runs[runs["layer"].fillna("") == ""].groupby("metric")["value"].mean().to_dict()
+    facts = {"run_ids": list(last.values)}
+    facts.update(runs[runs["layer"].fillna("") == ""].groupby("metric")["value"].mean().to_dict())
     layered = runs[runs["layer"].fillna("") != ""]
     table = layered.pivot_table(index=["backbone", "head", "layer"], columns="metric", values="value",
                                 aggfunc="first", sort=False)
@@ -42,7 +44,22 @@ def v4_table(results) -> tuple[pd.DataFrame, dict]:
     return table[columns].reset_index(), facts
 
 
-def write_tables(table: pd.DataFrame, facts: dict, folder: Path) -> None:
+def run_commits(store_root, run_ids) -> dict:
+    """Git sha (short) -> number of runs, from the ``meta.json`` of each run folder of the store."""
+    import json
+
+    from cogmodels.runner.store import ResultsStore
+
+    store = ResultsStore(Path(store_root))
+    commits: dict[str, int] = {}
+    for run_id in run_ids:
+        meta = store.run_dir(EXPERIMENT, run_id) / "meta.json"
+        sha = str(json.loads(meta.read_text()).get("git_sha") or "unknown")[:7] if meta.exists() else "unknown"
+        commits[sha] = commits.get(sha, 0) + 1
+    return commits
+
+
+def write_tables(table: pd.DataFrame, facts: dict, folder: Path, commits: dict | None = None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     table.to_csv(folder / "v4_encoding.csv", index=False, float_format="%.6g")
     lines = ["| backbone | encoder | layer | test r [95% CI] | noise-normalised r [95% CI] |", "|---|---|---|---|---|"]
@@ -53,6 +70,10 @@ def write_tables(table: pd.DataFrame, facts: dict, folder: Path) -> None:
     lines.append(f"\nMean over neurons; split-half r {facts.get('split_half_r', np.nan):.3f}, Spearman-Brown "
                  f"reliability {facts.get('reliability', np.nan):.3f}, ceiling r {facts.get('ceiling_r', np.nan):.3f}. "
                  f"{ROUTING_NOTE}")
+    if commits:
+        listed = ", ".join(f"{sha} ({n} runs)" for sha, n in commits.items())
+        lines.append(f"Runs from git commit {listed}" if len(commits) == 1 else
+                     f"Runs from SEVERAL git commits: {listed}; rerun the sweep at one commit to compare cells.")
     (folder / "v4_encoding.md").write_text("\n".join(lines) + "\n")
 
 
@@ -61,7 +82,7 @@ def make(results, store_root):
     import matplotlib.pyplot as plt
 
     table, facts = v4_table(results)
-    write_tables(table, facts, Path(store_root) / "tables")
+    write_tables(table, facts, Path(store_root) / "tables", run_commits(store_root, facts["run_ids"]))
     groups = list(dict.fromkeys(zip(table["backbone"], table["layer"])))
     heads = list(dict.fromkeys(table["head"]))
     figure, axes = plt.subplots(2, 1, figsize=(2.0 + 1.1 * len(groups), 6.5), constrained_layout=True)
