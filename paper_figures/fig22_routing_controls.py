@@ -182,8 +182,8 @@ def make(results, store_root):
         ax.errorbar(diff, y, xerr=err, fmt="none", ecolor="0.4", capsize=3)
         ax.scatter(diff, y, c=np.where(excludes, "tab:red", "tab:gray"), zorder=3)
         for yk, n_cells in zip(y, rows["n_cells"].fillna(0).astype(int)):
-            ax.annotate(f"n={n_cells}", (1.0, yk), xycoords=("axes fraction", "data"), xytext=(-2, 0),
-                        textcoords="offset points", ha="right", va="center", fontsize=7, color="0.4")
+            ax.annotate(f"n={n_cells}", (1.0, yk), xycoords=("axes fraction", "data"), xytext=(3, 0),
+                        textcoords="offset points", ha="left", va="center", fontsize=7, color="0.4")
         ax.axvline(0, color="k", linewidth=0.8)
         ax.set_yticks(y, labels, fontsize=8)
         ax.set_xlabel("difference in mean test r (category channels)")
