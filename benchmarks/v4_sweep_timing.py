@@ -14,7 +14,7 @@ plus the imbalance of the last job::
 
     cogmodels run -m hydra/launcher=joblib threads=1 experiment=v4_encoding backbone=gabor \\
         encoder=routing_v4,factorized,ridge
-    cogmodels run -m hydra/launcher=joblib threads=1 experiment=v4_encoding backbone.input_size=112 \\
+    cogmodels run -m hydra/launcher=joblib threads=1 experiment=v4_encoding ++backbone.input_size=112 \\
         encoder=routing_v4,factorized,ridge backbone=resnet50,vgg16,vit_small_patch14_dinov2
 
 Each run here is a fresh process, so the total includes the imports (torch, timm, hydra) of every
