@@ -82,7 +82,7 @@ def cells(store_root) -> pd.DataFrame:
         dataset = config.get("dataset", {})
         rows.append(dict(run_id=run.run_id, mode=dataset.get("mode", "routing"), study=int(dataset.get("seed", 0)),
                          subject=dataset.get("subject", ""), model=model_name(config), run_seed=int(run.seed or 0),
-                         n_boot=int((config.get("encode_ci") or {}).get("n_boot", 1000))))
+                         n_boot=int((config.get("encode_ci") or {}).get("n_boot", 1000)), git_sha=run.git_sha or ""))
     table = pd.DataFrame(rows).groupby(["mode", "study", "subject", "model"], sort=True).last().reset_index()
     scores, boots, weights, tests = [], [], [], []
     for run_id in table["run_id"]:
@@ -138,6 +138,7 @@ def controls_table(store_root) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     comparisons = pd.DataFrame([compare(table, a, b, mode) for a, b, _ in COMPARISONS for mode in MODES])
     plain = table[table["model"] != BEST]
     means = plain.groupby(["mode", "model"]).agg(mean_r=("mean_r", "mean"), n_cells=("mean_r", "size")).reset_index()
+    means.attrs["git_sha"] = sorted({sha[:10] for sha in plain["git_sha"] if sha})
     return comparisons, means, best
 
 
@@ -160,7 +161,8 @@ def write_tables(comparisons: pd.DataFrame, means: pd.DataFrame, best: dict, fol
     lines.append("\nBest non-routing model per (mode, study seed): "
                  + ", ".join(f"{mode} seed {study}: {name}" for (mode, study), name in sorted(best.items()))
                  + ".  Mean over the category channels of all (study seed, subject) cells; 95% paired-bootstrap "
-                   "CIs over test images.")
+                   "CIs over test images.  Runs from commit(s) " + (", ".join(means.attrs.get("git_sha", [])) or "-")
+                 + ".")
     (folder / "routing_controls.md").write_text("\n".join(lines) + "\n")
 
 
