@@ -45,13 +45,10 @@ import logging
 import warnings
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from cogmodels.encoders import ENCODERS
 from cogmodels.encoders._params import check_bool, check_choice, check_int, check_seed, param_error
-from cogmodels.encoders._ridge_solver import (
-    _centre_pair, _decompose, _fold_scores_direct, _fold_scores_fused, _mean)
 from cogmodels.encoders.base import BaseEncoder
 from cogmodels.errors import ConfigError, ShapeError, format_problem
 
@@ -143,8 +140,13 @@ class RidgeCV(BaseEncoder):
 
     # -- fit ----------------------------------------------------------------
     def _fit(self, X, Y):
+        import torch
+
+        from cogmodels.encoders._ridge_solver import (
+            _centre_pair, _decompose, _fold_scores_direct, _fold_scores_fused, _mean)
+
         alphas = _check_alphas(self.alphas)
-        dtype, device = _check_dtype(self.dtype), _check_device(self.device)
+        dtype, device = getattr(torch, _check_dtype(self.dtype)), _check_device(self.device)
         n_targets = Y.shape[-1] if Y.ndim == 2 else 1
         t_batch = max(n_targets, 1) if self.n_targets_batch is None else int(self.n_targets_batch)
         a_batch = len(alphas) if self.n_alphas_batch is None else int(self.n_alphas_batch)
@@ -192,6 +194,10 @@ class RidgeCV(BaseEncoder):
 
     def _refit(self, X_t, Y_t, best_alphas, batches, device):
         """Coefficients on all samples: one decomposition, a per-target spectral filter."""
+        import torch
+
+        from cogmodels.encoders._ridge_solver import _decompose, _mean
+
         all_idx = torch.arange(X_t.shape[0], device=device)
         x_mean = _mean(X_t, all_idx) if self.fit_intercept else None
         spectrum = _decompose(X_t, all_idx, x_mean, with_weights=True)
@@ -321,15 +327,20 @@ def _check_cv(cv) -> None:
                           f"{cv!r} ({type(cv).__name__})", "pass cv=5 or [(train, val), ...]")
 
 
-def _check_dtype(dtype) -> torch.dtype:
-    table = {"float32": torch.float32, "float64": torch.float64}
+def _check_dtype(dtype) -> str:
+    """``"float32"`` or ``"float64"`` (the name of the torch dtype; checked without importing torch)."""
     key = str(dtype).removeprefix("torch.").removeprefix("<class 'numpy.").removesuffix("'>")
-    if key not in table:
+    if key not in ("float32", "float64"):
         raise param_error("dtype", "'float32' or 'float64'", repr(dtype), "pick one")
-    return table[key]
+    return key
 
 
-def _check_device(device) -> torch.device:
+def _check_device(device):
+    """A torch device; ``"cpu"`` is checked without importing torch (so the compose-time check stays light)."""
+    if device == "cpu":
+        return "cpu"
+    import torch
+
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if str(device).startswith("cuda") and not torch.cuda.is_available():
