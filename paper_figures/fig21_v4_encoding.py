@@ -77,6 +77,14 @@ def write_tables(table: pd.DataFrame, facts: dict, folder: Path, commits: dict |
     (folder / "v4_encoding.md").write_text("\n".join(lines) + "\n")
 
 
+def _wrap(name: str, width: int = 14) -> str:
+    """A long backbone name broken at its middle underscore (tick labels of neighbouring bars must not overlap)."""
+    if len(name) <= width or "_" not in name:
+        return name
+    cut = min((i for i, ch in enumerate(name) if ch == "_"), key=lambda i: abs(i - len(name) / 2))
+    return f"{name[:cut]}\n{name[cut:]}"
+
+
 def make(results, store_root):
     """A: mean test r per (backbone, layer), one bar per encoder; B: the noise-normalised r."""
     import matplotlib.pyplot as plt
@@ -94,7 +102,7 @@ def make(results, store_root):
             err = [mean - rows[f"{metric}_ci_low"].to_numpy(float), rows[f"{metric}_ci_high"].to_numpy(float) - mean]
             ax.bar(np.arange(len(groups)) + (k - (len(heads) - 1) / 2) * width, mean, width, yerr=err, capsize=2,
                    label=head)
-        ax.set_xticks(np.arange(len(groups)), [f"{b}\n{layer}" for b, layer in groups], fontsize=7)
+        ax.set_xticks(np.arange(len(groups)), [f"{_wrap(b)}\n{layer}" for b, layer in groups], fontsize=7)
         ax.axhline(0, color="k", linewidth=0.6)
     if "ceiling_r" in facts:
         axes[0].axhline(facts["ceiling_r"], color="k", linestyle="--", linewidth=1,
