@@ -33,7 +33,8 @@ positive number) multiplies the training epochs and the number of scanpaths
 behind ``density``: it scales fit and density time together.
 
 Checkpoints.  With ``checkpoint_dir``, every epoch writes ``state.pt``
-(network and optimiser state dicts, epoch, fitted pools; read back with
+(network and optimiser state dicts, epoch, loss histories, the best held-out
+epoch and its weights, fitted pools; read back with
 ``torch.load(weights_only=True)``) and ``config.json`` (parameters and a
 fingerprint of the training data).  A later ``fit`` with the same parameters
 and data resumes after the last saved epoch; the epoch order is seeded by

@@ -161,7 +161,8 @@ def test_bad_inputs(sim, fitted):
 
 
 @pytest.mark.parametrize("param, value", [("grid", (0, 3)), ("budget", "huge"), ("d_position", 6),
-                                          ("off_object", "drop"), ("n_heads", 5), ("epochs", 0), ("n_threads", 0)])
+                                          ("off_object", "drop"), ("n_heads", 5), ("epochs", 0), ("n_threads", 0),
+                                          ("patience", -1), ("validation_fraction", 1.0)])
 def test_validate_params(param, value):
     with pytest.raises(ConfigError, match=f"scanpath.{param}"):
         OATModel(**{param: value}).validate_params()
