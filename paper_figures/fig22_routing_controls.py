@@ -9,7 +9,8 @@ its number of test images, so the runs of one (study, subject) with the same run
 scored on the same resamples: their per-resample differences are paired.  The figure checks
 that (same run seed, same ``n_boot``, same test image ids) before pairing two runs.
 
-Models are named from the run's encoder config: ``ridge``, ``factorized``, ``pooled_mlp``;
+Models are named from the run's encoder config: ``ridge``, ``factorized`` (whatever its penalties: the latest
+run of a cell counts, e.g. ``encoder=factorized_nsd``), ``pooled_mlp``;
 routing encoders by their attention and queries on these channels: ``routing`` (one query
 per ROI and hemisphere), ``routing_blind`` (keys carry position only),
 ``routing_per_channel`` and ``routing_per_channel_blind`` (one query per channel).
@@ -38,7 +39,7 @@ EXPERIMENT = "fmri_controls"
 MODES = ("routing", "control")
 NON_ROUTING = ("ridge", "factorized", "pooled_mlp")
 BEST = "best_nonrouting"
-SWEEP = ("`cogmodels run -m experiment=fmri_controls encoder=ridge,factorized dataset.mode=routing,control "
+SWEEP = ("`cogmodels run -m experiment=fmri_controls encoder=ridge,factorized_nsd dataset.mode=routing,control "
          "dataset.seed=0,1,2 dataset.subject=subj01,subj02,subj03,subj04` and the routing encoders (see "
          "experiments/conf/experiment/fmri_controls.yaml)")
 # (A, B, what the difference measures)
