@@ -170,10 +170,8 @@ def load(root=None, session: str = "210325", test_fraction: float = 0.2, seed: i
         meta["n_repeats"] = np.isfinite(raw[0]).sum(axis=1)  # repeats per image (same for every neuron)
     responses = BrainResponses(
         responses=average.T.astype(np.float32), stimulus_ids=ids, channels=channels, subject=f"session-{session}",
-        modality="fmri", repeats=None if raw is None else np.transpose(raw, (1, 2, 0)).astype(np.float32),
+        modality="spikes", repeats=None if raw is None else np.transpose(raw, (1, 2, 0)).astype(np.float32),
         meta=meta)
-    # modality: BrainResponses knows "fmri" (one response per stimulus) and "seeg" (time-resolved); these are
-    # repeat-averaged spike counts per stimulus, the fmri-like layout.
     return Dataset(name="cowley_v4", stimuli=Stimuli.from_arrays(ids, images), card=CARD, responses=responses,
                    splits={"train": [ids[i] for i in train_rows], "test": [ids[i] for i in test_rows]},
                    meta={"session": session, "split": split_rule})

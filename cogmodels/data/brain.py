@@ -1,4 +1,4 @@
-"""Brain responses (fMRI, SEEG) with their channel table."""
+"""Brain responses (fMRI, SEEG, spike counts) with their channel table."""
 
 from __future__ import annotations
 
@@ -13,7 +13,11 @@ from cogmodels.data.checks import check_array, check_responses, check_unique_ids
 from cogmodels.errors import DataFormatError, ShapeError, format_problem
 
 CHANNEL_COLUMNS = ("id", "hemisphere", "rois")
-MODALITIES = ("fmri", "seeg")
+#: Recording modalities a BrainResponses may state.  "fmri" and "spikes" hold one response row per stimulus
+#: (single trials, if any, in ``repeats``); "seeg" holds time-resolved events, which may repeat a stimulus.
+MODALITIES = ("fmri", "seeg", "spikes")
+#: Modalities with one row per stimulus: their stimulus ids must be unique.
+PER_STIMULUS_MODALITIES = ("fmri", "spikes")
 
 
 def make_channel_table(n_channels: int, rois: Sequence[Sequence[str]] | None = None,
@@ -89,7 +93,8 @@ class BrainResponses:
     stimulus_ids : list of str, length n_stimuli (or n_events)
     channels : DataFrame with columns id, hemisphere, rois (tuple of str) and optional coordinates/vertex
     subject : str
-    modality : "fmri" or "seeg"
+    modality : "fmri", "seeg" or "spikes" (see :data:`MODALITIES`)
+        "spikes": spike counts (or rates) of single or multi units, one row per stimulus like "fmri".
     repeats : float32 array of shape (n_stimuli, n_repeats, n_channels), optional
         Single-trial responses, for noise ceilings; NaN marks a missing repeat.
     times : float array of shape (n_times,), optional (SEEG, seconds)
@@ -108,14 +113,15 @@ class BrainResponses:
         self.responses = check_responses(self.responses, f"BrainResponses({self.subject}).responses")
         n = self.responses.shape[0]
         if self.modality not in MODALITIES:
-            raise DataFormatError(format_problem("BrainResponses.modality", f"one of {MODALITIES}",
-                                                 repr(self.modality), "set modality"))
+            raise DataFormatError(format_problem(
+                f"BrainResponses({self.subject}).modality", f"one of {list(MODALITIES)}", repr(self.modality),
+                "set modality to 'fmri' (BOLD), 'seeg' (time-resolved events) or 'spikes' (spike counts)"))
         self.stimulus_ids = [str(s) for s in self.stimulus_ids]
         if len(self.stimulus_ids) != n:
             raise ShapeError(format_problem(f"BrainResponses({self.subject}).stimulus_ids",
                                             f"{n} ids (one per response row)", f"{len(self.stimulus_ids)}",
                                             "pass the id of each response row"))
-        if self.modality == "fmri":
+        if self.modality in PER_STIMULUS_MODALITIES:
             check_unique_ids(self.stimulus_ids, f"BrainResponses({self.subject}).stimulus_ids")
         self.channels = check_channels(self.channels, self.responses.shape[1],
                                        f"BrainResponses({self.subject}).channels")

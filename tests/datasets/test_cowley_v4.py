@@ -34,6 +34,8 @@ def test_example_loads_with_column_k_as_image_k(session):
         third = np.asarray(Image.open(io.BytesIO(archive.read("image0003.jpg"))).convert("RGB"))
     assert np.array_equal(ds.stimuli.image(2), third)
     assert all(rois == ("V4",) for rois in ds.responses.channels["rois"])
+    assert ds.responses.modality == "spikes"
+    assert ds.responses.subset(ds.splits["test"]).modality == "spikes"
     assert cogmodels.load_dataset("cowley_v4", **options).card.licence.startswith("GPL-3.0")
 
 
@@ -117,7 +119,7 @@ def test_real_session_210325(shared_data):
     if not root.is_dir():
         pytest.skip(f"cowley_v4 not found under {shared_data}")
     ds = cowley_v4.load(root=root, session="210325")
-    assert ds.responses.responses.shape == (640, 50)
+    assert ds.responses.responses.shape == (640, 50) and ds.responses.modality == "spikes"
     assert ds.responses.repeats.shape == (640, 10, 50)
     assert ds.stimuli.image(0).shape == (112, 112, 3)
     counts = np.isfinite(ds.responses.repeats).sum(axis=1)
