@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cogmodels.runner.figures import _load_module as load_figure_module
+from cogmodels.runner.figures import load_figure_module
 from cogmodels.runner.store import load_items, load_runs
 from cogmodels.scanpaths.evaluate import HUMAN_CEILING, latest_runs
 from cogmodels.viz.gaze import plot_density, plot_scanpaths

@@ -12,7 +12,7 @@ import logging
 import tempfile
 from pathlib import Path
 
-from cogmodels.runner.figures import _load_module as load_figure_module
+from cogmodels.runner.figures import load_figure_module
 from cogmodels.scanpaths.evaluate import HIGHER_IS_BETTER, latest_runs
 from cogmodels.viz.gaze import metric_table
 

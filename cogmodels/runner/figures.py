@@ -49,7 +49,11 @@ def _select(scripts: dict[str, Path], only: str | None) -> dict[str, Path]:
     return chosen
 
 
-def _load_module(path: Path):
+def load_figure_module(path: Path):
+    """Import a figure script by path (its name need not be a Python identifier) and check it defines ``make``.
+
+    Figure scripts that draw another script's figure (e.g. fig41 reusing fig10) load it through this.
+    """
     spec = importlib.util.spec_from_file_location(f"cogmodels_paper_figures.{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -94,7 +98,7 @@ def build_figures(root, only: str | None = None, out_dir=None, folder=None,
     written, failed = [], {}
     for slug, path in scripts.items():
         try:
-            figure = _load_module(path).make(results, Path(root))
+            figure = load_figure_module(path).make(results, Path(root))
         except CogModelsError as err:
             failed[slug] = str(err)
             log.error("figure %s failed: %s", slug, err)

@@ -250,14 +250,14 @@ def _draw_figures(report, experiment: str, results: pd.DataFrame, runs: pd.DataF
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from cogmodels.runner.figures import _load_module
+    from cogmodels.runner.figures import load_figure_module
 
     alias = _figures_of(runs) or experiment
     rows = results[results["experiment"] == experiment].assign(experiment=alias)
     drawn = []
     for slug, path in figure_scripts_for(alias, folder).items():
         try:
-            figure = _load_module(path).make(rows, root)
+            figure = load_figure_module(path).make(rows, root)
         except CogModelsError as err:  # a figure needing runs this experiment does not hold: left out, said once
             log.info("report: figure %s left out of %s: %s", slug, experiment, err)
             summary.figure_errors[f"{experiment}/{slug}"] = str(err)

@@ -64,10 +64,10 @@ def test_rsa_figure_builds_from_the_store(rsa_store, tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from cogmodels.runner.figures import _load_module, discover
+    from cogmodels.runner.figures import load_figure_module, discover
 
     root, _, _ = rsa_store
-    figure = _load_module(discover()["rsa_layers"]).make(load_results(root), root)
+    figure = load_figure_module(discover()["rsa_layers"]).make(load_results(root), root)
     assert len(figure.axes) == 3
     assert (root / "tables" / "rsa92.csv").is_file()
 

@@ -44,8 +44,8 @@ def test_figures_build_from_the_store(seeg_store, slug):
     import matplotlib
 
     matplotlib.use("Agg")
-    from cogmodels.runner.figures import _load_module, discover
+    from cogmodels.runner.figures import load_figure_module, discover
 
     root, _ = seeg_store
-    figure = _load_module(discover()[slug]).make(load_results(root), root)
+    figure = load_figure_module(discover()[slug]).make(load_results(root), root)
     assert figure.axes
