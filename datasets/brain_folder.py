@@ -56,7 +56,7 @@ def load(root=None, subject: str = "sub-01", modality: str = "fmri", drop_nan_ch
     root : path
         The folder (layout in the module docstring).
     subject : str
-    modality : "fmri" or "seeg"
+    modality : "fmri", "spikes" or "seeg"
     drop_nan_channels : bool
         Channels with NaN/inf responses raise a DataFormatError unless True;
         then they are dropped (from responses, repeats and channels) with a warning.
