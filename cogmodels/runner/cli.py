@@ -225,6 +225,12 @@ def _list(args) -> int:
     return 0
 
 
+def _compare(args) -> int:
+    from cogmodels.runner.compare import compare
+
+    return 0 if compare(args.first, args.second, args.tolerance) else 1
+
+
 def _card(args) -> int:
     from cogmodels import catalog
 
@@ -297,6 +303,13 @@ def _parser() -> argparse.ArgumentParser:
     card = commands.add_parser("card", help="a dataset's card: source, licence, citation, files, how to get them")
     card.add_argument("dataset", help="a registered dataset name (cogmodels list datasets)")
     card.set_defaults(handler=_card)
+
+    compare = commands.add_parser("compare", help="compare two stores row by row and item array by item array "
+                                                  "(does a code change move any result?)")
+    compare.add_argument("first", type=Path, help="output root holding results.sqlite (e.g. the old code's)")
+    compare.add_argument("second", type=Path, help="output root to compare with it")
+    compare.add_argument("--tolerance", type=float, default=0.0, help="largest |difference| that counts as equal")
+    compare.set_defaults(handler=_compare)
 
     figures = commands.add_parser("figures", help="rebuild paper_figures/figNN_*.py into paper_figures/out/")
     figures.add_argument("--only", help="one figure: its slug, figNN or file name (e.g. quickstart)")

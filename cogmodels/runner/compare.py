@@ -3,7 +3,7 @@
 Used to show that a code change leaves results unchanged: run the same command on two trees
 (e.g. a ``git worktree`` of the old commit and the current one) into two output roots, then::
 
-    python benchmarks/compare_stores.py /tmp/old/out /tmp/new/out [--tolerance 0]
+    cogmodels compare /tmp/old/out /tmp/new/out [--tolerance 0]
 
 Result rows are matched on their labels (experiment, dataset, backbone, layer, head, subject,
 ROI/condition, metric), not on run ids, which change whenever the resolved config gains a key.
@@ -16,18 +16,22 @@ and of item arrays, and whether everything matched within the tolerance.
 
 from __future__ import annotations
 
-import argparse
 import sqlite3
-import sys
 from pathlib import Path
 
 import numpy as np
+
+from cogmodels.errors import DataFormatError, format_problem
 
 LABELS = ("experiment", "dataset", "backbone", "layer", "head", "subject", "roi_or_condition", "metric")
 
 
 def read_store(root: Path):
     """``(rows, runs)``: {labels: (value, n_items)} and {run key: items.npz path} of the completed runs."""
+    db = Path(root) / "results.sqlite"
+    if not db.is_file():
+        raise DataFormatError(format_problem(str(db), "a results store (an output root of cogmodels run)",
+                                             "no such file", "pass the run's output_root"))
     with sqlite3.connect(f"file:{Path(root) / 'results.sqlite'}?mode=ro", uri=True) as con:
         done = {run_id: run_dir for run_id, run_dir in
                 con.execute("SELECT run_id, run_dir FROM runs WHERE status = 'complete'")}
@@ -37,7 +41,9 @@ def read_store(root: Path):
             if run_id not in done:
                 continue
             if labels in rows:
-                raise SystemExit(f"{root}: two completed runs share the labels {labels}; compare one run each")
+                raise DataFormatError(format_problem(
+                    str(db), "one completed run per set of result labels", f"two runs with the labels {labels}",
+                    "compare stores that hold one run of each configuration (e.g. one seed)"))
             rows[labels] = (np.nan if value is None else float(value), n_items)
             labels_of_run.setdefault(run_id, set()).add(labels)
     runs = {}
@@ -47,8 +53,9 @@ def read_store(root: Path):
     return rows, runs
 
 
-def compare_items(path_a: Path, path_b: Path) -> tuple[float, list[str]]:
-    """Max |difference| over the float arrays of two items.npz files, and the problems found."""
+def compare_items(path_a: Path, path_b: Path, tolerance: float = 0.0) -> tuple[float, list[str]]:
+    """Max |difference| over the float arrays of two items.npz files, and the problems found (each array that
+    differs by more than ``tolerance`` is named)."""
     problems, worst = [], 0.0
     with np.load(path_a, allow_pickle=False) as a, np.load(path_b, allow_pickle=False) as b:
         if set(a.files) != set(b.files):
@@ -63,7 +70,10 @@ def compare_items(path_a: Path, path_b: Path) -> tuple[float, list[str]]:
                 if (np.isnan(x) != np.isnan(y)).any():
                     problems.append(f"{key}: NaN in different places")
                 diff = np.abs(np.where(both_nan, 0.0, x.astype(np.float64) - y.astype(np.float64)))
-                worst = max(worst, float(np.nanmax(diff)) if diff.size else 0.0)
+                largest = float(np.nanmax(diff)) if diff.size else 0.0
+                if largest > tolerance:
+                    problems.append(f"{key}: max |difference| {largest:.3g}")
+                worst = max(worst, largest)
             elif not np.array_equal(x, y):
                 problems.append(f"{key}: {x.dtype} arrays differ")
     return worst, problems
@@ -102,7 +112,7 @@ def compare(root_a: Path, root_b: Path, tolerance: float = 0.0, show: int = 10) 
         if key not in runs_a or key not in runs_b:
             item_problems.append(f"run {key} only in the {'first' if key in runs_a else 'second'} store")
             continue
-        worst, problems = compare_items(runs_a[key], runs_b[key])
+        worst, problems = compare_items(runs_a[key], runs_b[key], tolerance)
         items_max = max(items_max, worst)
         item_problems += [f"run {key}: {p}" for p in problems]
     print(f"items: {len(set(runs_a) & set(runs_b))} run pair(s); max |array difference| {items_max:.3g}")
@@ -114,15 +124,3 @@ def compare(root_a: Path, root_b: Path, tolerance: float = 0.0, show: int = 10) 
           f"{items_max:.3g} over {len(common)} rows (tolerance {tolerance:g})")
     return same
 
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("first", type=Path, help="output root holding results.sqlite (e.g. the old code's)")
-    parser.add_argument("second", type=Path, help="output root to compare with it")
-    parser.add_argument("--tolerance", type=float, default=0.0, help="largest |difference| that counts as equal")
-    args = parser.parse_args(argv)
-    return 0 if compare(args.first, args.second, args.tolerance) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
