@@ -31,7 +31,7 @@ METRICS = ("sequence_score", "dtw", "tde_k2", "nss", "cc", "n_fixations")
 def _score(model, trajectories, humans, stimulus, geometry):
     from cogmodels.metrics import gaze, saliency
     from cogmodels.metrics.trajectory import tde
-    from cogmodels.scanpaths.diffeye import density_from_trajectories
+    from cogmodels.scanpaths.diffeye_trajectories import density_from_trajectories
 
     paths = model.to_scanpaths(trajectories, stimulus.id)
     a = [p for p in paths for _ in humans]

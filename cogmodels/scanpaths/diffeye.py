@@ -40,7 +40,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.ndimage import gaussian_filter
 
 from cogmodels.data import Scanpath
 from cogmodels.errors import ConfigError, DataFormatError, format_problem
@@ -48,15 +47,13 @@ from cogmodels.scanpaths import SCANPATH_MODELS
 from cogmodels.scanpaths._threads import torch_threads
 from cogmodels.scanpaths.base import ScanpathModel, as_stimulus
 from cogmodels.scanpaths.diffeye_network import DiffEyeDenoiser, Diffusion
-from cogmodels.scanpaths.diffeye_trajectories import (BLINK_POLICIES, LENGTH_POLICIES, SynthesisOptions,
-                                                      check_trajectories, synthesize_trajectory, to_gaze_samples,
-                                                      trajectories_from_samples)
+from cogmodels.scanpaths.diffeye_params import BUDGETS, SAMPLERS, check_diffeye_params
+from cogmodels.scanpaths.diffeye_trajectories import (SynthesisOptions, check_trajectories,
+                                                      density_from_trajectories, synthesize_trajectory,
+                                                      to_gaze_samples, trajectories_from_samples)
 from cogmodels.scanpaths.diffeye_training import CHECKPOINT_FORMAT, prefixed, read_checkpoint, sampling_weights, train
 
 log = logging.getLogger(__name__)
-BUDGETS = {"tiny": 0.02, "small": 0.25, "default": 1.0, "large": 3.0}
-SAMPLERS = ("ddim", "ddpm")
-DETECTORS = ("ivt", "idt")
 # parameters that change neither the trained network nor the training data (a checkpoint serves them all)
 _SAMPLING_ONLY = ("sampler", "ddim_steps", "ddim_eta", "guidance_scale", "event_detection", "ivt_threshold",
                   "density_samples", "density_sigma_deg", "checkpoint_dir", "device", "n_threads", "progress")
@@ -197,68 +194,7 @@ class DiffEyeModel(ScanpathModel):
     def validate_params(self) -> "DiffEyeModel":
         """Raise ConfigError (field ``scanpath.<name>``) for a bad constructor parameter; called at compose time."""
         super().validate_params()
-
-        def bad(name, expected, fix):
-            raise ConfigError(format_problem(f"scanpath.{name}", expected, repr(getattr(self, name)), fix))
-
-        def number(name):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-                    or not np.isfinite(value):
-                bad(name, "a finite number", f"set {name} to a number")
-            return float(value)
-
-        def integer(name, low):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                bad(name, f"an integer >= {low}", f"set {name} to an integer >= {low}")
-
-        if number("guidance_scale") < 0:
-            bad("guidance_scale", "a guidance scale w >= 0 (eps = (1 + w) eps_cond - w eps_uncond; 0: no guidance)",
-                "use guidance_scale: 0 (conditional only) or a positive weight such as 1.0")
-        for name, allowed in (("sampler", SAMPLERS), ("event_detection", DETECTORS),
-                              ("unequal_length", LENGTH_POLICIES), ("blinks", BLINK_POLICIES)):
-            if getattr(self, name) not in allowed:
-                bad(name, f"one of {allowed}", f"use {name}: {allowed[0]}")
-        if not (isinstance(self.budget, str) and self.budget in BUDGETS) and not (
-                not isinstance(self.budget, (str, bool)) and isinstance(self.budget, (int, float)) and self.budget > 0):
-            bad("budget", f"one of {sorted(BUDGETS)} or a positive number", "use budget: default")
-        for name, low in (("patch", 1), ("d_model", 8), ("n_heads", 1), ("n_layers", 1), ("dim_feedforward", 1),
-                          ("memory_grid", 1), ("n_diffusion_steps", 2), ("ddim_steps", 1), ("epochs", 1),
-                          ("batch_size", 1),
-                          ("density_samples", 1), ("seed", 0)):
-            integer(name, low)
-        if self.n_threads is not None:
-            integer("n_threads", 1)
-        if self.d_model % self.n_heads or self.d_model % 2:
-            bad("n_heads", f"a divisor of an even d_model={self.d_model}", "use e.g. d_model: 96, n_heads: 4")
-        for name in ("sampling_rate", "duration_ms", "lr", "density_sigma_deg", "ivt_threshold"):
-            if number(name) <= 0:
-                bad(name, "a positive number", f"set {name} > 0")
-        for name in ("jitter_deg", "drift_deg", "weight_decay"):
-            if number(name) < 0:
-                bad(name, "a number >= 0", f"set {name} >= 0")
-        if not 0 <= number("ddim_eta") <= 1:
-            bad("ddim_eta", "a number in [0, 1] (0: deterministic DDIM, 1: DDPM-like noise)", "use ddim_eta: 1.0")
-        for name in ("p_uncond", "dropout", "ema_decay"):
-            if not 0 <= number(name) < 1:
-                bad(name, "a number in [0, 1)", f"set {name} in [0, 1)")
-        if self.guidance_scale > 0 and self.p_uncond == 0:
-            bad("p_uncond", "> 0 when guidance_scale > 0 (the unconditional model must be trained)",
-                "use p_uncond: 0.1, or guidance_scale: 0")
-        if self.n_steps < 2 * self.patch or self.n_steps % self.patch:
-            raise ConfigError(format_problem("scanpath.duration_ms / sampling_rate / patch",
-                                             f"n_steps = duration_ms * sampling_rate / 1000 a multiple of patch="
-                                             f"{self.patch} (at least two patches)",
-                                             f"n_steps = {self.duration_ms} * {self.sampling_rate} / 1000",
-                                             "e.g. duration_ms: 3000, sampling_rate: 60, patch: 4 (180 steps)"))
-        if self.px_per_deg is not None and not number("px_per_deg") > 0:
-            bad("px_per_deg", "None (from the data) or a positive number", "drop scanpath.px_per_deg")
-        if self.device != "auto":
-            try:
-                torch.device(self.device)
-            except (RuntimeError, TypeError):
-                bad("device", "'auto' or a torch device ('cpu', 'cuda', 'cuda:0')", "use device: auto")
+        check_diffeye_params(self)
         return self
 
     # -- helpers --------------------------------------------------------------------------------
@@ -505,15 +441,3 @@ class DiffEyeModel(ScanpathModel):
 
         return [Path(self.checkpoint_dir) / CONFIG_FILE, Path(self.checkpoint_dir) / STATE_FILE]
 
-
-def density_from_trajectories(trajectories: np.ndarray, size: tuple[int, int], sigma_px: float,
-                              uniform_mix: float = 0.01) -> np.ndarray:
-    """Dwell-time density of shape (height, width): all gaze samples of (n, n_steps, 2) pixel trajectories,
-    histogrammed per pixel, Gaussian-smoothed (``sigma_px``), normalised and mixed with ``uniform_mix`` uniform."""
-    width, height = size
-    xy = np.asarray(trajectories, float).reshape(-1, 2)
-    hist = np.zeros((height, width))
-    np.add.at(hist, (np.clip(xy[:, 1].astype(int), 0, height - 1), np.clip(xy[:, 0].astype(int), 0, width - 1)), 1)
-    density = gaussian_filter(hist, sigma_px, mode="constant")
-    density = density / max(density.sum(), 1e-12)
-    return (1 - uniform_mix) * density + uniform_mix / density.size

@@ -40,6 +40,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import gaussian_filter
 
 from cogmodels.data import GazeSamples, Scanpath
 from cogmodels.errors import ConfigError, DataFormatError, ShapeError, format_problem
@@ -393,3 +394,16 @@ def recovery(scanpaths, options: SynthesisOptions, seed: int = 0, image_sizes: d
     cat = (lambda parts: np.concatenate(parts) if parts else np.zeros(0))
     return Recovery(n_source, n_matched, cat(onset_err), cat(pos_err), cat(dur_err), n_cut,
                     cat(resolvable).astype(bool), cat(matched).astype(bool))
+
+
+def density_from_trajectories(trajectories: np.ndarray, size: tuple[int, int], sigma_px: float,
+                              uniform_mix: float = 0.01) -> np.ndarray:
+    """Dwell-time density of shape (height, width): all gaze samples of (n, n_steps, 2) pixel trajectories,
+    histogrammed per pixel, Gaussian-smoothed (``sigma_px``), normalised and mixed with ``uniform_mix`` uniform."""
+    width, height = size
+    xy = np.asarray(trajectories, float).reshape(-1, 2)
+    hist = np.zeros((height, width))
+    np.add.at(hist, (np.clip(xy[:, 1].astype(int), 0, height - 1), np.clip(xy[:, 0].astype(int), 0, width - 1)), 1)
+    density = gaussian_filter(hist, sigma_px, mode="constant")
+    density = density / max(density.sum(), 1e-12)
+    return (1 - uniform_mix) * density + uniform_mix / density.size
