@@ -112,5 +112,13 @@ class ScanpathModel:
     def _density(self, stimulus):
         raise NotImplementedError(f"{type(self).__name__} defines no fixation density")
 
+    def example_arrays(self, stimulus, n: int, seed) -> dict:
+        """Model-specific arrays worth storing for a few example images, e.g. DiffEye's raw trajectories.
+
+        The scanpath evaluation calls this with a copy of the generator that ``sample`` then gets, so the
+        arrays describe the scored draws; it stores them as ``example_model_<key>``.  Default: none.
+        """
+        return {}
+
     def _sample(self, stimulus, n, task, rng):
         raise NotImplementedError
