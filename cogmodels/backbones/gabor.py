@@ -214,18 +214,7 @@ class GaborBackbone(Backbone):
     # -- features -------------------------------------------------------------
     def preprocess(self, images) -> torch.Tensor:
         """Luminance of uint8 (H, W, 3) images, resized: shape (n, 1, image_size, image_size)."""
-        luma = torch.tensor(_LUMA, dtype=torch.float32).view(3, 1, 1)
-        batch = []
-        for i, image in enumerate(images):
-            image = check_image(image, f"images[{i}]")
-            # A copy: images loaded from files may be read-only, which torch.from_numpy warns about.
-            x = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1).float().div_(255.0)
-            x = (x * luma).sum(0, keepdim=True)
-            if x.shape[1:] != (self.image_size, self.image_size):
-                x = F.interpolate(x[None], size=(self.image_size,) * 2, mode="bilinear", antialias=True,
-                                  align_corners=False)[0]
-            batch.append(x)
-        return torch.stack(batch).to(self.device)
+        return luminance_images(images, self.image_size).to(self.device)
 
     def extract_batch(self, images, layers) -> dict[str, FeatureMap]:
         """Features of a batch of uint8 (H, W, 3) images; shapes in the module docstring."""
@@ -285,3 +274,20 @@ def _pool(energy: torch.Tensor, grid: int) -> torch.Tensor:
     if energy.shape[-1] >= grid:
         return F.adaptive_avg_pool2d(energy, grid)
     return F.interpolate(energy, size=(grid, grid), mode="bilinear", align_corners=False)
+
+
+def luminance_images(images, image_size: int) -> torch.Tensor:
+    """Rec. 601 luminance in [0, 1] of uint8 (H, W, 3) images, each resized as a whole (antialiased bilinear,
+    no crop): shape (n, 1, image_size, image_size).  The input stage of the gabor and pixels backbones."""
+    luma = torch.tensor(_LUMA, dtype=torch.float32).view(3, 1, 1)
+    batch = []
+    for i, image in enumerate(images):
+        image = check_image(image, f"images[{i}]")
+        # A copy: images loaded from files may be read-only, which torch.from_numpy warns about.
+        x = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1).float().div_(255.0)
+        x = (x * luma).sum(0, keepdim=True)
+        if x.shape[1:] != (image_size, image_size):
+            x = F.interpolate(x[None], size=(image_size,) * 2, mode="bilinear", antialias=True,
+                              align_corners=False)[0]
+        batch.append(x)
+    return torch.stack(batch)

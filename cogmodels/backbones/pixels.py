@@ -11,16 +11,13 @@ There are no weights and no randomness.
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from cogmodels.backbones import BACKBONES
 from cogmodels.backbones.base import Backbone, FeatureMap
-from cogmodels.data.checks import check_image
+from cogmodels.backbones.gabor import luminance_images
 from cogmodels.errors import ConfigError, format_problem
 
 LAYERS = ("pixels",)
-_LUMA = (0.299, 0.587, 0.114)  # Rec. 601 luma weights, as in the gabor backbone
 
 
 @BACKBONES.register("pixels", example={"image_size": 8},
@@ -70,16 +67,5 @@ class PixelsBackbone(Backbone):
     def extract_batch(self, images, layers) -> dict[str, FeatureMap]:
         """Luminance of uint8 (H, W, 3) images, resized: {"pixels": spatial map (n, 1, image_size, image_size)}."""
         layers = self._check_layers(layers)
-        luma = torch.tensor(_LUMA, dtype=torch.float32).view(3, 1, 1)
-        batch = []
-        for i, image in enumerate(images):
-            image = check_image(image, f"images[{i}]")
-            # A copy: images loaded from files may be read-only, which torch.from_numpy warns about.
-            x = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1).float().div_(255.0)
-            x = (x * luma).sum(0, keepdim=True)
-            if x.shape[1:] != (self.image_size, self.image_size):
-                x = F.interpolate(x[None], size=(self.image_size,) * 2, mode="bilinear", antialias=True,
-                                  align_corners=False)[0]
-            batch.append(x)
-        values = torch.stack(batch).numpy().astype(np.float32, copy=False)
+        values = luminance_images(images, self.image_size).numpy().astype(np.float32, copy=False)
         return {layer: FeatureMap(values, "spatial") for layer in layers}
