@@ -84,11 +84,17 @@ def cells(store_root) -> pd.DataFrame:
         rows.append(dict(run_id=run.run_id, mode=dataset.get("mode", "routing"), study=int(dataset.get("seed", 0)),
                          subject=dataset.get("subject", ""), model=model_name(config), run_seed=int(run.seed or 0),
                          n_boot=int((config.get("encode_ci") or {}).get("n_boot", 1000)), git_sha=run.git_sha or ""))
-    table = pd.DataFrame(rows).groupby(["mode", "study", "subject", "model"], sort=True).last().reset_index()
+    # the newest run of each cell, whole rows (groupby().last() would mix columns of different runs)
+    table = (pd.DataFrame(rows).drop_duplicates(["mode", "study", "subject", "model"], keep="last")
+             .sort_values(["mode", "study", "subject", "model"]).reset_index(drop=True))
     scores, boots, weights, tests = [], [], [], []
     for run_id in table["run_id"]:
         items = load_items(store_root, run_id)
-        layer = next(key.split("@", 1)[1] for key in items if key.startswith("boot_pearson_r@"))
+        layer = next((key.split("@", 1)[1] for key in items if key.startswith("boot_pearson_r@")), None)
+        if layer is None:
+            raise DataFormatError(format_problem(
+                f"run {run_id} (items.npz)", "boot_pearson_r@<layer> (task encode_ci)", f"only {sorted(items)[:6]}...",
+                "rerun the cell with the fmri_controls experiment (task encode_ci), force=true"))
         r = items[f"pearson_r@{layer}"]
         scores.append(float(np.nanmean(r)))
         weights.append(int(np.isfinite(r).sum()))

@@ -11,9 +11,9 @@ Build it with ``cogmodels figures --only diffeye_trajectories``.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
+from cogmodels.runner.figures import load_figure_module
 from cogmodels.runner.store import load_items, load_runs
 from cogmodels.scanpaths.evaluate import HUMAN_CEILING, latest_runs
 from cogmodels.viz.gaze import plot_scanpaths
@@ -25,11 +25,8 @@ TRAJECTORY_KEY = "example_model_trajectory"
 
 
 def _fig10():
-    """The example-unpacking helpers of figure 10 (same items layout)."""
-    spec = importlib.util.spec_from_file_location("fig10", Path(__file__).with_name("fig10_scanpath_examples.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The example-unpacking helpers of figure 10 (same items layout), loaded as the figure runner loads scripts."""
+    return load_figure_module(Path(__file__).with_name("fig10_scanpath_examples.py"))
 
 
 def runs_of(results, store_root) -> dict:

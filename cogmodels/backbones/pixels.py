@@ -43,7 +43,8 @@ class PixelsBackbone(Backbone):
         if weights not in (None, "fixed"):
             raise ConfigError(format_problem("backbone.weights (pixels)", "None or 'fixed' (pixels have no weights)",
                                              repr(weights), "drop backbone.weights for the pixels backbone"))
-        if isinstance(image_size, bool) or not float(image_size).is_integer() or int(image_size) < 1:
+        if isinstance(image_size, bool) or not isinstance(image_size, (int, float, np.integer, np.floating)) \
+                or not float(image_size).is_integer() or int(image_size) < 1:
             raise ConfigError(format_problem("backbone.image_size (pixels)", "an integer >= 1", repr(image_size),
                                              "set image_size to the side of the resized image, e.g. 28"))
         self.image_size = int(image_size)

@@ -95,6 +95,13 @@ def pooled_paired_difference(point_a, point_b, boot_a, boot_b, weights=None,
             "pooled_paired_difference", "point_a, point_b, weights (n_cells,) and boot_a, boot_b (n_boot, n_cells)",
             f"{point_a.shape}, {point_b.shape}, {weights.shape}, {boot_a.shape}, {boot_b.shape}",
             "pass one column per cell, both models scored on the same resamples"))
+    if not 0 < ci < 1:
+        raise ConfigError(format_problem("pooled_paired_difference ci", "a coverage in (0, 1)", repr(ci),
+                                         "use ci=0.95"))
+    if not (np.isfinite(point_a).all() and np.isfinite(point_b).all()):
+        raise ConfigError(format_problem("pooled_paired_difference point_a/point_b", "a finite score per cell",
+                                         f"NaN or inf in cells {np.flatnonzero(~np.isfinite(point_a - point_b))}",
+                                         "leave out cells whose score is undefined before pooling"))
     if np.any(weights < 0) or not weights.sum() > 0:
         raise ConfigError(format_problem("pooled_paired_difference weights", "non-negative with a positive sum",
                                          f"{weights}", "weight cells by e.g. their number of channels"))

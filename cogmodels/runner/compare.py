@@ -17,6 +17,7 @@ and of item arrays, and whether everything matched within the tolerance.
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -32,23 +33,29 @@ def read_store(root: Path):
     if not db.is_file():
         raise DataFormatError(format_problem(str(db), "a results store (an output root of cogmodels run)",
                                              "no such file", "pass the run's output_root"))
-    with sqlite3.connect(f"file:{Path(root) / 'results.sqlite'}?mode=ro", uri=True) as con:
+    with closing(sqlite3.connect(db.resolve().as_uri() + "?mode=ro", uri=True)) as con:
         done = {run_id: run_dir for run_id, run_dir in
                 con.execute("SELECT run_id, run_dir FROM runs WHERE status = 'complete'")}
-        rows, labels_of_run = {}, {}
+        records: dict = {}
         for record in con.execute(f"SELECT run_id, {', '.join(LABELS)}, value, n_items FROM results"):
-            run_id, labels, value, n_items = record[0], tuple(record[1:-2]), record[-2], record[-1]
-            if run_id not in done:
-                continue
+            if record[0] in done:
+                records.setdefault(record[0], []).append(record[1:])
+    rows, runs = {}, {}
+    for run_id, run_records in records.items():
+        # A run's rows without a head (e.g. a reliability) are told apart by the heads of the run.
+        heads = ",".join(sorted({str(r[4]) for r in run_records if r[4]}))
+        for record in run_records:
+            labels, value, n_items = tuple(record[:-2]) + (heads,), record[-2], record[-1]
             if labels in rows:
                 raise DataFormatError(format_problem(
                     str(db), "one completed run per set of result labels", f"two runs with the labels {labels}",
                     "compare stores that hold one run of each configuration (e.g. one seed)"))
             rows[labels] = (np.nan if value is None else float(value), n_items)
-            labels_of_run.setdefault(run_id, set()).add(labels)
-    runs = {}
-    for run_id, labels in labels_of_run.items():
-        key = tuple(tuple(sorted({str(label[i]) for label in labels})) for i in (0, 1, 2, 4, 5))
+        key = tuple(tuple(sorted({str(r[i]) for r in run_records})) for i in (0, 1, 2, 3, 4, 5))
+        if key in runs:
+            raise DataFormatError(format_problem(
+                str(db), "one completed run per (experiment, dataset, backbone, layers, heads, subjects)",
+                f"two runs with {key}", "compare stores that hold one run of each configuration (e.g. one seed)"))
         runs[key] = Path(root) / str(done[run_id]) / "items.npz"
     return rows, runs
 

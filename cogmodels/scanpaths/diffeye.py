@@ -301,6 +301,8 @@ class DiffEyeModel(ScanpathModel):
     def _fit(self, fixations, stimuli):
         from cogmodels.data.geometry import resolve_px_per_deg
 
+        self._feature_cache = None  # its features are standardised by this fit's statistics
+
         self.px_per_deg_ = resolve_px_per_deg(self.px_per_deg, fixations.geometry, "diffeye px_per_deg")
         known = set(stimuli.ids)
         wanted = set(fixations.stimulus_ids) if self._samples_for_fit is None else set(map(str, self._samples_for_fit))

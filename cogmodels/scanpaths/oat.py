@@ -204,7 +204,8 @@ class OATModel(ScanpathModel):
                 and self.budget > 0):
             bad("budget", f"one of {sorted(BUDGETS)} or a positive number", "use budget: default")
         for name, low in (("d_model", 8), ("d_position", 4), ("n_heads", 1), ("n_encoder_layers", 1),
-                          ("n_decoder_layers", 1), ("dim_feedforward", 1), ("epochs", 1), ("min_steps", 0), ("batch_size", 1), ("patience", 0),
+                          ("n_decoder_layers", 1), ("dim_feedforward", 1), ("epochs", 1), ("min_steps", 0),
+                          ("batch_size", 1), ("patience", 0),
                           ("max_length", 2), ("density_samples", 1), ("crop_size", 8), ("seed", 0), ("n_threads", 1)):
             if name == "n_threads" and self.n_threads is None:
                 continue

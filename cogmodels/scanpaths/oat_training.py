@@ -148,7 +148,8 @@ def train(model, data) -> tuple[list, list]:
         best = {"epoch": -1, "nll": math.inf, "state": None}
     bar = tqdm(range(start, most), desc="OAT epochs", unit="epoch", disable=not model.progress)
     for epoch in bar:
-        if len(held_rows) and epoch - best["epoch"] > int(model.patience):
+        # stop after `patience` epochs without a better held-out NLL (never before the first epoch)
+        if len(held_rows) and best["epoch"] >= 0 and epoch - best["epoch"] > int(model.patience):
             break
         with torch.random.fork_rng():  # dropout draws seeded by (seed, epoch): a resumed fit repeats them
             torch.manual_seed(int(np.random.SeedSequence([int(model.seed), epoch]).generate_state(1)[0]))

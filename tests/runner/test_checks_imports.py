@@ -68,6 +68,7 @@ def test_the_alphas_check_imports_only_the_encoder_it_validates(tmp_path):
                    "cogmodels.search"):
         assert not [m for m in modules if m.startswith(family + ".") and m != "cogmodels.backbones.base"], family
     assert "scipy.stats" not in modules and "cogmodels.runner.store" not in modules
+    assert [m for m in HEAVY if m in modules] == []  # ridge checks its parameters without torch or pandas
     assert not (tmp_path / "out" / "feature_cache").exists()  # nothing computed
 
 

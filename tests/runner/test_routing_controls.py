@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 
 import numpy as np
 import pandas as pd
@@ -13,7 +12,7 @@ import cogmodels
 from cogmodels.errors import DataFormatError
 from cogmodels.metrics.stats import bootstrap_indices, bootstrap_pearson
 from cogmodels.runner.app import config_dir, execute
-from cogmodels.runner.figures import build_figures, figures_dir
+from cogmodels.runner.figures import build_figures, figures_dir, load_figure_module
 from cogmodels.runner.store import load_items
 
 STUDY = ["dataset.n_train=60", "dataset.n_test=20", "dataset.channels_per_roi=2", "dataset.progress=false",
@@ -27,11 +26,7 @@ def _config(root, *overrides):
 
 
 def _figure_module():
-    path = figures_dir() / "fig22_routing_controls.py"
-    spec = importlib.util.spec_from_file_location("fig22_routing_controls", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_figure_module(figures_dir() / "fig22_routing_controls.py")
 
 
 @pytest.fixture(scope="module")

@@ -92,6 +92,9 @@ def test_early_stopping_keeps_the_best_held_out_epoch(sim):
     every = _model(sim, epochs=3, validation_fraction=0.0).fit(train, sim.stimuli)
     assert len(every.history_) == 3  # SMALL has min_steps=0: epochs=3 is the number of epochs
     assert every.validation_history_ == [] and every.best_epoch_ == len(every.history_) - 1
+    # patience=0 stops at the first epoch without improvement, never before the first epoch
+    eager = _model(sim, epochs=4, validation_fraction=0.25, patience=0, lr=0.02).fit(train, sim.stimuli)
+    assert len(eager.history_) >= 1 and eager.best_epoch_ == int(np.argmin(eager.validation_history_)) >= 0
 
 
 def test_learned_position_encoding_fits_gaussian():
