@@ -58,7 +58,7 @@ def learning_curves(runs, store_root, heads) -> dict:
         mean, low, high = [], [], []
         for n in n_values:
             scores = head_scores(store_root, list(dict.fromkeys(runs[runs["n_train"] == n]["run_id"])), head)
-            if scores is None:  # runs from before the bootstrap was stored: no CI
+            if scores is None:  # runs from before the bootstrap was stored: no resamples, so the point is not drawn
                 mean.append(np.nan)
                 low.append(np.nan)
                 high.append(np.nan)

@@ -1,6 +1,17 @@
 """Data containers and validators."""
 
 import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the names, for type checkers and IDEs; at run time they load on first use (below)
+    from cogmodels.data.brain import BrainResponses, check_channels, drop_nan_channels, make_channel_table
+    from cogmodels.data.checks import (check_array, check_image, check_matching_ids, check_responses, check_splits,
+                                       check_subject_count, check_unique_ids)
+    from cogmodels.data.dataset import Dataset, DatasetCard
+    from cogmodels.data.gaze import Fixations, GazeSamples, Scanpath, check_fixation_table
+    from cogmodels.data.geometry import ScreenGeometry
+    from cogmodels.data.search import SearchTrial, SearchTrials
+    from cogmodels.data.stimuli import Stimuli, Stimulus, load_image
 
 # Names are imported from their module on first use (PEP 562), so that importing one submodule (e.g.
 # cogmodels.data.checks, which the encoders use) does not import pandas through the others.
