@@ -34,7 +34,8 @@ class Found:
     description: str | None
 
 
-def _first_line(text) -> str:
+def first_line(text) -> str:
+    """The first non-empty line of a docstring or description, stripped ("" for None)."""
     for line in str(text or "").strip().splitlines():
         if line.strip():
             return line.strip()
@@ -62,14 +63,14 @@ def _description(call: ast.Call, target_doc, module_doc) -> str | None:
         if keyword.arg == "description":
             value = keyword.value
             if isinstance(value, ast.Constant) and (value.value is None or isinstance(value.value, str)):
-                text = _first_line(value.value)
+                text = first_line(value.value)
             elif isinstance(value, ast.Name) and value.id == "__doc__":
-                text = _first_line(module_doc)
+                text = first_line(module_doc)
             else:
                 return None
             if text:
                 return text
-    return _first_line(target_doc) or None
+    return first_line(target_doc) or None
 
 
 def _imports_resolve(tree: ast.Module, cache: dict) -> bool:

@@ -44,7 +44,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from cogmodels._registry_scan import scan_module
+from cogmodels._registry_scan import first_line, scan_module
 from cogmodels.errors import RegistryError, format_problem
 
 #: Entry-point groups of the public API, one per family.
@@ -87,14 +87,6 @@ class Pending:
 
     module: str
     attr: str | None = None
-
-
-def first_line(text) -> str:
-    """The first non-empty line of a docstring or description, stripped ("" for None)."""
-    for line in str(text or "").strip().splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
 
 
 def _qualified(target) -> str:

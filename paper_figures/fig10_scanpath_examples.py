@@ -48,6 +48,19 @@ def example_image(items: dict, image: int, config: dict):
     return None
 
 
+def model_examples(results, store_root, experiment: str, model: str):
+    """The example items of the latest ``another_human`` and ``model`` runs of ``experiment``.
+
+    Returns ``(runs, humans, items, images)``: run ids by model name, the two runs' items.npz, and
+    the example images (one per example, None where the file is not found), loaded once.
+    """
+    runs = latest_runs(results, experiment, f"{store_root}/results.sqlite", required=(model, HUMAN_CEILING))
+    config = load_runs(store_root).set_index("run_id")["config"][runs[HUMAN_CEILING]]
+    humans, items = load_items(store_root, runs[HUMAN_CEILING]), load_items(store_root, runs[model])
+    images = [example_image(humans, i, config) for i in range(len(humans["example_stimulus_id"]))]
+    return runs, humans, items, images
+
+
 def make(results, store_root):
     """Top row: human scanpaths (first subjects); bottom row: samples of density_sampling."""
     import matplotlib.pyplot as plt

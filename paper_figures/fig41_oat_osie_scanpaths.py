@@ -13,8 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from cogmodels.runner.figures import load_figure_module
-from cogmodels.runner.store import load_items, load_runs
-from cogmodels.scanpaths.evaluate import HUMAN_CEILING, latest_runs
 from cogmodels.viz.gaze import plot_density, plot_scanpaths
 
 EXPERIMENT = "scanpath_osie"
@@ -31,14 +29,12 @@ def make(results, store_root):
     """Humans (top), OAT samples (middle) and OAT's density (bottom) on the example test images."""
     import matplotlib.pyplot as plt
 
-    runs = latest_runs(results, EXPERIMENT, f"{store_root}/results.sqlite", required=(MODEL, HUMAN_CEILING))
     fig10 = _fig10()
-    configs = load_runs(store_root).set_index("run_id")["config"]
-    humans, model = load_items(store_root, runs[HUMAN_CEILING]), load_items(store_root, runs[MODEL])
+    _, humans, model, images = fig10.model_examples(results, store_root, EXPERIMENT, MODEL)
     n = len(humans["example_stimulus_id"])
     figure, axes = plt.subplots(3, n, figsize=(3.2 * n, 7.0), constrained_layout=True, squeeze=False)
     for i in range(n):
-        image = fig10.example_image(humans, i, configs[runs[HUMAN_CEILING]])
+        image = images[i]
         sid = humans["example_stimulus_id"][i]
         plot_scanpaths(image, fig10.unpack_scanpaths(humans, i, N_SHOWN), ax=axes[0, i], title=f"humans, {sid}")
         plot_scanpaths(image, fig10.unpack_scanpaths(model, i, N_SHOWN), ax=axes[1, i], title=f"OAT samples, {sid}")

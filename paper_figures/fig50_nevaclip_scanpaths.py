@@ -10,9 +10,11 @@ of the baselines in the title.  Build it with ``cogmodels figures --only nevacli
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from cogmodels.errors import DataFormatError, format_problem
-from cogmodels.runner.store import load_items, load_runs
-from cogmodels.scanpaths.evaluate import HUMAN_CEILING, latest_runs
+from cogmodels.runner.figures import load_figure_module
+from cogmodels.scanpaths.evaluate import HUMAN_CEILING
 from cogmodels.viz.gaze import plot_scanpaths
 
 EXPERIMENT = "scanpath_osie"
@@ -21,35 +23,17 @@ N_SHOWN = 4  # scanpaths per panel
 TITLE_METRICS = ("sequence_score", "nss")
 
 
-def _unpack(items, image, limit):
-    from cogmodels.data import Scanpath
-
-    lengths = items["example_scanpath_length"][image]
-    xy, duration = items["example_scanpath_xy"][image], items["example_scanpath_duration"][image]
-    return [Scanpath.from_arrays(xy[j, :n, 0], xy[j, :n, 1], duration=duration[j, :n])
-            for j, n in enumerate(lengths[:limit]) if n > 0]
-
-
-def _image(items, image, config):
-    from pathlib import Path
-
-    from cogmodels.data.stimuli import load_image
-
-    path = Path(str(items["example_image_path"][image]))
-    root = (config.get("dataset") or {}).get("root")
-    for candidate in [path] + ([Path(root) / "data" / "stimuli" / path.name] if root else []):
-        if candidate.is_file():
-            return load_image(candidate)
-    return None
+def _fig10():
+    """Figure 10's module (its helpers are reused here), loaded as the figure runner loads scripts."""
+    return load_figure_module(Path(__file__).with_name("fig10_scanpath_examples.py"))
 
 
 def make(results, store_root):
     """Top row: human scanpaths; bottom row: NevaClip samples on the same images."""
     import matplotlib.pyplot as plt
 
-    runs = latest_runs(results, EXPERIMENT, f"{store_root}/results.sqlite", required=(MODEL, HUMAN_CEILING))
-    configs = load_runs(store_root).set_index("run_id")["config"]
-    humans, model = load_items(store_root, runs[HUMAN_CEILING]), load_items(store_root, runs[MODEL])
+    fig10 = _fig10()
+    runs, humans, model, images = fig10.model_examples(results, store_root, EXPERIMENT, MODEL)
     n_images = min(len(humans["example_stimulus_id"]), len(model["example_stimulus_id"]))
     if n_images == 0:
         raise DataFormatError(format_problem(f"run {runs[MODEL]} items.npz", "example scanpaths",
@@ -63,7 +47,7 @@ def make(results, store_root):
     for row, (name, items) in enumerate([(HUMAN_CEILING, humans), (MODEL, model)]):
         for i in range(n_images):
             sid = items["example_stimulus_id"][i]
-            plot_scanpaths(_image(humans, i, configs[runs[HUMAN_CEILING]]), _unpack(items, i, N_SHOWN),
+            plot_scanpaths(images[i], fig10.unpack_scanpaths(items, i, N_SHOWN),
                            ax=axes[row, i], title=f"{'humans' if row == 0 else 'NevaClip'}, image {sid}")
     figure.suptitle(f"OSIE test images, {N_SHOWN} scanpaths each (first fixation marked 1). "
                     f"Humans (other observers): {label[HUMAN_CEILING]}; NevaClip: {label[MODEL]}", fontsize=9)

@@ -14,8 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cogmodels.runner.figures import load_figure_module
-from cogmodels.runner.store import load_items, load_runs
-from cogmodels.scanpaths.evaluate import HUMAN_CEILING, latest_runs
+from cogmodels.runner.store import load_runs
 from cogmodels.viz.gaze import plot_scanpaths
 
 EXPERIMENT = "scanpath_osie"
@@ -29,24 +28,17 @@ def _fig10():
     return load_figure_module(Path(__file__).with_name("fig10_scanpath_examples.py"))
 
 
-def runs_of(results, store_root) -> dict:
-    runs = latest_runs(results, EXPERIMENT, f"{store_root}/results.sqlite", required=(MODEL, HUMAN_CEILING))
-    return runs
-
-
 def make(results, store_root):
     """Humans (top), raw DiffEye trajectories (middle, where stored) and their I-VT fixations (bottom)."""
     import matplotlib.pyplot as plt
 
-    runs = runs_of(results, store_root)
     fig10 = _fig10()
-    configs = load_runs(store_root).set_index("run_id")["config"]
-    humans, model = load_items(store_root, runs[HUMAN_CEILING]), load_items(store_root, runs[MODEL])
+    runs, humans, model, images = fig10.model_examples(results, store_root, EXPERIMENT, MODEL)
     n = len(humans["example_stimulus_id"])
     rows = 3 if TRAJECTORY_KEY in model else 2
     figure, axes = plt.subplots(rows, n, figsize=(3.2 * n, 2.5 * rows), constrained_layout=True, squeeze=False)
     for i in range(n):
-        image = fig10.example_image(humans, i, configs[runs[HUMAN_CEILING]])
+        image = images[i]
         sid = humans["example_stimulus_id"][i]
         plot_scanpaths(image, fig10.unpack_scanpaths(humans, i, N_SHOWN), ax=axes[0, i], title=f"humans, {sid}")
         plot_scanpaths(image, fig10.unpack_scanpaths(model, i, N_SHOWN), ax=axes[rows - 1, i],
@@ -60,7 +52,7 @@ def make(results, store_root):
                 ax.plot(traj[0, 0], traj[0, 1], "o", ms=3, color=f"C{k}")
             ax.set_title(f"DiffEye raw trajectories, {sid}", fontsize=8)
             ax.set_axis_off()
-    config = configs[runs[MODEL]]
+    config = load_runs(store_root).set_index("run_id")["config"][runs[MODEL]]
     scanpath = config.get("scanpath", {}) if isinstance(config, dict) else {}
     figure.suptitle(f"OSIE test images: {N_SHOWN} scanpaths each; DiffEye trained on trajectories synthesised "
                     f"from fixations, sampler {scanpath.get('sampler', '?')} ({scanpath.get('ddim_steps', '?')} steps)",

@@ -17,15 +17,20 @@ MODELS = ("vision", "language", "concat", "multimodal", "multimodal_random")
 CLASSES = ("vision", "language", "integration", "noise", "responsive", "none")
 
 
-def latest_items(results, store_root):
-    """Items of the latest run of the experiment (DataFormatError naming the command when there is none)."""
-    from cogmodels.runner.store import load_items
-
+def latest_run(results) -> str:
+    """Id of the latest run of the experiment (DataFormatError naming the command when there is none)."""
     runs = results[results["experiment"] == EXPERIMENT]
     if runs.empty:
         raise DataFormatError(format_problem("results.sqlite", f"a completed {EXPERIMENT} run", "none",
                                              f"run `cogmodels run experiment={EXPERIMENT}`"))
-    run_id = runs.sort_values("finished")["run_id"].iloc[-1]
+    return runs.sort_values("finished")["run_id"].iloc[-1]
+
+
+def latest_items(results, store_root):
+    """``(run_id, items)`` of the latest run of the experiment."""
+    from cogmodels.runner.store import load_items
+
+    run_id = latest_run(results)
     return run_id, load_items(store_root, run_id)
 
 

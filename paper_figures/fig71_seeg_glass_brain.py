@@ -7,26 +7,26 @@ Build it with ``cogmodels figures --only seeg_glass_brain``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from cogmodels.errors import DataFormatError, format_problem
+from cogmodels.runner.figures import load_figure_module
 
-EXPERIMENT = "seeg_integration"
 COLOURS = {"vision": "tab:blue", "language": "tab:orange", "concat": "tab:green", "multimodal": "tab:red",
            "vl_image": "tab:purple", "multimodal_random": "tab:gray", "vl_image_random": "tab:brown"}
+
+
+def _fig70():
+    """Figure 70's module (its latest-run helpers), loaded as the figure runner loads scripts."""
+    return load_figure_module(Path(__file__).with_name("fig70_seeg_time_courses.py"))
 
 
 def make(results, store_root):
     import matplotlib.pyplot as plt
     from nilearn import plotting
 
-    from cogmodels.runner.store import load_items
-
-    runs = results[results["experiment"] == EXPERIMENT]
-    if runs.empty:
-        raise DataFormatError(format_problem("results.sqlite", f"a completed {EXPERIMENT} run", "none",
-                                             f"run `cogmodels run experiment={EXPERIMENT}`"))
-    items = load_items(store_root, runs.sort_values("finished")["run_id"].iloc[-1])
+    _, items = _fig70().latest_items(results, store_root)
     subjects = sorted({key.split("@")[-1] for key in items if key.startswith("label@")})
     xyz = np.concatenate([np.stack([items[f"{c}@{s}"] for c in "xyz"], 1) for s in subjects])
     best = np.concatenate([items[f"best_model@{s}"] for s in subjects])

@@ -8,20 +8,22 @@ Build it with ``cogmodels figures --only seeg_integration_counts``.
 
 from __future__ import annotations
 
-from cogmodels.errors import DataFormatError, format_problem
+from pathlib import Path
 
-EXPERIMENT = "seeg_integration"
+from cogmodels.runner.figures import load_figure_module
+
 PAPER = (141, 1090)
+
+
+def _fig70():
+    """Figure 70's module (its latest-run helpers), loaded as the figure runner loads scripts."""
+    return load_figure_module(Path(__file__).with_name("fig70_seeg_time_courses.py"))
 
 
 def make(results, store_root):
     import matplotlib.pyplot as plt
 
-    runs = results[results["experiment"] == EXPERIMENT]
-    if runs.empty:
-        raise DataFormatError(format_problem("results.sqlite", f"a completed {EXPERIMENT} run", "none",
-                                             f"run `cogmodels run experiment={EXPERIMENT}`"))
-    rows = runs[runs["run_id"] == runs.sort_values("finished")["run_id"].iloc[-1]]
+    rows = results[results["run_id"] == _fig70().latest_run(results)]
     table = rows.pivot_table(index="subject", columns="metric", values="value", aggfunc="first")
     labels = list(table.index) + ["Subramaniam\net al. 2024"]
     found = list(table["n_integration_sites"].astype(int)) + [PAPER[0]]

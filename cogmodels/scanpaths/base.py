@@ -68,10 +68,11 @@ class ScanpathModel:
         """
         return self
 
-    def fit(self, fixations: Fixations, stimuli: Stimuli | None = None) -> "ScanpathModel":
+    def fit(self, fixations: Fixations, stimuli: Stimuli | None = None, **data) -> "ScanpathModel":
         """Learn from a Fixations table and the matching Stimuli (validates the parameters first).
 
-        Sets ``geometry_`` (``fixations.geometry``) and ``fitted_``.
+        ``data``: what a model reads besides the table (e.g. OAT's ``objects``, DiffEye's raw ``samples``),
+        passed on to ``_fit``.  Sets ``geometry_`` (``fixations.geometry``) and ``fitted_``.
         """
         self.validate_params()
         if not isinstance(fixations, Fixations):
@@ -84,7 +85,7 @@ class ScanpathModel:
             raise DataFormatError(format_problem("fixations", "at least one fixation", "an empty table",
                                                  "check the split"))
         self.geometry_ = fixations.geometry
-        self._fit(fixations, stimuli)
+        self._fit(fixations, stimuli, **data)
         self.fitted_ = True
         return self
 

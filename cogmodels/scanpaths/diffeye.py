@@ -268,16 +268,11 @@ class DiffEyeModel(ScanpathModel):
         if stimuli is None:
             raise ConfigError("DiffEyeModel.fit needs the stimuli (it is conditioned on the image). "
                               "Fix: call fit(fixations, stimuli).")
-        self._samples_for_fit = samples
-        try:
-            with self._threads():
-                return super().fit(fixations, stimuli)
-        finally:
-            self._samples_for_fit = None
+        with self._threads():
+            return super().fit(fixations, stimuli, samples=samples)
 
-    def _training_trajectories(self, fixations, stimuli):
+    def _training_trajectories(self, fixations, stimuli, samples):
         """Pixel trajectories (n, n_steps, 2), their stimulus ids (n,) and a description of their source."""
-        samples = self._samples_for_fit
         if samples is not None:
             trajs, ids, notes = [], [], []
             for sid, recordings in samples.items():
@@ -298,20 +293,20 @@ class DiffEyeModel(ScanpathModel):
             ids.append(sp.stimulus_id)
         return np.stack(trajs), np.asarray(ids), options.describe()
 
-    def _fit(self, fixations, stimuli):
+    def _fit(self, fixations, stimuli, samples=None):
         from cogmodels.data.geometry import resolve_px_per_deg
 
         self._feature_cache = None  # its features are standardised by this fit's statistics
 
         self.px_per_deg_ = resolve_px_per_deg(self.px_per_deg, fixations.geometry, "diffeye px_per_deg")
         known = set(stimuli.ids)
-        wanted = set(fixations.stimulus_ids) if self._samples_for_fit is None else set(map(str, self._samples_for_fit))
+        wanted = set(fixations.stimulus_ids) if samples is None else set(map(str, samples))
         missing = sorted(wanted - known)
         if missing:
             raise DataFormatError(format_problem("stimuli", "the image of every training stimulus id",
                                                  f"{len(missing)} ids without an image, e.g. {missing[:3]}",
                                                  "pass the Stimuli of the training split"))
-        trajectories, ids, self.training_data_ = self._training_trajectories(fixations, stimuli)
+        trajectories, ids, self.training_data_ = self._training_trajectories(fixations, stimuli, samples)
         image_ids = sorted(set(ids))
         row = {sid: i for i, sid in enumerate(image_ids)}
         sizes = np.array([stimuli[sid].size for sid in image_ids], float)

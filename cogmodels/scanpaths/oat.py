@@ -261,15 +261,11 @@ class OATModel(ScanpathModel):
             Annotated object boxes (x0, y0, x1, y1 px); default: grid proposals.
         """
         self.validate_params()
-        self._objects_for_fit = objects
-        try:
-            with self._threads():
-                return super().fit(fixations, stimuli)
-        finally:
-            self._objects_for_fit = None
+        with self._threads():
+            return super().fit(fixations, stimuli, objects=objects)
 
-    def _fit(self, fixations, stimuli):
-        data = prepare(self, fixations, stimuli, self._objects_for_fit)
+    def _fit(self, fixations, stimuli, objects=None):
+        data = prepare(self, fixations, stimuli, objects)
         self.n_off_object_ = data.n_off
         pooled = np.concatenate(data.features)
         self.feature_mean_ = pooled.mean(0).astype(np.float32)
